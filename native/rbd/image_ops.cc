@@ -1,0 +1,255 @@
+// Image lifecycle and metadata, one librbd call (plus open/close) each.
+//
+// librbd calls bound here:
+//   rbd_list2                                  -> rbdList(h, pool)
+//   rbd_open_read_only (ENOENT -> false)        -> rbdExists(h, pool, image, snap?)
+//   rbd_create4                                -> rbdCreate(h, pool, image, size, layout)
+//   rbd_remove                                 -> rbdRemove(h, pool, image)
+//   rbd_resize2                                -> rbdResize(h, pool, image, size, { allowShrink })
+//   rbd_stat, rbd_get_features, rbd_get_flags  -> rbdStat(h, pool, image, snap?)
+//   rbd_clone3                                 -> rbdClone(h, pPool, pImage, pSnap, cPool, cImage, layout)
+//   rbd_flatten                                -> rbdFlatten(h, pool, image)
+//   rbd_get_parent (ENOENT -> null)             -> rbdParentInfo(h, pool, image, snap?)
+// Not exposed: rbd_copy*/rbd_deep_copy (import/export cover nova's needs),
+// trash, migration, mirroring, group and namespace APIs (nova does not use them).
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "rbd/image_worker.h"
+
+namespace ib {
+
+class ListWorker : public ClusterWorker {
+ public:
+  explicit ListWorker(const Napi::CallbackInfo& info) : ClusterWorker(info, "rbdList") {
+    context_.pool = ArgString(info, 1, "pool");
+  }
+
+ private:
+  void Run() override {
+    rados_ioctx_t ioctx;
+    if (!IoCtx(context_.pool, &ioctx)) return;
+    std::vector<rbd_image_spec_t> specs(64);
+    size_t count = specs.size();
+    int r;
+    while ((r = rbd_list2(ioctx, specs.data(), &count)) == -ERANGE) specs.resize(count);
+    if (r < 0) {
+      Fail(r, "rbd_list2");
+      return;
+    }
+    for (size_t i = 0; i < count; i++) names_.emplace_back(specs[i].name);
+    rbd_image_spec_list_cleanup(specs.data(), count);
+  }
+  Napi::Value Resolve(Napi::Env env) override {
+    Napi::Array out = Napi::Array::New(env, names_.size());
+    for (size_t i = 0; i < names_.size(); i++) out.Set(i, names_[i]);
+    return out;
+  }
+  std::vector<std::string> names_;
+};
+
+class ExistsWorker : public ImageWorker {
+ public:
+  explicit ExistsWorker(const Napi::CallbackInfo& info) : ImageWorker(info, "rbdExists") { OptSnapshot(info, 3); }
+
+ private:
+  void Run() override {
+    rados_ioctx_t ioctx;
+    if (!IoCtx(context_.pool, &ioctx)) return;
+    ImageRef image;
+    const char* snap = context_.snapshot.empty() ? nullptr : context_.snapshot.c_str();
+    int r = rbd_open_read_only(ioctx, context_.image.c_str(), image.out(), snap);
+    if (r == -ENOENT) return;
+    if (r < 0) {
+      Fail(r, "rbd_open_read_only");
+      return;
+    }
+    exists_ = true;
+  }
+  Napi::Value Resolve(Napi::Env env) override { return Napi::Boolean::New(env, exists_); }
+  bool exists_ = false;
+};
+
+class CreateWorker : public ImageWorker {
+ public:
+  explicit CreateWorker(const Napi::CallbackInfo& info) : ImageWorker(info, "rbdCreate") {
+    size_ = ArgUint64(info, 3, "size");
+    layout_ = ImageLayout::From(ArgOptions(info, 4));
+  }
+
+ private:
+  void Run() override {
+    rados_ioctx_t ioctx;
+    if (!IoCtx(context_.pool, &ioctx)) return;
+    ImageOptions options;
+    layout_.Apply(options);
+    int r = rbd_create4(ioctx, context_.image.c_str(), size_, options.get());
+    if (r < 0) Fail(r, "rbd_create4");
+  }
+  uint64_t size_;
+  ImageLayout layout_;
+};
+
+class RemoveWorker : public ImageWorker {
+ public:
+  explicit RemoveWorker(const Napi::CallbackInfo& info) : ImageWorker(info, "rbdRemove") {}
+
+ private:
+  void Run() override {
+    rados_ioctx_t ioctx;
+    if (!IoCtx(context_.pool, &ioctx)) return;
+    int r = rbd_remove(ioctx, context_.image.c_str());
+    if (r < 0) Fail(r, "rbd_remove");
+  }
+};
+
+class ResizeWorker : public ImageWorker {
+ public:
+  explicit ResizeWorker(const Napi::CallbackInfo& info) : ImageWorker(info, "rbdResize") {
+    size_ = ArgUint64(info, 3, "size");
+    allow_shrink_ = OptBool(ArgOptions(info, 4), "allowShrink", true);
+  }
+
+ private:
+  void Run() override {
+    ImageRef image;
+    if (!Open(image, false)) return;
+    int r = rbd_resize2(image.get(), size_, allow_shrink_, nullptr, nullptr);
+    if (r < 0) Fail(r, "rbd_resize2");
+  }
+  uint64_t size_;
+  bool allow_shrink_;
+};
+
+class StatWorker : public ImageWorker {
+ public:
+  explicit StatWorker(const Napi::CallbackInfo& info) : ImageWorker(info, "rbdStat") { OptSnapshot(info, 3); }
+
+ private:
+  void Run() override {
+    ImageRef image;
+    if (!Open(image, true)) return;
+    int r = rbd_stat(image.get(), &stat_, sizeof(stat_));
+    if (r < 0) {
+      Fail(r, "rbd_stat");
+      return;
+    }
+    r = rbd_get_features(image.get(), &features_);
+    if (r < 0) {
+      Fail(r, "rbd_get_features");
+      return;
+    }
+    r = rbd_get_flags(image.get(), &flags_);
+    if (r < 0) Fail(r, "rbd_get_flags");
+  }
+  Napi::Value Resolve(Napi::Env env) override {
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("size", FromUint64(env, stat_.size));
+    out.Set("objectSize", FromUint64(env, stat_.obj_size));
+    out.Set("objects", FromUint64(env, stat_.num_objs));
+    out.Set("order", Napi::Number::New(env, stat_.order));
+    out.Set("blockNamePrefix", std::string(stat_.block_name_prefix, strnlen(stat_.block_name_prefix, sizeof(stat_.block_name_prefix))));
+    out.Set("features", FromUint64(env, features_));
+    out.Set("flags", FromUint64(env, flags_));
+    return out;
+  }
+  rbd_image_info_t stat_{};
+  uint64_t features_ = 0, flags_ = 0;
+};
+
+class CloneWorker : public ClusterWorker {
+ public:
+  // (handle, parentPool, parentImage, parentSnap, childPool, childImage, layout)
+  explicit CloneWorker(const Napi::CallbackInfo& info) : ClusterWorker(info, "rbdClone") {
+    parent_pool_ = ArgString(info, 1, "parentPool");
+    parent_image_ = ArgString(info, 2, "parentImage");
+    parent_snap_ = ArgString(info, 3, "parentSnapshot");
+    context_.pool = ArgString(info, 4, "pool");
+    context_.image = ArgString(info, 5, "image");
+    layout_ = ImageLayout::From(ArgOptions(info, 6));
+  }
+
+ private:
+  void Run() override {
+    rados_ioctx_t parent, child;
+    if (!IoCtx(parent_pool_, &parent) || !IoCtx(context_.pool, &child)) return;
+    ImageOptions options;
+    layout_.Apply(options);
+    int r = rbd_clone3(parent, parent_image_.c_str(), parent_snap_.c_str(), child, context_.image.c_str(),
+                       options.get());
+    if (r < 0) Fail(r, "rbd_clone3", "from " + parent_pool_ + "/" + parent_image_ + "@" + parent_snap_);
+  }
+  std::string parent_pool_, parent_image_, parent_snap_;
+  ImageLayout layout_;
+};
+
+class FlattenWorker : public ImageWorker {
+ public:
+  explicit FlattenWorker(const Napi::CallbackInfo& info) : ImageWorker(info, "rbdFlatten") {}
+
+ private:
+  void Run() override {
+    ImageRef image;
+    if (!Open(image, false)) return;
+    int r = rbd_flatten(image.get());
+    if (r < 0) Fail(r, "rbd_flatten");
+  }
+};
+
+class ParentInfoWorker : public ImageWorker {
+ public:
+  explicit ParentInfoWorker(const Napi::CallbackInfo& info) : ImageWorker(info, "rbdParentInfo") {
+    OptSnapshot(info, 3);
+  }
+
+ private:
+  void Run() override {
+    ImageRef image;
+    if (!Open(image, true)) return;
+    rbd_linked_image_spec_t parent{};
+    rbd_snap_spec_t snap{};
+    int r = rbd_get_parent(image.get(), &parent, &snap);
+    if (r == -ENOENT) return;  // no parent: resolves null
+    if (r < 0) {
+      Fail(r, "rbd_get_parent");
+      return;
+    }
+    has_parent_ = true;
+    pool_ = parent.pool_name;
+    namespace_ = parent.pool_namespace;
+    image_ = parent.image_name;
+    image_id_ = parent.image_id;
+    trash_ = parent.trash;
+    snap_ = snap.name;
+    rbd_linked_image_spec_cleanup(&parent);
+    rbd_snap_spec_cleanup(&snap);
+  }
+  Napi::Value Resolve(Napi::Env env) override {
+    if (!has_parent_) return env.Null();
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("pool", pool_);
+    out.Set("namespace", namespace_);
+    out.Set("image", image_);
+    out.Set("imageId", image_id_);
+    out.Set("snapshot", snap_);
+    out.Set("trash", trash_);
+    return out;
+  }
+  bool has_parent_ = false, trash_ = false;
+  std::string pool_, namespace_, image_, image_id_, snap_;
+};
+
+void InitImageOps(Napi::Env env, Napi::Object exports) {
+  exports.Set("rbdList", Napi::Function::New(env, Start<ListWorker>, "rbdList"));
+  exports.Set("rbdExists", Napi::Function::New(env, Start<ExistsWorker>, "rbdExists"));
+  exports.Set("rbdCreate", Napi::Function::New(env, Start<CreateWorker>, "rbdCreate"));
+  exports.Set("rbdRemove", Napi::Function::New(env, Start<RemoveWorker>, "rbdRemove"));
+  exports.Set("rbdResize", Napi::Function::New(env, Start<ResizeWorker>, "rbdResize"));
+  exports.Set("rbdStat", Napi::Function::New(env, Start<StatWorker>, "rbdStat"));
+  exports.Set("rbdClone", Napi::Function::New(env, Start<CloneWorker>, "rbdClone"));
+  exports.Set("rbdFlatten", Napi::Function::New(env, Start<FlattenWorker>, "rbdFlatten"));
+  exports.Set("rbdParentInfo", Napi::Function::New(env, Start<ParentInfoWorker>, "rbdParentInfo"));
+}
+
+}  // namespace ib

@@ -1,0 +1,356 @@
+// Moving bytes between local files and RBD images.
+//
+//   rbdImport(h, pool, image, path, { features, order, chunkSize, concurrency, onProgress, abort })
+//     rbd_create4 + rbd_open + rbd_aio_write (several in flight) + rbd_flush;
+//     holes (SEEK_DATA) and all-zero chunks are skipped because a new image
+//     reads as zeros. On failure or abort the partial image is removed.
+//   rbdExport(h, pool, image, path, { snapshot, chunkSize, concurrency, onProgress, abort })
+//     rbd_open_read_only + rbd_aio_read (several in flight) + pwrite of the
+//     non-zero chunks into a new file sized with ftruncate, so zeros stay holes.
+//     On failure or abort the file is removed.
+//
+// Threads: everything below runs in Execute() on a libuv pool thread; aio
+// completions are waited for on that same thread (no librbd callbacks).
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <algorithm>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/progress.h"
+#include "rbd/abort_handle.h"
+#include "rbd/image_worker.h"
+
+namespace ib {
+
+static constexpr uint64_t kDefaultChunk = 4ULL << 20;
+static constexpr uint64_t kMaxChunk = 64ULL << 20;
+static constexpr uint64_t kDefaultConcurrency = 8;
+static constexpr uint64_t kMaxConcurrency = 64;
+
+static bool AllZero(const char* buf, size_t len) {
+  if (len == 0) return true;
+  if (buf[0] != 0) return false;
+  return std::memcmp(buf, buf + 1, len - 1) == 0;
+}
+
+// A closed-on-exit file descriptor.
+class Fd {
+ public:
+  explicit Fd(int fd = -1) : fd_(fd) {}
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+  int Close() {
+    int r = fd_ >= 0 ? ::close(fd_) : 0;
+    fd_ = -1;
+    return r < 0 ? -errno : 0;
+  }
+
+ private:
+  int fd_;
+};
+
+// One buffer and its outstanding aio, reused round-robin.
+struct Slot {
+  std::unique_ptr<char, decltype(&std::free)> buf{nullptr, &std::free};
+  rbd_completion_t completion = nullptr;
+  uint64_t offset = 0, length = 0;
+};
+
+// Waits for a slot's aio and returns its result (bytes or negative errno).
+static int64_t Reap(Slot& slot) {
+  if (slot.completion == nullptr) return 0;
+  rbd_aio_wait_for_complete(slot.completion);
+  int64_t r = rbd_aio_get_return_value(slot.completion);
+  rbd_aio_release(slot.completion);
+  slot.completion = nullptr;
+  return r;
+}
+
+class TransferWorker : public ImageWorker {
+ public:
+  TransferWorker(const Napi::CallbackInfo& info, const char* name)
+      : ImageWorker(info, name), progress_(info.Env(), ArgOptions(info, 4).Get("onProgress"), name) {
+    path_ = ArgString(info, 3, "path");
+    Napi::Object opts = ArgOptions(info, 4);
+    chunk_ = OptUint64(opts, "chunkSize", kDefaultChunk);
+    concurrency_ = OptUint64(opts, "concurrency", kDefaultConcurrency);
+    if (chunk_ == 0 || chunk_ > kMaxChunk || chunk_ % 512 != 0)
+      ThrowArgError(info.Env(), "a multiple of 512 up to 64 MiB", "chunkSize", opts.Get("chunkSize"));
+    if (concurrency_ == 0 || concurrency_ > kMaxConcurrency)
+      ThrowArgError(info.Env(), "an integer from 1 to 64", "concurrency", opts.Get("concurrency"));
+    abort_ = AbortHandle::From(opts, "abort");
+  }
+
+ protected:
+  bool Aborted() const { return abort_->load() || state_->aborting(); }
+  bool AllocateSlots() {
+    slots_.resize(concurrency_);
+    for (auto& slot : slots_) {
+      void* mem = nullptr;
+      if (posix_memalign(&mem, 4096, chunk_) != 0) return Fail(-ENOMEM, "posix_memalign");
+      slot.buf.reset(static_cast<char*>(mem));
+    }
+    return true;
+  }
+  // Waits for every outstanding aio; keeps the first error.
+  int64_t Drain() {
+    int64_t first = 0;
+    for (auto& slot : slots_) {
+      int64_t r = Reap(slot);
+      if (r < 0 && first == 0) first = r;
+    }
+    return first;
+  }
+  Napi::Value Resolve(Napi::Env env) override {
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("size", FromUint64(env, size_));
+    out.Set("bytesWritten", FromUint64(env, written_));
+    return out;
+  }
+
+  std::string path_;
+  uint64_t chunk_, concurrency_;
+  uint64_t size_ = 0, written_ = 0;
+  AbortFlag abort_;
+  Progress progress_;
+  std::vector<Slot> slots_;
+};
+
+// Size of a regular file or a block device.
+static int SourceSize(int fd, uint64_t* size) {
+  struct stat st;
+  if (fstat(fd, &st) < 0) return -errno;
+  if (S_ISBLK(st.st_mode)) return ioctl(fd, BLKGETSIZE64, size) < 0 ? -errno : 0;
+  if (!S_ISREG(st.st_mode)) return -EINVAL;
+  *size = static_cast<uint64_t>(st.st_size);
+  return 0;
+}
+
+class ImportWorker : public TransferWorker {
+ public:
+  explicit ImportWorker(const Napi::CallbackInfo& info) : TransferWorker(info, "rbdImport") {
+    layout_ = ImageLayout::From(ArgOptions(info, 4));
+  }
+
+ private:
+  void Run() override {
+    Fd fd(::open(path_.c_str(), O_RDONLY | O_CLOEXEC));
+    if (fd.get() < 0) {
+      Fail(-errno, "open", path_);
+      return;
+    }
+    int r = SourceSize(fd.get(), &size_);
+    if (r < 0) {
+      Fail(r, "fstat", path_);
+      return;
+    }
+    rados_ioctx_t ioctx;
+    if (!IoCtx(context_.pool, &ioctx) || !AllocateSlots()) return;
+    ImageOptions options;
+    layout_.Apply(options);
+    r = rbd_create4(ioctx, context_.image.c_str(), size_, options.get());
+    if (r < 0) {
+      Fail(r, "rbd_create4");
+      return;
+    }
+    // From here on a failure must not leave a partial image behind.
+    if (!Copy(ioctx, fd.get())) {
+      int removed = rbd_remove(ioctx, context_.image.c_str());
+      // Keep the original error; say when the cleanup failed too.
+      if (removed < 0 && removed != -ENOENT)
+        AddDetail("and removing the partial image failed: " + ErrnoName(removed));
+    }
+  }
+
+  bool Copy(rados_ioctx_t ioctx, int fd) {
+    ImageRef image;
+    int r = rbd_open(ioctx, context_.image.c_str(), image.out(), nullptr);
+    if (r < 0) return Fail(r, "rbd_open");
+    uint64_t offset = 0;
+    size_t next = 0;
+    bool seek_data = true;
+    while (offset < size_) {
+      if (Aborted()) {
+        Drain();
+        return Fail(-ECANCELED, "rbdImport", "aborted after " + std::to_string(offset) + " bytes");
+      }
+      // Jump over holes without reading them.
+      if (seek_data) {
+        off_t data = lseek(fd, static_cast<off_t>(offset), SEEK_DATA);
+        if (data < 0 && errno == ENXIO) break;  // only a hole remains
+        if (data < 0) {
+          seek_data = false;  // filesystem or device without SEEK_DATA: read everything
+        } else {
+          // Stay on chunk boundaries so writes line up with RBD objects.
+          offset = std::max(offset, static_cast<uint64_t>(data) / chunk_ * chunk_);
+        }
+      }
+      Slot& slot = slots_[next];
+      int64_t done = Reap(slot);
+      if (done < 0) {
+        Drain();
+        return Fail(static_cast<int>(done), "rbd_aio_write", "at offset " + std::to_string(slot.offset));
+      }
+      uint64_t length = std::min<uint64_t>(chunk_, size_ - offset);
+      uint64_t got = 0;
+      while (got < length) {
+        ssize_t n = pread(fd, slot.buf.get() + got, length - got, static_cast<off_t>(offset + got));
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+          int e = -errno;
+          Drain();
+          return Fail(e, "pread", path_);
+        }
+        if (n == 0) {
+          Drain();
+          return Fail(-EIO, "pread", path_ + " shrank while being imported");
+        }
+        got += static_cast<uint64_t>(n);
+      }
+      if (!AllZero(slot.buf.get(), length)) {
+        slot.offset = offset;
+        slot.length = length;
+        rbd_aio_create_completion(nullptr, nullptr, &slot.completion);
+        r = rbd_aio_write(image.get(), offset, length, slot.buf.get(), slot.completion);
+        if (r < 0) {
+          rbd_aio_release(slot.completion);
+          slot.completion = nullptr;
+          Drain();
+          return Fail(r, "rbd_aio_write");
+        }
+        written_ += length;
+        next = (next + 1) % slots_.size();
+      }
+      offset += length;
+      progress_.Report(offset, size_);
+    }
+    int64_t drained = Drain();
+    if (drained < 0) return Fail(static_cast<int>(drained), "rbd_aio_write");
+    r = rbd_flush(image.get());
+    if (r < 0) return Fail(r, "rbd_flush");
+    r = image.Reset();
+    if (r < 0) return Fail(r, "rbd_close");
+    progress_.Report(size_, size_, true);
+    return true;
+  }
+
+  ImageLayout layout_;
+};
+
+class ExportWorker : public TransferWorker {
+ public:
+  explicit ExportWorker(const Napi::CallbackInfo& info) : TransferWorker(info, "rbdExport") {
+    Napi::Object opts = ArgOptions(info, 4);
+    context_.snapshot = OptString(opts, "snapshot");
+    overwrite_ = OptBool(opts, "overwrite", false);
+  }
+
+ private:
+  void Run() override {
+    ImageRef image;
+    if (!Open(image, true) || !AllocateSlots()) return;
+    int r = rbd_get_size(image.get(), &size_);
+    if (r < 0) {
+      Fail(r, "rbd_get_size");
+      return;
+    }
+    int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (overwrite_ ? O_TRUNC : O_EXCL);
+    Fd fd(::open(path_.c_str(), flags, 0644));
+    if (fd.get() < 0) {
+      Fail(-errno, "open", path_);
+      return;
+    }
+    bool ok = Copy(image.get(), fd.get());
+    if (ok) {
+      if (fsync(fd.get()) < 0) ok = Fail(-errno, "fsync", path_);
+      int closed = fd.Close();
+      if (ok && closed < 0) ok = Fail(closed, "close", path_);
+    }
+    if (!ok) ::unlink(path_.c_str());
+  }
+
+  // Writes a completed read into the file unless it is all zeros.
+  bool Land(Slot& slot, int fd) {
+    int64_t r = Reap(slot);
+    if (slot.length == 0) return true;
+    uint64_t length = slot.length;
+    slot.length = 0;
+    if (r < 0) return Fail(static_cast<int>(r), "rbd_aio_read", "at offset " + std::to_string(slot.offset));
+    if (AllZero(slot.buf.get(), length)) return true;
+    uint64_t put = 0;
+    while (put < length) {
+      ssize_t n = pwrite(fd, slot.buf.get() + put, length - put, static_cast<off_t>(slot.offset + put));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return Fail(-errno, "pwrite", path_);
+      put += static_cast<uint64_t>(n);
+    }
+    written_ += length;
+    return true;
+  }
+
+  bool Copy(rbd_image_t image, int fd) {
+    if (ftruncate(fd, static_cast<off_t>(size_)) < 0) return Fail(-errno, "ftruncate", path_);
+    uint64_t offset = 0;
+    size_t next = 0;
+    bool ok = true;
+    while (ok && offset < size_) {
+      if (Aborted()) {
+        ok = Fail(-ECANCELED, "rbdExport", "aborted after " + std::to_string(offset) + " bytes");
+        break;
+      }
+      Slot& slot = slots_[next];
+      if (!Land(slot, fd)) {
+        ok = false;
+        break;
+      }
+      uint64_t length = std::min<uint64_t>(chunk_, size_ - offset);
+      slot.offset = offset;
+      slot.length = length;
+      rbd_aio_create_completion(nullptr, nullptr, &slot.completion);
+      int r = rbd_aio_read(image, offset, length, slot.buf.get(), slot.completion);
+      if (r < 0) {
+        rbd_aio_release(slot.completion);
+        slot.completion = nullptr;
+        slot.length = 0;
+        ok = Fail(r, "rbd_aio_read");
+        break;
+      }
+      offset += length;
+      next = (next + 1) % slots_.size();
+      progress_.Report(offset, size_);
+    }
+    // Land the rest in submission order (or just wait for them after a failure).
+    for (size_t i = 0; i < slots_.size(); i++) {
+      Slot& slot = slots_[(next + i) % slots_.size()];
+      if (ok) {
+        ok = Land(slot, fd);
+      } else {
+        Reap(slot);
+      }
+    }
+    if (ok) progress_.Report(size_, size_, true);
+    return ok;
+  }
+
+  bool overwrite_ = false;
+};
+
+void InitTransfer(Napi::Env env, Napi::Object exports) {
+  exports.Set("rbdImport", Napi::Function::New(env, Start<ImportWorker>, "rbdImport"));
+  exports.Set("rbdExport", Napi::Function::New(env, Start<ExportWorker>, "rbdExport"));
+}
+
+}  // namespace ib

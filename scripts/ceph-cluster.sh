@@ -1,0 +1,456 @@
+#!/usr/bin/env bash
+# Throwaway single-host Ceph cluster for tests: one monitor, one memstore OSD,
+# cephx on, everything (conf, keyrings, data, logs, sockets, pid files) under
+# one directory so runs are isolated from each other and from /etc/ceph.
+#
+#   ceph-cluster.sh start DIR         build and start; prints KEY=VALUE lines
+#   ceph-cluster.sh env DIR           reprint the KEY=VALUE lines
+#   ceph-cluster.sh stop-daemons DIR  kill the daemons, keep DIR (a "dead" cluster)
+#   ceph-cluster.sh stop DIR          kill the daemons and remove DIR
+#
+# stdout carries only the KEY=VALUE lines (shell-sourceable); all progress and
+# diagnostics go to stderr.
+set -Eeuo pipefail
+# Name the command that failed: set -e alone exits silently.
+trap 'log "command failed (line $LINENO): $BASH_COMMAND"' ERR
+
+readonly PROG=${0##*/}
+readonly POOL_IMAGES=images
+readonly POOL_VMS=vms
+readonly ADMIN_USER=admin
+readonly CLIENT_USER=compute
+readonly MON_ID=a
+readonly OSD_ID=0
+# Budget for each thing we wait on; the whole start normally takes a few seconds.
+readonly WAIT_SECS=60
+# memstore only uses RAM for what is written, so a generous size costs nothing
+# up front and leaves room for 256 MiB images and many clones.
+readonly MEMSTORE_BYTES=$((8 * 1024 * 1024 * 1024))
+
+log() { printf '%s: %s\n' "$PROG" "$*" >&2; }
+die() {
+  log "error: $*"
+  exit 1
+}
+
+usage() {
+  cat >&2 <<EOF
+usage: $PROG start DIR         start a 1-mon/1-OSD cephx cluster in DIR, print KEY=VALUE lines
+       $PROG env DIR           reprint the KEY=VALUE lines of the cluster in DIR
+       $PROG stop-daemons DIR  kill the cluster's daemons but keep DIR
+       $PROG stop DIR          kill the cluster's daemons and remove DIR
+EOF
+  exit 2
+}
+
+# Fail early with the Debian package to install rather than half-way through.
+check_binaries() {
+  local entry bin pkg missing=0
+  for entry in ceph-mon:ceph-mon ceph-osd:ceph-osd monmaptool:ceph-base \
+    ceph:ceph-common ceph-authtool:ceph-common rbd:ceph-common; do
+    bin=${entry%%:*}
+    pkg=${entry#*:}
+    if ! command -v "$bin" >/dev/null 2>&1; then
+      log "missing '$bin': install the Debian package '$pkg' (apt-get install ceph-mon ceph-osd ceph-common)"
+      missing=1
+    fi
+  done
+  [[ $missing == 0 ]] || exit 1
+}
+
+# --- paths ------------------------------------------------------------------
+
+set_paths() {
+  [[ -n ${1:-} ]] || usage
+  # Absolute paths: the conf is read by daemons and clients from other cwds.
+  DIR=$(realpath -m -- "$1")
+  CONF=$DIR/ceph.conf
+  ADMIN_KEYRING=$DIR/ceph.client.$ADMIN_USER.keyring
+  CLIENT_KEYRING=$DIR/ceph.client.$CLIENT_USER.keyring
+  SEED_KEYRING=$DIR/seed.keyring
+  MONMAP=$DIR/monmap
+  MON_DATA=$DIR/mon/$MON_ID
+  OSD_DATA=$DIR/osd/$OSD_ID
+  LOG_DIR=$DIR/log
+  RUN_DIR=$DIR/run
+  CRASH_DIR=$DIR/crash
+  ENV_FILE=$DIR/env
+}
+
+# --- daemon bookkeeping -------------------------------------------------------
+
+# True if PID is a live (non-zombie) process started with our conf. The
+# cmdline check keeps a recycled pid from a stale pid file from being killed;
+# the zombie check matters because PID 1 in containers may never reap them.
+is_ours() {
+  local pid=$1 stat cmdline
+  [[ $pid =~ ^[0-9]+$ ]] || return 1
+  stat=$(cat "/proc/$pid/stat" 2>/dev/null) || return 1
+  stat=${stat##*) }
+  [[ ${stat:0:1} != Z ]] || return 1
+  cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
+  [[ $cmdline == *" $CONF "* || $cmdline == *" $CONF" ]]
+}
+
+# Pids of this cluster's daemons: those named by pid files under DIR, plus any
+# process run with our conf (covers a daemon that died before writing its pid
+# file, or one whose pid file was lost). The conf path is unique to DIR.
+our_pids() {
+  local f pid p
+  local -A seen=()
+  for f in "$RUN_DIR"/*.pid; do
+    [[ -r $f ]] || continue
+    read -r pid <"$f" || continue
+    if is_ours "$pid" && [[ -z ${seen[$pid]:-} ]]; then
+      seen[$pid]=1
+      echo "$pid"
+    fi
+  done
+  for p in /proc/[0-9]*; do
+    pid=${p#/proc/}
+    case $(tr '\0' '\n' <"$p/cmdline" 2>/dev/null | head -n1) in
+      *ceph-mon | *ceph-osd) ;;
+      *) continue ;;
+    esac
+    if is_ours "$pid" && [[ -z ${seen[$pid]:-} ]]; then
+      seen[$pid]=1
+      echo "$pid"
+    fi
+  done
+}
+
+# TERM, then KILL whatever is still there after a few seconds, then wait until
+# every daemon is really gone so the caller can remove DIR or reuse ports.
+kill_daemons() {
+  local pids pid i
+  [[ -d $DIR ]] || return 0
+  mapfile -t pids < <(our_pids)
+  ((${#pids[@]})) || return 0
+  log "stopping daemons: ${pids[*]}"
+  kill -TERM "${pids[@]}" 2>/dev/null || true
+  for ((i = 0; i < 50; i++)); do
+    mapfile -t pids < <(for pid in "${pids[@]}"; do is_ours "$pid" && echo "$pid"; done)
+    ((${#pids[@]})) || break
+    sleep 0.1
+  done
+  if ((${#pids[@]})); then
+    log "sending KILL to: ${pids[*]}"
+    kill -KILL "${pids[@]}" 2>/dev/null || true
+    for ((i = 0; i < 100; i++)); do
+      mapfile -t pids < <(for pid in "${pids[@]}"; do is_ours "$pid" && echo "$pid"; done)
+      ((${#pids[@]})) || break
+      sleep 0.1
+    done
+    ((${#pids[@]} == 0)) || die "daemons still alive after KILL: ${pids[*]}"
+  fi
+  rm -f "$RUN_DIR"/*.pid
+}
+
+# --- start helpers ------------------------------------------------------------
+
+# Admin CLI with a bounded wait: without a timeout a dead mon hangs forever.
+ceph_admin() {
+  timeout "$WAIT_SECS" ceph -c "$CONF" -n "client.$ADMIN_USER" --connect-timeout "$WAIT_SECS" "$@"
+}
+
+log_tail() {
+  local f=$1
+  if [[ -s $f ]]; then
+    log "last lines of $f:"
+    tail -n 25 "$f" >&2
+  fi
+}
+
+# A random port outside the OSDs' bind range (6800-7300) and below the usual
+# ephemeral range (32768+), so neither our OSDs nor outgoing connections take
+# it. Parallel runs that still draw the same port are handled by retrying when
+# the mon fails to bind.
+pick_port() {
+  local port i
+  for ((i = 0; i < 100; i++)); do
+    port=$((20000 + RANDOM % 12000))
+    # Something accepting connections there: in use, draw again.
+    if ! (: <"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      echo "$port"
+      return 0
+    fi
+  done
+  die "could not find a free TCP port on 127.0.0.1"
+}
+
+write_conf() {
+  local fsid=$1 port=$2
+  cat >"$CONF" <<EOF
+# Throwaway test cluster made by $PROG; everything lives under $DIR.
+[global]
+fsid = $fsid
+mon host = [v2:127.0.0.1:$port]
+auth cluster required = cephx
+auth service required = cephx
+auth client required = cephx
+auth allow insecure global id reclaim = false
+# Lets 'ceph -c CONF -n client.admin' and '--id compute' find their keys.
+keyring = $DIR/ceph.\$name.keyring
+run dir = $RUN_DIR
+crash dir = $CRASH_DIR
+# msgr2 only: one port for the mon, half as many for the OSD.
+ms bind msgr1 = false
+# One bind attempt: the default retries 3 times, 5 s apart, on a port clash.
+ms bind retry count = 1
+osd pool default size = 1
+osd pool default min size = 1
+osd pool default pg num = 8
+osd pool default pgp num = 8
+# The autoscaler lives in ceph-mgr, which this cluster does not run.
+osd pool default pg autoscale mode = off
+osd crush chooseleaf type = 0
+mon allow pool size one = true
+mon allow pool delete = true
+mon warn on pool no redundancy = false
+mon warn on insecure global id reclaim = false
+mon warn on insecure global id reclaim allowed = false
+# A nearly full test disk must not make the mon shut itself down.
+mon data avail warn = 1
+mon data avail crit = 0
+
+[mon]
+mon data = $DIR/mon/\$id
+keyring = \$mon_data/keyring
+log file = $LOG_DIR/\$name.log
+admin socket = $RUN_DIR/\$name.asok
+pid file = $RUN_DIR/\$name.pid
+mon cluster log file = $LOG_DIR/cluster.log
+
+[osd]
+osd data = $DIR/osd/\$id
+keyring = \$osd_data/keyring
+log file = $LOG_DIR/\$name.log
+admin socket = $RUN_DIR/\$name.asok
+pid file = $RUN_DIR/\$name.pid
+public addr = 127.0.0.1
+cluster addr = 127.0.0.1
+osd objectstore = memstore
+memstore device bytes = $MEMSTORE_BYTES
+# Test data is disposable: no need to flush memstore to disk on the way out.
+osd fast shutdown = true
+EOF
+}
+
+write_env() {
+  local fsid=$1 port=$2
+  {
+    printf 'CEPH_DIR=%q\n' "$DIR"
+    printf 'CEPH_CONF=%q\n' "$CONF"
+    printf 'CEPH_ADMIN_USER=%q\n' "$ADMIN_USER"
+    printf 'CEPH_ADMIN_KEYRING=%q\n' "$ADMIN_KEYRING"
+    printf 'CEPH_CLIENT_USER=%q\n' "$CLIENT_USER"
+    printf 'CEPH_CLIENT_KEYRING=%q\n' "$CLIENT_KEYRING"
+    printf 'CEPH_FSID=%q\n' "$fsid"
+    printf 'CEPH_MON_HOST=%q\n' "127.0.0.1:$port"
+    printf 'CEPH_MON_ADDR=%q\n' "v2:127.0.0.1:$port"
+    printf 'CEPH_MON_PORT=%q\n' "$port"
+    printf 'CEPH_POOL_IMAGES=%q\n' "$POOL_IMAGES"
+    printf 'CEPH_POOL_VMS=%q\n' "$POOL_VMS"
+    printf 'CEPH_LOG_DIR=%q\n' "$LOG_DIR"
+  } >"$ENV_FILE.tmp"
+  mv "$ENV_FILE.tmp" "$ENV_FILE"
+}
+
+# Keys for every entity, made locally and handed to the mon at mkfs: the mon
+# imports them with their caps, which saves one slow CLI round trip per user.
+make_keyrings() {
+  # ceph-authtool has no quiet flag; it chats on stdout, which is reserved.
+  ceph-authtool "$SEED_KEYRING" --create-keyring --gen-key -n mon. --cap mon 'allow *' >&2
+  ceph-authtool "$ADMIN_KEYRING" --create-keyring --gen-key -n "client.$ADMIN_USER" \
+    --cap mon 'allow *' --cap osd 'allow *' --cap mgr 'allow *' --cap mds 'allow *' >&2
+  ceph-authtool "$CLIENT_KEYRING" --create-keyring --gen-key -n "client.$CLIENT_USER" \
+    --cap mon 'profile rbd' \
+    --cap osd "profile rbd pool=$POOL_VMS, profile rbd-read-only pool=$POOL_IMAGES" >&2
+  ceph-authtool "$OSD_DATA/keyring" --create-keyring --gen-key -n "osd.$OSD_ID" \
+    --cap mon 'allow profile osd' --cap osd 'allow *' --cap mgr 'allow profile osd' >&2
+  local k
+  for k in "$ADMIN_KEYRING" "$CLIENT_KEYRING" "$OSD_DATA/keyring"; do
+    ceph-authtool "$SEED_KEYRING" --import-keyring "$k" >&2
+  done
+  chmod 600 "$SEED_KEYRING" "$ADMIN_KEYRING" "$CLIENT_KEYRING" "$OSD_DATA/keyring"
+}
+
+# Build the mon store for PORT and start the mon. Returns 2 if the port was
+# taken (the caller draws another), 1 on any other failure.
+start_mon() {
+  local fsid=$1 port=$2
+  write_conf "$fsid" "$port"
+  rm -rf "$MON_DATA" "$MONMAP"
+  mkdir -p "$MON_DATA"
+  monmaptool --create --clobber --fsid "$fsid" --addv "$MON_ID" "[v2:127.0.0.1:$port]" "$MONMAP" >/dev/null
+  ceph-mon -c "$CONF" -i "$MON_ID" --mkfs --monmap "$MONMAP" --keyring "$SEED_KEYRING" \
+    >>"$LOG_DIR/mkfs.log" 2>&1 || {
+    log_tail "$LOG_DIR/mkfs.log"
+    return 1
+  }
+  # ceph-mon forks; the parent exits non-zero if the child fails to bind.
+  if ceph-mon -c "$CONF" -i "$MON_ID" >>"$LOG_DIR/daemons.out" 2>&1; then
+    return 0
+  fi
+  if grep -q 'Address already in use\|unable to bind' "$LOG_DIR/mon.$MON_ID.log" 2>/dev/null; then
+    return 2
+  fi
+  log_tail "$LOG_DIR/mon.$MON_ID.log"
+  log_tail "$LOG_DIR/daemons.out"
+  return 1
+}
+
+wait_osd_up() {
+  local deadline=$((SECONDS + WAIT_SECS)) out
+  while :; do
+    out=$(ceph_admin osd dump -f json 2>/dev/null || true)
+    if [[ $out =~ \"osd\":$OSD_ID,\"uuid\":\"[^\"]*\",\"up\":1 ]]; then
+      return 0
+    fi
+    if ((SECONDS >= deadline)); then
+      log "OSD $OSD_ID did not come up within ${WAIT_SECS}s"
+      log_tail "$LOG_DIR/osd.$OSD_ID.log"
+      log_tail "$LOG_DIR/daemons.out"
+      return 1
+    fi
+    if ! is_ours "$(cat "$RUN_DIR/osd.$OSD_ID.pid" 2>/dev/null || echo x)"; then
+      # No pid file yet is normal for a moment; a dead process is not.
+      if [[ -e $RUN_DIR/osd.$OSD_ID.pid ]]; then
+        log "OSD $OSD_ID exited during start"
+        log_tail "$LOG_DIR/osd.$OSD_ID.log"
+        return 1
+      fi
+    fi
+    sleep 0.3
+  done
+}
+
+# rbd pool init writes to the pool, so it only returns once its PGs are
+# active; with one OSD and size 1 that also means clean. (Without a mgr
+# 'ceph pg stat' has no data to report, so it cannot be used to wait.)
+init_pool() {
+  local pool=$1
+  if ! timeout "$WAIT_SECS" rbd -c "$CONF" -n "client.$ADMIN_USER" pool init "$pool" >&2; then
+    log "pool '$pool' did not become active within ${WAIT_SECS}s"
+    log_tail "$LOG_DIR/osd.$OSD_ID.log"
+    log_tail "$LOG_DIR/cluster.log"
+    return 1
+  fi
+}
+
+START_OK=0
+on_start_exit() {
+  if [[ $START_OK != 1 ]]; then
+    log "start failed; stopping what was started"
+    kill_daemons || true
+    log "logs kept in $LOG_DIR (remove everything with: $PROG stop $DIR)"
+  fi
+}
+
+cmd_start() {
+  local fsid osd_uuid port attempt rc osd_id t0=$SECONDS
+
+  mkdir -p "$DIR"
+  if [[ -n $(our_pids) ]]; then
+    die "a cluster is already running in $DIR (stop it first)"
+  fi
+  # Only our own names: DIR may be a directory the caller also uses.
+  rm -rf "$CONF" "$ADMIN_KEYRING" "$CLIENT_KEYRING" "$SEED_KEYRING" "$MONMAP" \
+    "$DIR/mon" "$DIR/osd" "$LOG_DIR" "$RUN_DIR" "$CRASH_DIR" "$ENV_FILE"
+  mkdir -p "$MON_DATA" "$OSD_DATA" "$LOG_DIR" "$RUN_DIR" "$CRASH_DIR"
+  # Unix socket paths are limited to 107 bytes; longer ones only lose the asok.
+  if ((${#RUN_DIR} + 12 > 107)); then
+    log "warning: $RUN_DIR is long; admin sockets will not be created"
+  fi
+
+  START_OK=0
+  trap on_start_exit EXIT
+
+  fsid=$(cat /proc/sys/kernel/random/uuid)
+  osd_uuid=$(cat /proc/sys/kernel/random/uuid)
+  make_keyrings
+
+  log "starting mon in $DIR"
+  for attempt in 1 2 3 4 5; do
+    port=$(pick_port)
+    rc=0
+    start_mon "$fsid" "$port" || rc=$?
+    [[ $rc == 0 ]] && break
+    [[ $rc == 2 ]] || die "mon failed to start (see $LOG_DIR)"
+    log "port $port taken, trying another (attempt $attempt)"
+    mv "$LOG_DIR/mon.$MON_ID.log" "$LOG_DIR/mon.$MON_ID.port-$port.log" 2>/dev/null || true
+  done
+  [[ $rc == 0 ]] || die "mon could not bind a port after 5 attempts"
+  rm -f "$SEED_KEYRING" "$MONMAP"
+
+  # The mon assigns the id; the conf assumes osd.0 (fresh cluster, so it is).
+  osd_id=$(ceph_admin osd new "$osd_uuid") || {
+    log_tail "$LOG_DIR/mon.$MON_ID.log"
+    die "could not register the OSD with the mon"
+  }
+  [[ $osd_id == "$OSD_ID" ]] || die "mon assigned osd.$osd_id, expected osd.$OSD_ID"
+
+  log "starting osd.$OSD_ID (memstore)"
+  ceph-osd -c "$CONF" -i "$OSD_ID" --mkfs --osd-uuid "$osd_uuid" >>"$LOG_DIR/mkfs.log" 2>&1 || {
+    log_tail "$LOG_DIR/mkfs.log"
+    log_tail "$LOG_DIR/osd.$OSD_ID.log"
+    die "ceph-osd --mkfs failed"
+  }
+  ceph-osd -c "$CONF" -i "$OSD_ID" >>"$LOG_DIR/daemons.out" 2>&1 || {
+    log_tail "$LOG_DIR/osd.$OSD_ID.log"
+    log_tail "$LOG_DIR/daemons.out"
+    die "ceph-osd failed to start"
+  }
+
+  # Pool creation is a mon-only operation: do it while the OSD boots.
+  ceph_admin osd pool create "$POOL_IMAGES" >&2
+  ceph_admin osd pool create "$POOL_VMS" >&2
+
+  wait_osd_up || die "OSD did not come up"
+  init_pool "$POOL_IMAGES" || die "pool $POOL_IMAGES not usable"
+  init_pool "$POOL_VMS" || die "pool $POOL_VMS not usable"
+
+  write_env "$fsid" "$port"
+  START_OK=1
+  trap - EXIT
+  log "cluster up in $((SECONDS - t0))s: mon at 127.0.0.1:$port, conf $CONF"
+  cat "$ENV_FILE"
+}
+
+cmd_env() {
+  [[ -r $ENV_FILE ]] || die "no cluster environment in $DIR (was it started?)"
+  if [[ -z $(our_pids) ]]; then
+    log "warning: no daemons of this cluster are running"
+  fi
+  cat "$ENV_FILE"
+}
+
+cmd_stop_daemons() {
+  kill_daemons
+}
+
+cmd_stop() {
+  kill_daemons
+  rm -rf -- "$DIR"
+}
+
+main() {
+  (($# == 2)) || usage
+  local cmd=$1
+  case $cmd in
+    start | stop | stop-daemons | env) ;;
+    *) usage ;;
+  esac
+  set_paths "$2"
+  case $cmd in
+    start)
+      check_binaries
+      cmd_start
+      ;;
+    env) cmd_env ;;
+    stop-daemons) cmd_stop_daemons ;;
+    stop) cmd_stop ;;
+  esac
+}
+
+main "$@"

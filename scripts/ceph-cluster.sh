@@ -212,6 +212,9 @@ mon warn on insecure global id reclaim allowed = false
 # A nearly full test disk must not make the mon shut itself down.
 mon data avail warn = 1
 mon data avail crit = 0
+# Commit map changes at once instead of batching them for 1 s: every pool
+# create, OSD boot and crush update otherwise waits out that interval.
+paxos propose interval = 0.01
 
 [mon]
 mon data = $DIR/mon/\$id
@@ -431,6 +434,12 @@ cmd_stop_daemons() {
 
 cmd_stop() {
   kill_daemons
+  [[ -e $DIR ]] || return 0
+  # rm -rf on a mistyped argument would be a disaster: only remove DIR if it
+  # is empty or holds one of our clusters.
+  if [[ $DIR == / || ! ( -e $CONF || -e $ENV_FILE || -d $DIR/mon || -z $(ls -A -- "$DIR") ) ]]; then
+    die "$DIR does not look like a cluster made by $PROG; not removing it"
+  fi
   rm -rf -- "$DIR"
 }
 

@@ -1,0 +1,121 @@
+/**
+ * The error model: every failure the library reports is an {@link ImageBackendError}
+ * with a stable `code`, the operation that failed, the object it concerned and,
+ * where the failure came from the system or librbd, the errno (`errno`, `errnoName`,
+ * `syscall`). The native error, when there was one, is kept as `cause`.
+ *
+ * @example
+ * ```ts
+ * try { await driver.size('missing') } catch (e) {
+ *   if (e instanceof ImageBackendError && e.code === 'RBD_NOT_FOUND') { ... }
+ * }
+ * ```
+ */
+
+/** Stable error codes; new codes may be added, existing ones never change meaning. */
+export type ErrorCode =
+  | 'ABORTED'
+  | 'FLAVOR_DISK_TOO_SMALL'
+  | 'IMAGE_INVALID'
+  | 'IMAGE_UNACCEPTABLE'
+  | 'IMAGE_UNSAFE'
+  | 'INVALID_ARGUMENT'
+  | 'INVALID_DISK_INFO'
+  | 'NATIVE_LOAD_FAILED'
+  | 'RBD_BUSY'
+  | 'RBD_CLOSED'
+  | 'RBD_ERROR'
+  | 'RBD_EXISTS'
+  | 'RBD_NOT_FOUND'
+  | 'RBD_PERMISSION'
+  | 'RBD_TIMEOUT'
+  | 'UNKNOWN_IMAGE_TYPE';
+
+/** What an error concerned; absent fields did not apply. */
+export interface ErrorDetails {
+  operation?: string;
+  pool?: string;
+  image?: string;
+  snapshot?: string;
+  path?: string;
+  errno?: number;
+  errnoName?: string;
+  syscall?: string;
+  cause?: unknown;
+}
+
+/** Base class of every error the library throws. */
+export class ImageBackendError extends Error {
+  readonly code: ErrorCode;
+  readonly operation?: string;
+  readonly pool?: string;
+  readonly image?: string;
+  readonly snapshot?: string;
+  readonly path?: string;
+  /** Negative errno, as Node's system errors carry it. */
+  readonly errno?: number;
+  /** The errno's symbolic name, e.g. `ENOENT`. */
+  readonly errnoName?: string;
+  /** The system or librbd/librados function that failed, e.g. `rbd_open`. */
+  readonly syscall?: string;
+
+  constructor(code: ErrorCode, message: string, details: ErrorDetails = {}) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.name = new.target.name;
+    this.code = code;
+    const { cause: _cause, ...rest } = details;
+    Object.assign(this, rest);
+  }
+}
+
+/** The RBD image or snapshot does not exist (nova: ImageNotFound). */
+export class RbdNotFoundError extends ImageBackendError {}
+/** The cluster user lacks the capability for the operation (nova: Forbidden). */
+export class RbdPermissionError extends ImageBackendError {}
+/** The image is in use: watchers, snapshots, or children (nova: ImageBusy). */
+export class RbdBusyError extends ImageBackendError {}
+/** The image or snapshot already exists. */
+export class RbdExistsError extends ImageBackendError {}
+/** The cluster did not answer within the configured timeout. */
+export class RbdTimeoutError extends ImageBackendError {}
+/** The cluster connection was closed before the call. */
+export class RbdClosedError extends ImageBackendError {}
+/** Any other librbd/librados failure. */
+export class RbdError extends ImageBackendError {}
+/** The image cannot be used as asked (nova: ImageUnacceptable). */
+export class ImageUnacceptableError extends ImageBackendError {}
+/** The operation was aborted through its AbortSignal. */
+export class AbortError extends ImageBackendError {}
+/** An argument was rejected before any work started. */
+export class InvalidArgumentError extends ImageBackendError {}
+/** The native addon could not be loaded; the message names the cause and the fix. */
+export class NativeLoadError extends ImageBackendError {}
+
+/** The shape of errors the native addon rejects with. */
+export interface NativeError extends Error {
+  code?: string;
+  errno?: number;
+  syscall?: string;
+  pool?: string;
+  image?: string;
+  snapshot?: string;
+  path?: string;
+}
+
+export function isNativeError(e: unknown): e is NativeError {
+  return e instanceof Error && typeof (e as NativeError).syscall === 'string';
+}
+
+/** One wording for argument errors, the same as the native layer's. */
+export function invalidArgument(what: string, name: string, received: unknown): InvalidArgumentError {
+  return new InvalidArgumentError(
+    'INVALID_ARGUMENT',
+    `Expected ${what} for ${name} but received ${describe(received)}`,
+  );
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return `'${value}'`;
+  if (value === null || value === undefined || typeof value !== 'object') return String(value);
+  return Array.isArray(value) ? 'an array' : 'an object';
+}

@@ -1,0 +1,168 @@
+/**
+ * The only file that touches the compiled addon: it loads the binary (a
+ * prebuild first, then `build/Release`) and gives it TypeScript types. When the
+ * binary cannot load, one {@link NativeLoadError} names the cause and the fix.
+ */
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { NativeLoadError } from './errors.js';
+
+/** Opaque, type-tagged native handle of a cluster connection. */
+export interface NativeClusterHandle {
+  readonly __brand: 'RbdClusterHandle';
+}
+
+/** A cancellation flag shared with a worker thread. */
+export interface NativeAbortHandle {
+  abort(): void;
+  readonly aborted: boolean;
+}
+
+export interface NativeConnectOptions {
+  cephConf?: string;
+  user?: string;
+  keyring?: string;
+  key?: string;
+  connectTimeoutMs?: number;
+  opTimeoutMs?: number;
+  options?: Record<string, string>;
+}
+
+export interface NativeLayout {
+  features?: number | bigint;
+  order?: number;
+  stripeUnit?: number;
+  stripeCount?: number;
+}
+
+export interface NativeTransferOptions {
+  chunkSize?: number;
+  concurrency?: number;
+  onProgress?: (done: number, total: number) => void;
+  abort?: NativeAbortHandle;
+}
+
+export interface NativeImageStat {
+  size: number;
+  objectSize: number;
+  objects: number;
+  order: number;
+  blockNamePrefix: string;
+  features: number;
+  flags: number;
+}
+
+export interface NativeParentInfo {
+  pool: string;
+  namespace: string;
+  image: string;
+  imageId: string;
+  snapshot: string;
+  trash: boolean;
+}
+
+export interface NativeSnapInfo {
+  id: number;
+  name: string;
+  size: number;
+}
+
+export interface NativeTransferResult {
+  size: number;
+  bytesWritten: number;
+}
+
+type H = NativeClusterHandle;
+
+/** The RBD half of the addon: librbd/librados mapped one to one (see native/rbd). */
+export interface NativeRbd {
+  rbdConnect(options: NativeConnectOptions): Promise<H>;
+  rbdClose(h: H): Promise<void>;
+  rbdFsid(h: H): string;
+  rbdMonCommand(h: H, command: string): Promise<{ output: string; status: string }>;
+  rbdClusterStat(h: H): Promise<{ total: number; used: number; free: number; objects: number }>;
+  rbdPoolStat(h: H, pool: string): Promise<{ bytes: number; objects: number }>;
+  rbdList(h: H, pool: string): Promise<string[]>;
+  rbdExists(h: H, pool: string, image: string, snapshot?: string): Promise<boolean>;
+  rbdCreate(h: H, pool: string, image: string, size: number, layout?: NativeLayout): Promise<void>;
+  rbdRemove(h: H, pool: string, image: string): Promise<void>;
+  rbdResize(h: H, pool: string, image: string, size: number, options?: { allowShrink?: boolean }): Promise<void>;
+  rbdStat(h: H, pool: string, image: string, snapshot?: string): Promise<NativeImageStat>;
+  rbdClone(
+    h: H,
+    parentPool: string,
+    parentImage: string,
+    parentSnapshot: string,
+    pool: string,
+    image: string,
+    layout?: NativeLayout,
+  ): Promise<void>;
+  rbdFlatten(h: H, pool: string, image: string): Promise<void>;
+  rbdParentInfo(h: H, pool: string, image: string, snapshot?: string): Promise<NativeParentInfo | null>;
+  rbdSnapCreate(h: H, pool: string, image: string, snapshot: string): Promise<void>;
+  rbdSnapRemove(h: H, pool: string, image: string, snapshot: string): Promise<void>;
+  rbdSnapProtect(h: H, pool: string, image: string, snapshot: string): Promise<void>;
+  rbdSnapUnprotect(h: H, pool: string, image: string, snapshot: string): Promise<void>;
+  rbdSnapRollback(h: H, pool: string, image: string, snapshot: string): Promise<void>;
+  rbdSnapIsProtected(h: H, pool: string, image: string, snapshot: string): Promise<boolean>;
+  rbdSnapList(h: H, pool: string, image: string): Promise<NativeSnapInfo[]>;
+  rbdImport(
+    h: H,
+    pool: string,
+    image: string,
+    path: string,
+    options?: NativeTransferOptions & NativeLayout,
+  ): Promise<NativeTransferResult>;
+  rbdExport(
+    h: H,
+    pool: string,
+    image: string,
+    path: string,
+    options?: NativeTransferOptions & { snapshot?: string; overwrite?: boolean },
+  ): Promise<NativeTransferResult>;
+  AbortHandle: new () => NativeAbortHandle;
+}
+
+export type NativeAddon = NativeRbd;
+
+/** The package root: `src/..` when run from sources, `dist/..` when installed. */
+export const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+let loaded: NativeAddon | undefined;
+
+/** Loads the addon once; throws {@link NativeLoadError} with cause and fix. */
+export function native(): NativeAddon {
+  if (loaded) return loaded;
+  const require = createRequire(import.meta.url);
+  try {
+    const load = require('node-gyp-build') as (dir: string) => NativeAddon;
+    loaded = load(packageRoot);
+    return loaded;
+  } catch (error) {
+    throw explainLoadFailure(error);
+  }
+}
+
+function explainLoadFailure(error: unknown): NativeLoadError {
+  const text = error instanceof Error ? error.message : String(error);
+  let cause: string;
+  let fix: string;
+  if (/librbd|librados|libceph/.test(text) && /cannot open shared object/.test(text)) {
+    cause = 'the Ceph client libraries librbd/librados are not installed';
+    fix = 'install them (Debian/Ubuntu: apt-get install librbd1 librados2), or librbd-dev librados-dev to build';
+  } else if (/NODE_MODULE_VERSION|different Node\.js version|invalid ELF|wrong ELF class/.test(text)) {
+    cause = 'the binary was built for another Node.js ABI or architecture';
+    fix = 'rebuild it for this Node.js with `npm rebuild imagebackend` (needs librbd-dev, librados-dev, g++, make, python3)';
+  } else if (/No native build was found/.test(text)) {
+    cause = 'the addon was never built and no prebuild matches this platform';
+    fix = 'build it with `npm run build:native` (needs librbd-dev, librados-dev, g++, make, python3)';
+  } else {
+    cause = 'the binary failed to load';
+    fix = 'rebuild it with `npm rebuild imagebackend`; the underlying error is attached as cause';
+  }
+  return new NativeLoadError('NATIVE_LOAD_FAILED', `imagebackend native addon: ${cause}. Fix: ${fix}. (${text})`, {
+    cause: error,
+  });
+}

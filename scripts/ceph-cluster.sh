@@ -80,27 +80,31 @@ set_paths() {
 # --- daemon bookkeeping -------------------------------------------------------
 
 # True if PID is a live (non-zombie) process started with our conf. The
-# cmdline check keeps a recycled pid from a stale pid file from being killed;
-# the zombie check matters because PID 1 in containers may never reap them.
+# argv check keeps a recycled pid from a stale pid file from being killed;
+# the zombie check matters because PID 1 in containers may be slow to reap.
+# Builtins only, with errors silenced: processes may vanish mid-read.
 is_ours() {
-  local pid=$1 stat cmdline
+  local pid=$1 stat arg
+  local -a argv=()
   [[ $pid =~ ^[0-9]+$ ]] || return 1
-  stat=$(cat "/proc/$pid/stat" 2>/dev/null) || return 1
+  { read -r stat <"/proc/$pid/stat"; } 2>/dev/null || return 1
   stat=${stat##*) }
   [[ ${stat:0:1} != Z ]] || return 1
-  cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
-  [[ $cmdline == *" $CONF "* || $cmdline == *" $CONF" ]]
+  { mapfile -d '' argv <"/proc/$pid/cmdline"; } 2>/dev/null || return 1
+  for arg in "${argv[@]}"; do
+    if [[ $arg == "$CONF" ]]; then return 0; fi
+  done
+  return 1
 }
 
 # Pids of this cluster's daemons: those named by pid files under DIR, plus any
-# process run with our conf (covers a daemon that died before writing its pid
-# file, or one whose pid file was lost). The conf path is unique to DIR.
+# ceph-mon/ceph-osd run with our conf (covers a daemon that died before
+# writing its pid file, or a lost pid file). The conf path is unique to DIR.
 our_pids() {
-  local f pid p
+  local f pid p arg0
   local -A seen=()
   for f in "$RUN_DIR"/*.pid; do
-    [[ -r $f ]] || continue
-    read -r pid <"$f" || continue
+    { read -r pid <"$f"; } 2>/dev/null || continue
     if is_ours "$pid" && [[ -z ${seen[$pid]:-} ]]; then
       seen[$pid]=1
       echo "$pid"
@@ -108,8 +112,10 @@ our_pids() {
   done
   for p in /proc/[0-9]*; do
     pid=${p#/proc/}
-    case $(tr '\0' '\n' <"$p/cmdline" 2>/dev/null | head -n1) in
-      *ceph-mon | *ceph-osd) ;;
+    arg0=
+    { IFS= read -r -d '' arg0 <"$p/cmdline"; } 2>/dev/null || true
+    case ${arg0##*/} in
+      ceph-mon | ceph-osd) ;;
       *) continue ;;
     esac
     if is_ours "$pid" && [[ -z ${seen[$pid]:-} ]]; then
@@ -119,30 +125,65 @@ our_pids() {
   done
 }
 
-# TERM, then KILL whatever is still there after a few seconds, then wait until
-# every daemon is really gone so the caller can remove DIR or reuse ports.
+# The subset of the given pids that are still live daemons of ours.
+still_ours() {
+  local pid
+  for pid in "$@"; do
+    if is_ours "$pid"; then echo "$pid"; fi
+  done
+}
+
+# Poll (0.1 s steps, up to TENTHS) until none of the given pids is ours.
+wait_gone() {
+  local tenths=$1 i
+  shift
+  for ((i = 0; i < tenths; i++)); do
+    [[ -n $(still_ours "$@") ]] || return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+# TERM, then KILL whatever is still there after a few seconds.
+term_then_kill() {
+  local what=$1
+  shift
+  local -a left=()
+  log "stopping $what: $*"
+  kill -TERM "$@" 2>/dev/null || true
+  wait_gone 50 "$@" && return 0
+  mapfile -t left < <(still_ours "$@")
+  log "sending KILL to: ${left[*]}"
+  kill -KILL "${left[@]}" 2>/dev/null || true
+  wait_gone 100 "${left[@]}" || die "daemons still alive after KILL: $(still_ours "${left[@]}" | tr '\n' ' ')"
+}
+
+# Stop every daemon of the cluster and wait until all are really gone, so the
+# caller can remove DIR or reuse the ports. OSDs go first: an OSD whose mon is
+# already dead waits 5 s (osd_mon_shutdown_timeout) trying to say goodbye.
 kill_daemons() {
-  local pids pid i
+  local pid arg0 i lingering
+  local -a pids=() osds=() mons=()
   [[ -d $DIR ]] || return 0
   mapfile -t pids < <(our_pids)
   ((${#pids[@]})) || return 0
-  log "stopping daemons: ${pids[*]}"
-  kill -TERM "${pids[@]}" 2>/dev/null || true
-  for ((i = 0; i < 50; i++)); do
-    mapfile -t pids < <(for pid in "${pids[@]}"; do is_ours "$pid" && echo "$pid"; done)
-    ((${#pids[@]})) || break
+  for pid in "${pids[@]}"; do
+    arg0=
+    { IFS= read -r -d '' arg0 <"/proc/$pid/cmdline"; } 2>/dev/null || true
+    if [[ ${arg0##*/} == ceph-osd ]]; then osds+=("$pid"); else mons+=("$pid"); fi
+  done
+  if ((${#osds[@]})); then term_then_kill ceph-osd "${osds[@]}"; fi
+  if ((${#mons[@]})); then term_then_kill ceph-mon "${mons[@]}"; fi
+  # Dead daemons linger as zombies until PID 1 reaps them (a second or two
+  # here); wait a little so 'pgrep ceph' right after a stop comes back empty.
+  for ((i = 0; i < 30; i++)); do
+    lingering=
+    for pid in "${pids[@]}"; do
+      if [[ -e /proc/$pid ]]; then lingering=$pid; fi
+    done
+    [[ -n $lingering ]] || break
     sleep 0.1
   done
-  if ((${#pids[@]})); then
-    log "sending KILL to: ${pids[*]}"
-    kill -KILL "${pids[@]}" 2>/dev/null || true
-    for ((i = 0; i < 100; i++)); do
-      mapfile -t pids < <(for pid in "${pids[@]}"; do is_ours "$pid" && echo "$pid"; done)
-      ((${#pids[@]})) || break
-      sleep 0.1
-    done
-    ((${#pids[@]} == 0)) || die "daemons still alive after KILL: ${pids[*]}"
-  fi
   rm -f "$RUN_DIR"/*.pid
 }
 
@@ -239,22 +280,33 @@ osd fast shutdown = true
 EOF
 }
 
+# KEY=VALUE, single-quoted only when the value needs it, so both a shell and
+# a simple "strip the quotes" parser read it back.
+kv() {
+  local v=$2 q="'\\''"
+  if [[ $v =~ ^[A-Za-z0-9_./:@%+,=-]*$ ]]; then
+    printf '%s=%s\n' "$1" "$v"
+  else
+    printf "%s='%s'\n" "$1" "${v//\'/$q}"
+  fi
+}
+
 write_env() {
   local fsid=$1 port=$2
   {
-    printf 'CEPH_DIR=%q\n' "$DIR"
-    printf 'CEPH_CONF=%q\n' "$CONF"
-    printf 'CEPH_ADMIN_USER=%q\n' "$ADMIN_USER"
-    printf 'CEPH_ADMIN_KEYRING=%q\n' "$ADMIN_KEYRING"
-    printf 'CEPH_CLIENT_USER=%q\n' "$CLIENT_USER"
-    printf 'CEPH_CLIENT_KEYRING=%q\n' "$CLIENT_KEYRING"
-    printf 'CEPH_FSID=%q\n' "$fsid"
-    printf 'CEPH_MON_HOST=%q\n' "127.0.0.1:$port"
-    printf 'CEPH_MON_ADDR=%q\n' "v2:127.0.0.1:$port"
-    printf 'CEPH_MON_PORT=%q\n' "$port"
-    printf 'CEPH_POOL_IMAGES=%q\n' "$POOL_IMAGES"
-    printf 'CEPH_POOL_VMS=%q\n' "$POOL_VMS"
-    printf 'CEPH_LOG_DIR=%q\n' "$LOG_DIR"
+    kv CEPH_DIR "$DIR"
+    kv CEPH_CONF "$CONF"
+    kv CEPH_ADMIN_USER "$ADMIN_USER"
+    kv CEPH_ADMIN_KEYRING "$ADMIN_KEYRING"
+    kv CEPH_CLIENT_USER "$CLIENT_USER"
+    kv CEPH_CLIENT_KEYRING "$CLIENT_KEYRING"
+    kv CEPH_FSID "$fsid"
+    kv CEPH_MON_HOST "127.0.0.1:$port"
+    kv CEPH_MON_ADDR "v2:127.0.0.1:$port"
+    kv CEPH_MON_PORT "$port"
+    kv CEPH_POOL_IMAGES "$POOL_IMAGES"
+    kv CEPH_POOL_VMS "$POOL_VMS"
+    kv CEPH_LOG_DIR "$LOG_DIR"
   } >"$ENV_FILE.tmp"
   mv "$ENV_FILE.tmp" "$ENV_FILE"
 }
@@ -262,18 +314,18 @@ write_env() {
 # Keys for every entity, made locally and handed to the mon at mkfs: the mon
 # imports them with their caps, which saves one slow CLI round trip per user.
 make_keyrings() {
-  # ceph-authtool has no quiet flag; it chats on stdout, which is reserved.
-  ceph-authtool "$SEED_KEYRING" --create-keyring --gen-key -n mon. --cap mon 'allow *' >&2
+  # ceph-authtool has no quiet flag and stdout is reserved for KEY=VALUE lines.
+  ceph-authtool "$SEED_KEYRING" --create-keyring --gen-key -n mon. --cap mon 'allow *' >/dev/null
   ceph-authtool "$ADMIN_KEYRING" --create-keyring --gen-key -n "client.$ADMIN_USER" \
-    --cap mon 'allow *' --cap osd 'allow *' --cap mgr 'allow *' --cap mds 'allow *' >&2
+    --cap mon 'allow *' --cap osd 'allow *' --cap mgr 'allow *' --cap mds 'allow *' >/dev/null
   ceph-authtool "$CLIENT_KEYRING" --create-keyring --gen-key -n "client.$CLIENT_USER" \
     --cap mon 'profile rbd' \
-    --cap osd "profile rbd pool=$POOL_VMS, profile rbd-read-only pool=$POOL_IMAGES" >&2
+    --cap osd "profile rbd pool=$POOL_VMS, profile rbd-read-only pool=$POOL_IMAGES" >/dev/null
   ceph-authtool "$OSD_DATA/keyring" --create-keyring --gen-key -n "osd.$OSD_ID" \
-    --cap mon 'allow profile osd' --cap osd 'allow *' --cap mgr 'allow profile osd' >&2
+    --cap mon 'allow profile osd' --cap osd 'allow *' --cap mgr 'allow profile osd' >/dev/null
   local k
   for k in "$ADMIN_KEYRING" "$CLIENT_KEYRING" "$OSD_DATA/keyring"; do
-    ceph-authtool "$SEED_KEYRING" --import-keyring "$k" >&2
+    ceph-authtool "$SEED_KEYRING" --import-keyring "$k" >/dev/null
   done
   chmod 600 "$SEED_KEYRING" "$ADMIN_KEYRING" "$CLIENT_KEYRING" "$OSD_DATA/keyring"
 }
@@ -399,6 +451,10 @@ cmd_start() {
     log_tail "$LOG_DIR/osd.$OSD_ID.log"
     die "ceph-osd --mkfs failed"
   }
+  # An unknown objectstore value is dropped with only a log line and the OSD
+  # falls back to bluestore (a 100 GiB sparse file under DIR): refuse that.
+  [[ $(cat "$OSD_DATA/type" 2>/dev/null) == memstore ]] ||
+    die "osd.$OSD_ID was not created with memstore (type: $(cat "$OSD_DATA/type" 2>/dev/null || echo unknown))"
   ceph-osd -c "$CONF" -i "$OSD_ID" >>"$LOG_DIR/daemons.out" 2>&1 || {
     log_tail "$LOG_DIR/osd.$OSD_ID.log"
     log_tail "$LOG_DIR/daemons.out"
@@ -406,8 +462,8 @@ cmd_start() {
   }
 
   # Pool creation is a mon-only operation: do it while the OSD boots.
-  ceph_admin osd pool create "$POOL_IMAGES" >&2
-  ceph_admin osd pool create "$POOL_VMS" >&2
+  ceph_admin osd pool create "$POOL_IMAGES" >/dev/null
+  ceph_admin osd pool create "$POOL_VMS" >/dev/null
 
   wait_osd_up || die "OSD did not come up"
   init_pool "$POOL_IMAGES" || die "pool $POOL_IMAGES not usable"

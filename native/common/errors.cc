@@ -27,7 +27,7 @@ Napi::Error MakeError(Napi::Env env, const Failure& failure, const ErrorContext&
   std::string code = ErrnoName(positive);
   // Same shape as Node's own: "ENOENT: no such file or directory, open 'x'".
   std::string message = code + ": " + std::strerror(positive) + ", " + failure.syscall;
-  std::string object = Describe(ctx);
+  std::string object = failure.path.empty() ? Describe(ctx) : failure.path;
   if (!object.empty()) message += " '" + object + "'";
   if (!failure.detail.empty()) message += " (" + failure.detail + ")";
 
@@ -39,7 +39,11 @@ Napi::Error MakeError(Napi::Env env, const Failure& failure, const ErrorContext&
   if (!ctx.pool.empty()) obj.Set("pool", ctx.pool);
   if (!ctx.image.empty()) obj.Set("image", ctx.image);
   if (!ctx.snapshot.empty()) obj.Set("snapshot", ctx.snapshot);
-  if (!ctx.path.empty()) obj.Set("path", ctx.path);
+  if (!failure.path.empty()) {
+    obj.Set("path", failure.path);
+  } else if (!ctx.path.empty()) {
+    obj.Set("path", ctx.path);
+  }
   return error;
 }
 

@@ -24,6 +24,7 @@ struct Failure {
   int err = 0;
   std::string syscall;
   std::string detail;  // optional extra words, e.g. "timed out after 5000 ms"
+  std::string path;    // a local file the call failed on; named instead of the image
   explicit operator bool() const { return err != 0; }
 };
 

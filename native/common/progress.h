@@ -1,6 +1,9 @@
 // Progress from a worker thread to a JS callback `(done, total) => void`.
 // Reports go through a thread-safe function; at most one is queued at a time
-// so a fast copy never floods the event loop, and the last one is always sent.
+// so a fast copy never floods the event loop. The final report is made on the
+// main thread by Finish(), before the promise settles; queued reports that
+// arrive after it are dropped, so the callback sees a monotonic sequence that
+// ends with the total.
 #pragma once
 
 #include <napi.h>
@@ -15,11 +18,12 @@ namespace ib {
 
 class Progress {
  public:
-  // Main thread. `callback` may be undefined: then Report() does nothing.
-  Progress(Napi::Env env, const Napi::Value& callback, const char* name) {
+  // Main thread. `callback` may be undefined: then nothing is reported.
+  Progress(Napi::Env env, const Napi::Value& callback, const char* name) : shared_(std::make_shared<Shared>()) {
     if (callback.IsUndefined() || callback.IsNull()) return;
     if (!callback.IsFunction()) ThrowArgError(env, "a function", "onProgress", callback);
     tsfn_ = Napi::ThreadSafeFunction::New(env, callback.As<Napi::Function>(), name, 0, 1);
+    callback_ = Napi::Persistent(callback.As<Napi::Function>());
     active_ = true;
   }
   ~Progress() {
@@ -28,36 +32,54 @@ class Progress {
   Progress(const Progress&) = delete;
   Progress& operator=(const Progress&) = delete;
 
-  // Worker thread. `force` sends even when a report is still queued (the final one).
-  void Report(uint64_t done, uint64_t total, bool force = false) {
-    if (!active_) return;
-    if (!force && queued_->exchange(true)) return;
-    queued_->store(true);
-    auto* values = new Values{done, total, queued_};
-    napi_status status = tsfn_.NonBlockingCall(values, Deliver);
-    if (status != napi_ok) {
+  // Worker thread.
+  void Report(uint64_t done, uint64_t total) {
+    if (!active_ || shared_->queued.exchange(true)) return;
+    auto* values = new Values{done, total, shared_};
+    if (tsfn_.NonBlockingCall(values, Deliver) != napi_ok) {
       delete values;
-      queued_->store(false);
+      shared_->queued.store(false);
     }
   }
 
+  // Main thread, once the work is done.
+  void Finish(uint64_t done, uint64_t total) {
+    if (!active_) return;
+    shared_->finished = true;
+    Call(callback_.Env(), callback_.Value(), done, total);
+  }
+
  private:
+  struct Shared {
+    std::atomic<bool> queued{false};
+    bool finished = false;  // main thread only
+  };
   struct Values {
     uint64_t done, total;
-    std::shared_ptr<std::atomic<bool>> queued;
+    std::shared_ptr<Shared> shared;
   };
+
+  static void Call(Napi::Env env, Napi::Function callback, uint64_t done, uint64_t total) {
+    try {
+      callback.Call({Napi::Number::New(env, static_cast<double>(done)),
+                     Napi::Number::New(env, static_cast<double>(total))});
+    } catch (const Napi::Error&) {
+      // A throwing callback or a dying environment must not end the process;
+      // the TypeScript layer guards user callbacks itself.
+    }
+  }
+
   // Main thread.
   static void Deliver(Napi::Env env, Napi::Function callback, Values* values) {
-    values->queued->store(false);
-    if (env != nullptr) {
-      callback.Call({Napi::Number::New(env, static_cast<double>(values->done)),
-                     Napi::Number::New(env, static_cast<double>(values->total))});
-    }
-    delete values;
+    std::unique_ptr<Values> owned(values);
+    owned->shared->queued.store(false);
+    if (env != nullptr && !owned->shared->finished) Call(env, callback, owned->done, owned->total);
   }
+
   Napi::ThreadSafeFunction tsfn_;
+  Napi::FunctionReference callback_;
   bool active_ = false;
-  std::shared_ptr<std::atomic<bool>> queued_ = std::make_shared<std::atomic<bool>>(false);
+  std::shared_ptr<Shared> shared_;
 };
 
 }  // namespace ib

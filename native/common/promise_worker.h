@@ -32,10 +32,18 @@ class PromiseWorker : public Napi::AsyncWorker {
     }
     return false;
   }
+  // Worker thread: a failure of a local file call, named by its path.
+  bool FailPath(int err, const char* syscall, const std::string& path, std::string detail = "") {
+    if (!failure_) failure_.path = path;
+    return Fail(err, syscall, std::move(detail));
+  }
   void AddDetail(const std::string& more) {
     failure_.detail += failure_.detail.empty() ? more : "; " + more;
   }
   bool Failed() const { return static_cast<bool>(failure_); }
+
+  // Main thread, just before a successful resolve (e.g. a last progress report).
+  virtual void BeforeResolve(Napi::Env env) {}
 
   // Main thread: the resolved value. Defaults to undefined.
   virtual Napi::Value Resolve(Napi::Env env) { return env.Undefined(); }
@@ -44,21 +52,40 @@ class PromiseWorker : public Napi::AsyncWorker {
 
  private:
   void OnOK() override {
+    // When the environment is being torn down (worker thread terminated,
+    // process exiting) N-API calls fail and throw; nobody can observe the
+    // promise any more, so those failures are dropped instead of aborting.
+    try {
+      Napi::HandleScope scope(Env());
+      Settle();
+    } catch (const Napi::Error&) {
+    }
+  }
+
+  void Settle() {
     Napi::Env env = Env();
-    Napi::HandleScope scope(env);
     if (failure_) {
       deferred_.Reject(MakeError(env, failure_, context_).Value());
       return;
     }
+    Napi::Value value;
     try {
-      deferred_.Resolve(Resolve(env));
+      BeforeResolve(env);
+      value = Resolve(env);
     } catch (const Napi::Error& e) {
       deferred_.Reject(e.Value());
+      return;
     }
+    deferred_.Resolve(value);
   }
 
   // Only reached through SetError (an exception escaping Execute).
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+  void OnError(const Napi::Error& e) override {
+    try {
+      deferred_.Reject(e.Value());
+    } catch (const Napi::Error&) {
+    }
+  }
 
   Napi::Promise::Deferred deferred_;
   Failure failure_;

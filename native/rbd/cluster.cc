@@ -10,13 +10,50 @@
 // rados_pool_create/delete (pools are the operator's business).
 #include "rbd/cluster.h"
 
+#include <cstdlib>
 #include <map>
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include "common/args.h"
 
 namespace ib {
+
+namespace {
+std::mutex registry_mutex;
+std::vector<std::weak_ptr<ClusterState>>* registry = nullptr;
+
+std::vector<std::shared_ptr<ClusterState>> LiveClusters() {
+  std::vector<std::shared_ptr<ClusterState>> live;
+  std::lock_guard<std::mutex> guard(registry_mutex);
+  if (registry != nullptr)
+    for (auto& weak : *registry)
+      if (auto state = weak.lock()) live.push_back(std::move(state));
+  return live;
+}
+
+// Runs inside exit(), after libuv has joined its pool threads: shut down what
+// is still connected so no librados thread outlives the C++ runtime.
+void ShutdownAllAtExit() {
+  for (auto& state : LiveClusters()) state->Shutdown(true);
+}
+}  // namespace
+
+void ClusterState::Register(const std::shared_ptr<ClusterState>& state) {
+  std::lock_guard<std::mutex> guard(registry_mutex);
+  if (registry == nullptr) {
+    // Never freed: atexit handlers may run after other static destructors.
+    registry = new std::vector<std::weak_ptr<ClusterState>>();
+    std::atexit(ShutdownAllAtExit);
+  }
+  // Drop entries of connections already gone so the list stays short.
+  std::vector<std::weak_ptr<ClusterState>> kept;
+  for (auto& weak : *registry)
+    if (!weak.expired()) kept.push_back(weak);
+  kept.push_back(state);
+  registry->swap(kept);
+}
 
 static const napi_type_tag kClusterTag = {0x6d1f3a0c2b7e4e51ULL, 0x9a4c3e2d1b0f8e77ULL};
 
@@ -50,7 +87,7 @@ ClusterHandle::~ClusterHandle() {
 // threads are gone before the process unloads the library.
 void ClusterHandle::CleanupHook(void* arg) {
   auto* self = static_cast<ClusterHandle*>(arg);
-  if (self->state_) self->state_->Shutdown();
+  if (self->state_) self->state_->Shutdown(true);
   self->state_.reset();
 }
 
@@ -73,7 +110,10 @@ static ClusterHandle* UnwrapTagged(const Napi::CallbackInfo& info, size_t i) {
 std::shared_ptr<ClusterState> ClusterHandle::From(const Napi::CallbackInfo& info, size_t i) {
   ClusterHandle* handle = UnwrapTagged(info, i);
   if (!handle->state_) {
-    Failure closed{-ESHUTDOWN, "rados_shutdown", "the cluster connection is closed"};
+    Failure closed;
+    closed.err = -ESHUTDOWN;
+    closed.syscall = "rados_shutdown";
+    closed.detail = "the cluster connection is closed";
     throw MakeError(info.Env(), closed, ErrorContext{});
   }
   return handle->state_;
@@ -103,7 +143,9 @@ class ConnectWorker : public PromiseWorker {
   }
 
  private:
-  static std::string Seconds(uint64_t ms) { return std::to_string(static_cast<double>(ms) / 1000.0); }
+  // These options are whole seconds in librados (TYPE_SECS); round up so a
+  // short timeout never becomes 0, which would mean "wait forever".
+  static std::string Seconds(uint64_t ms) { return std::to_string((ms + 999) / 1000); }
 
   void Execute() override {
     rados_t cluster = nullptr;
@@ -132,6 +174,7 @@ class ConnectWorker : public PromiseWorker {
       return;
     }
     state_ = std::make_shared<ClusterState>(cluster, fsid);
+    ClusterState::Register(state_);
   }
 
   bool Configure(rados_t cluster) {
@@ -277,7 +320,18 @@ class PoolStatWorker : public ClusterWorker {
 
 static Napi::Value PoolStat(const Napi::CallbackInfo& info) { return (new PoolStatWorker(info))->QueuePromise(); }
 
+// ---- rbdAbortAll() -> undefined. Sync, main thread: tells every running
+// transfer of every connection to stop (and remove what it created). Called
+// from process.on('exit'): process.exit() makes libuv wait for running pool
+// work, which would otherwise mean waiting for whole imports to finish.
+
+static Napi::Value AbortAll(const Napi::CallbackInfo& info) {
+  for (auto& state : LiveClusters()) state->AbortTransfers();
+  return info.Env().Undefined();
+}
+
 void InitCluster(Napi::Env env, Napi::Object exports) {
+  exports.Set("rbdAbortAll", Napi::Function::New(env, AbortAll, "rbdAbortAll"));
   auto* classes = new AddonClasses();
   classes->cluster = Napi::Persistent(ClusterHandle::Define(env));
   env.SetInstanceData<AddonClasses>(classes);

@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <shared_mutex>
 #include <string>
@@ -19,14 +20,22 @@ namespace ib {
 
 class ClusterState {
  public:
+  // Every live connection of the process, so exit() can shut them down: on
+  // process.exit() Node runs no env cleanup hooks, and librados threads still
+  // running while the C++ runtime is destroyed crash, or abandon transfers
+  // half-done. Registered at connect; the registry holds weak references.
+  static void Register(const std::shared_ptr<ClusterState>& state);
+
   explicit ClusterState(rados_t cluster, std::string fsid) : cluster_(cluster), fsid_(std::move(fsid)) {}
-  ~ClusterState() { Shutdown(); }
+  ~ClusterState() { Shutdown(true); }
   ClusterState(const ClusterState&) = delete;
   ClusterState& operator=(const ClusterState&) = delete;
 
-  // Any thread. Idempotent. Blocks until running operations have finished.
-  void Shutdown() {
-    aborting_.store(true);
+  // Any thread. Idempotent. Blocks until running operations have finished;
+  // with `abort_transfers` (teardown) long transfers are told to stop first,
+  // otherwise (an explicit close) they run to their end.
+  void Shutdown(bool abort_transfers = false) {
+    if (abort_transfers) AbortTransfers();
     std::unique_lock<std::shared_mutex> guard(lifetime_);
     if (cluster_ == nullptr) return;
     for (auto& entry : ioctxs_) rados_ioctx_destroy(entry.second);
@@ -34,6 +43,9 @@ class ClusterState {
     rados_shutdown(cluster_);
     cluster_ = nullptr;
   }
+
+  // Any thread: ask running transfers to stop at their next chunk.
+  void AbortTransfers() { aborting_.store(true); }
 
   // Worker thread, while holding a Use. Creates the pool's io-context once.
   int IoCtx(const std::string& pool, rados_ioctx_t* out) {

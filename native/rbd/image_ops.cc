@@ -104,6 +104,9 @@ class RemoveWorker : public ImageWorker {
   }
 };
 
+// librbd's C wrapper calls the progress callback without a null check.
+static int NoProgress(uint64_t, uint64_t, void*) { return 0; }
+
 class ResizeWorker : public ImageWorker {
  public:
   explicit ResizeWorker(const Napi::CallbackInfo& info) : ImageWorker(info, "rbdResize") {
@@ -115,7 +118,7 @@ class ResizeWorker : public ImageWorker {
   void Run() override {
     ImageRef image;
     if (!Open(image, false)) return;
-    int r = rbd_resize2(image.get(), size_, allow_shrink_, nullptr, nullptr);
+    int r = rbd_resize2(image.get(), size_, allow_shrink_, NoProgress, nullptr);
     if (r < 0) Fail(r, "rbd_resize2");
   }
   uint64_t size_;

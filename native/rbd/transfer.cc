@@ -114,6 +114,10 @@ class TransferWorker : public ImageWorker {
     }
     return first;
   }
+  // The last report is made here, on the main thread, so it reaches the
+  // callback before the promise settles and nothing arrives after it.
+  void BeforeResolve(Napi::Env env) override { progress_.Finish(size_, size_); }
+
   Napi::Value Resolve(Napi::Env env) override {
     Napi::Object out = Napi::Object::New(env);
     out.Set("size", FromUint64(env, size_));
@@ -149,12 +153,12 @@ class ImportWorker : public TransferWorker {
   void Run() override {
     Fd fd(::open(path_.c_str(), O_RDONLY | O_CLOEXEC));
     if (fd.get() < 0) {
-      Fail(-errno, "open", path_);
+      FailPath(-errno, "open", path_);
       return;
     }
     int r = SourceSize(fd.get(), &size_);
     if (r < 0) {
-      Fail(r, "fstat", path_);
+      FailPath(r, "fstat", path_);
       return;
     }
     rados_ioctx_t ioctx;
@@ -212,11 +216,11 @@ class ImportWorker : public TransferWorker {
         if (n < 0) {
           int e = -errno;
           Drain();
-          return Fail(e, "pread", path_);
+          return FailPath(e, "pread", path_);
         }
         if (n == 0) {
           Drain();
-          return Fail(-EIO, "pread", path_ + " shrank while being imported");
+          return FailPath(-EIO, "pread", path_, "the file shrank while being imported");
         }
         got += static_cast<uint64_t>(n);
       }
@@ -243,8 +247,7 @@ class ImportWorker : public TransferWorker {
     if (r < 0) return Fail(r, "rbd_flush");
     r = image.Reset();
     if (r < 0) return Fail(r, "rbd_close");
-    progress_.Report(size_, size_, true);
-    return true;
+        return true;
   }
 
   ImageLayout layout_;
@@ -270,14 +273,14 @@ class ExportWorker : public TransferWorker {
     int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (overwrite_ ? O_TRUNC : O_EXCL);
     Fd fd(::open(path_.c_str(), flags, 0644));
     if (fd.get() < 0) {
-      Fail(-errno, "open", path_);
+      FailPath(-errno, "open", path_);
       return;
     }
     bool ok = Copy(image.get(), fd.get());
     if (ok) {
-      if (fsync(fd.get()) < 0) ok = Fail(-errno, "fsync", path_);
+      if (fsync(fd.get()) < 0) ok = FailPath(-errno, "fsync", path_);
       int closed = fd.Close();
-      if (ok && closed < 0) ok = Fail(closed, "close", path_);
+      if (ok && closed < 0) ok = FailPath(closed, "close", path_);
     }
     if (!ok) ::unlink(path_.c_str());
   }
@@ -294,7 +297,7 @@ class ExportWorker : public TransferWorker {
     while (put < length) {
       ssize_t n = pwrite(fd, slot.buf.get() + put, length - put, static_cast<off_t>(slot.offset + put));
       if (n < 0 && errno == EINTR) continue;
-      if (n < 0) return Fail(-errno, "pwrite", path_);
+      if (n < 0) return FailPath(-errno, "pwrite", path_);
       put += static_cast<uint64_t>(n);
     }
     written_ += length;
@@ -302,7 +305,7 @@ class ExportWorker : public TransferWorker {
   }
 
   bool Copy(rbd_image_t image, int fd) {
-    if (ftruncate(fd, static_cast<off_t>(size_)) < 0) return Fail(-errno, "ftruncate", path_);
+    if (ftruncate(fd, static_cast<off_t>(size_)) < 0) return FailPath(-errno, "ftruncate", path_);
     uint64_t offset = 0;
     size_t next = 0;
     bool ok = true;
@@ -341,7 +344,6 @@ class ExportWorker : public TransferWorker {
         Reap(slot);
       }
     }
-    if (ok) progress_.Report(size_, size_, true);
     return ok;
   }
 

@@ -1,3 +1,5 @@
+import 'vitest';
+
 /** What the global setup hands to integration tests about the test cluster. */
 export interface CephEnv {
   dir: string;
@@ -8,4 +10,10 @@ export interface CephEnv {
   client: { user: string; keyring: string };
   pools: { images: string; vms: string };
   script: string;
+}
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    ceph: CephEnv;
+  }
 }

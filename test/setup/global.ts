@@ -48,9 +48,3 @@ export default async function setup(project: TestProject): Promise<() => Promise
     });
   };
 }
-
-declare module 'vitest' {
-  export interface ProvidedContext {
-    ceph: CephEnv;
-  }
-}

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs everything the project and its tests need on Debian 12, then
+# installs the npm dependencies and builds the addon and the TypeScript.
+# Idempotent: packages already present are not fetched again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+  # build of the addon
+  build-essential python3 pkg-config librbd-dev librados-dev
+  # the real tools the tests and benchmarks run against
+  ceph-mon ceph-osd ceph-common python3-rbd
+  qemu-utils lvm2 util-linux e2fsprogs
+  # fuzzing and sanitizer builds of the native parser
+  clang libclang-rt-14-dev
+  # libvirt's schema validator for the disk XML
+  libvirt-clients
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+
+if ((${#missing[@]})); then
+  sudo=()
+  [[ $(id -u) -eq 0 ]] || sudo=(sudo)
+  echo "setup: installing ${missing[*]}" >&2
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${packages[@]}"
+else
+  echo "setup: system packages present" >&2
+fi
+
+# npm ci runs the install script (node-gyp-build compiles the addon) and
+# prepare (tsc to dist/).
+npm ci --no-audit --no-fund

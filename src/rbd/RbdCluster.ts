@@ -1,0 +1,177 @@
+import { invalidArgument } from '../errors.js';
+import { native, type NativeAddon, type NativeClusterHandle } from '../native.js';
+import { rbdCall } from './errors.js';
+import { parseMonMap, type MonitorAddress } from './monmap.js';
+import { RbdPool } from './RbdPool.js';
+
+/** How to reach a Ceph cluster. */
+export interface RbdConnectOptions {
+  /** Path of ceph.conf; librados defaults apply when absent. */
+  cephConf?: string;
+  /** Ceph user id without `client.` (nova: `rbd_user`). Default `admin`. */
+  user?: string;
+  /** Keyring file of that user; else the one ceph.conf names. */
+  keyring?: string;
+  /** The user's secret key itself, instead of a keyring. */
+  key?: string;
+  /** Give up connecting after this long (nova: `rbd_connect_timeout`, 5 s). Default 5000. */
+  connectTimeoutMs?: number;
+  /**
+   * Fail a monitor or OSD operation after this long instead of waiting for a
+   * dead cluster forever (`rados_osd_op_timeout`, `rados_mon_op_timeout`). 0 waits. Default 30000.
+   */
+  opTimeoutMs?: number;
+  /** Further librados configuration options, e.g. `{ log_to_stderr: 'false' }`. */
+  options?: Record<string, string>;
+}
+
+/** Cluster-wide usage in bytes. */
+export interface RbdClusterStats {
+  total: number;
+  used: number;
+  free: number;
+  objects: number;
+}
+
+/**
+ * One connection to a Ceph cluster, shared by every operation made through it
+ * (nova opens a new one per call; reuse is what makes this fast). Close it
+ * with {@link RbdCluster.close}; the process may also exit with it open.
+ *
+ * @example
+ * ```ts
+ * const cluster = await RbdCluster.connect({ cephConf: '/etc/ceph/ceph.conf', user: 'nova' });
+ * const size = await cluster.pool('vms').image('disk').size();
+ * await cluster.close();
+ * ```
+ */
+export class RbdCluster {
+  readonly #addon: NativeAddon;
+  readonly #handle: NativeClusterHandle;
+  readonly #fsid: string;
+  #closing: Promise<void> | undefined;
+
+  private constructor(addon: NativeAddon, handle: NativeClusterHandle) {
+    this.#addon = addon;
+    this.#handle = handle;
+    this.#fsid = addon.rbdFsid(handle);
+  }
+
+  /**
+   * Connects (off the JS thread) and returns the shared connection.
+   *
+   * @example
+   * ```ts
+   * const cluster = await RbdCluster.connect({ cephConf, user: 'compute', keyring, connectTimeoutMs: 5000 });
+   * ```
+   */
+  static async connect(options: RbdConnectOptions = {}): Promise<RbdCluster> {
+    if (typeof options !== 'object' || options === null) throw invalidArgument('an options object', 'options', options);
+    const addon = native();
+    stopTransfersOnExit(addon);
+    const handle = await rbdCall('connect', () =>
+      addon.rbdConnect({
+        ...options,
+        connectTimeoutMs: options.connectTimeoutMs ?? 5000,
+        opTimeoutMs: options.opTimeoutMs ?? 30000,
+      }),
+    );
+    return new RbdCluster(addon, handle);
+  }
+
+  /** @internal The native addon and handle, for the pool and image objects. */
+  get native(): { addon: NativeAddon; handle: NativeClusterHandle } {
+    return { addon: this.#addon, handle: this.#handle };
+  }
+
+  /** True once {@link RbdCluster.close} was called. */
+  get closed(): boolean {
+    return this.#closing !== undefined;
+  }
+
+  /**
+   * The cluster's fsid, read once at connect.
+   *
+   * @example
+   * ```ts
+   * cluster.fsid // 'f3b1...'
+   * ```
+   */
+  get fsid(): string {
+    return this.#fsid;
+  }
+
+  /**
+   * A pool of this cluster; no I/O until an operation runs.
+   *
+   * @example
+   * ```ts
+   * const images = await cluster.pool('images').list();
+   * ```
+   */
+  pool(name: string): RbdPool {
+    return new RbdPool(this, name);
+  }
+
+  /**
+   * The monitors' addresses from the current mon map.
+   *
+   * @example
+   * ```ts
+   * await cluster.monitorAddresses() // [{ host: '10.0.0.1', port: 6789, protocol: 'v1' }]
+   * ```
+   */
+  async monitorAddresses(): Promise<MonitorAddress[]> {
+    const { output } = await this.monCommand({ prefix: 'mon dump', format: 'json' });
+    return parseMonMap(output);
+  }
+
+  /**
+   * Sends a monitor command (a JSON object as the `ceph` CLI would) and returns its output.
+   *
+   * @example
+   * ```ts
+   * const { output } = await cluster.monCommand({ prefix: 'osd pool ls', format: 'json' });
+   * ```
+   */
+  async monCommand(command: Record<string, unknown>): Promise<{ output: string; status: string }> {
+    return rbdCall('monCommand', () => this.#addon.rbdMonCommand(this.#handle, JSON.stringify(command)));
+  }
+
+  /**
+   * Cluster usage in bytes (nova's `get_pool_info`).
+   *
+   * @example
+   * ```ts
+   * const { total, free, used } = await cluster.stats();
+   * ```
+   */
+  async stats(): Promise<RbdClusterStats> {
+    return rbdCall('clusterStats', () => this.#addon.rbdClusterStat(this.#handle));
+  }
+
+  /**
+   * Closes the connection after the operations in flight finish. Safe to call
+   * more than once: every call returns the same promise.
+   *
+   * @example
+   * ```ts
+   * await cluster.close();
+   * ```
+   */
+  close(): Promise<void> {
+    this.#closing ??= rbdCall('close', () => this.#addon.rbdClose(this.#handle));
+    return this.#closing;
+  }
+}
+
+let exitHookInstalled = false;
+
+// process.exit() waits for running native work; an import of many GiB would
+// hold the exit until it finished. On exit, tell transfers to stop instead:
+// each removes what it created, and the process ends promptly.
+function stopTransfersOnExit(addon: NativeAddon): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.once('exit', () => addon.rbdAbortAll());
+}

@@ -1,0 +1,430 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+
+import { ImageBackendError, ImageUnacceptableError, RbdNotFoundError, RbdPermissionError } from '../errors.js';
+import type { MonitorAddress } from './monmap.js';
+import { RbdCluster, type RbdConnectOptions } from './RbdCluster.js';
+import type { RbdImage, RbdParentInfo, RbdTransferOptions, RbdTransferResult } from './RbdImage.js';
+import { parseRbdUrl, type RbdLocation } from './url.js';
+
+/** nova's name for the snapshot it takes before a resize (`libvirt_utils.RESIZE_SNAPSHOT_NAME`). */
+export const RESIZE_SNAPSHOT_NAME = 'nova-resize';
+
+/** Configuration of {@link RbdDriver}; the nova option each one replaces is named. */
+export interface RbdDriverOptions extends RbdConnectOptions {
+  /** Pool of instance disks (nova: `images_rbd_pool`). */
+  pool: string;
+  /** Attempts to remove a busy volume (nova: `rbd_destroy_volume_retries`). Default 12. */
+  destroyRetries?: number;
+  /** Pause between those attempts (nova: `rbd_destroy_volume_retry_interval`, 5 s). Default 5000. */
+  destroyRetryIntervalMs?: number;
+  /** An existing connection to share instead of opening one. */
+  cluster?: RbdCluster;
+}
+
+/** An image-service location (Glance `locations[]` entry). */
+export interface ImageLocation {
+  url: string;
+  metadata?: Record<string, unknown>;
+}
+
+/** The image-service metadata the clone decision reads. */
+export interface ImageMeta {
+  disk_format?: string;
+  [key: string]: unknown;
+}
+
+/** Outcome of {@link RbdDriver.cleanupVolumes}. */
+export interface CleanupReport {
+  removed: string[];
+  /** Volumes still present after every retry, with the last error. */
+  failed: Array<{ name: string; error: ImageBackendError }>;
+}
+
+/**
+ * nova's `RBDDriver` over one shared cluster connection: the same operations
+ * and the same decisions, typed errors instead of rbd exceptions, and no
+ * connection set up per call.
+ *
+ * @example
+ * ```ts
+ * const driver = new RbdDriver({ pool: 'vms', cephConf: '/etc/ceph/ceph.conf', user: 'nova' });
+ * if (await driver.isCloneable(location, { disk_format: 'raw' })) await driver.clone(location, 'uuid_disk');
+ * await driver.close();
+ * ```
+ */
+export class RbdDriver {
+  readonly pool: string;
+  readonly #options: RbdDriverOptions;
+  #cluster: Promise<RbdCluster> | undefined;
+  readonly #ownsCluster: boolean;
+
+  constructor(options: RbdDriverOptions) {
+    this.#options = options;
+    this.pool = options.pool;
+    this.#ownsCluster = options.cluster === undefined;
+    if (options.cluster) this.#cluster = Promise.resolve(options.cluster);
+  }
+
+  /**
+   * The shared connection, opened on first use.
+   *
+   * @example
+   * ```ts
+   * const cluster = await driver.cluster();
+   * ```
+   */
+  cluster(): Promise<RbdCluster> {
+    if (!this.#cluster) {
+      const connecting = RbdCluster.connect(this.#options);
+      // A failed connect is not cached: the next call tries again.
+      connecting.catch(() => {
+        if (this.#cluster === connecting) this.#cluster = undefined;
+      });
+      this.#cluster = connecting;
+    }
+    return this.#cluster;
+  }
+
+  /**
+   * Closes the connection this driver opened (a shared one is left to its owner).
+   *
+   * @example
+   * ```ts
+   * await driver.close();
+   * ```
+   */
+  async close(): Promise<void> {
+    if (!this.#cluster || !this.#ownsCluster) return;
+    const cluster = await this.#cluster.catch(() => undefined);
+    this.#cluster = undefined;
+    await cluster?.close();
+  }
+
+  async #image(name: string, pool = this.pool): Promise<RbdImage> {
+    return (await this.cluster()).pool(pool).image(name);
+  }
+
+  /**
+   * nova's `parse_url`: `rbd://fsid/pool/image/snapshot`, percent-decoded.
+   *
+   * @example
+   * ```ts
+   * driver.parseUrl('rbd://fsid/images/id/snap').pool // 'images'
+   * ```
+   */
+  parseUrl(url: string): RbdLocation {
+    return parseRbdUrl(url);
+  }
+
+  /**
+   * Whether an image-service location can be cloned here: a well-formed RBD
+   * snapshot URL of this cluster (same fsid), a raw image, and a snapshot this
+   * user can open read-only. Never throws.
+   *
+   * @example
+   * ```ts
+   * await driver.isCloneable({ url: 'rbd://fsid/images/id/snap' }, { disk_format: 'raw' }) // true
+   * ```
+   */
+  async isCloneable(location: ImageLocation, imageMeta: ImageMeta): Promise<boolean> {
+    try {
+      const { fsid, pool, image, snapshot } = parseRbdUrl(location?.url);
+      const cluster = await this.cluster();
+      if (cluster.fsid !== fsid) return false;
+      if (imageMeta?.disk_format !== 'raw') return false;
+      return await cluster.pool(pool).image(image).exists(snapshot);
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Clones the snapshot a location names into `name` in `pool` (default: the
+   * driver's pool). A permission failure is an {@link RbdPermissionError}.
+   *
+   * @example
+   * ```ts
+   * await driver.clone({ url: 'rbd://fsid/images/id/snap' }, 'uuid_disk');
+   * ```
+   */
+  async clone(location: ImageLocation, name: string, pool = this.pool): Promise<void> {
+    const { pool: parentPool, image, snapshot } = parseRbdUrl(location.url);
+    const cluster = await this.cluster();
+    try {
+      await cluster.pool(parentPool).image(image).clone(snapshot, cluster.pool(pool), name);
+    } catch (error) {
+      if (error instanceof RbdPermissionError) {
+        throw new RbdPermissionError(
+          'RBD_PERMISSION',
+          `no permission to clone ${parentPool}/${image}@${snapshot} into ${pool}/${name}`,
+          { ...error, operation: 'clone', cause: error },
+        );
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * Resizes a volume to `size` bytes.
+   *
+   * @example
+   * ```ts
+   * await driver.resize('uuid_disk', 20 * 2 ** 30);
+   * ```
+   */
+  async resize(name: string, size: number, pool = this.pool): Promise<void> {
+    await (await this.#image(name, pool)).resize(size);
+  }
+
+  /**
+   * Size of a volume in bytes.
+   *
+   * @example
+   * ```ts
+   * await driver.size('uuid_disk') // 10737418240
+   * ```
+   */
+  async size(name: string, pool = this.pool): Promise<number> {
+    return (await this.#image(name, pool)).size();
+  }
+
+  /**
+   * Whether a volume (or one of its snapshots) exists.
+   *
+   * @example
+   * ```ts
+   * await driver.exists('uuid_disk') // true
+   * ```
+   */
+  async exists(name: string, pool = this.pool, snapshot?: string): Promise<boolean> {
+    return (await this.#image(name, pool)).exists(snapshot);
+  }
+
+  /**
+   * Imports a local file as a new volume (nova ran `rbd import --image-format=2`).
+   *
+   * @example
+   * ```ts
+   * await driver.importImage('/var/lib/nova/instances/_base/abc', 'uuid_disk');
+   * ```
+   */
+  async importImage(
+    path: string,
+    name: string,
+    options: RbdTransferOptions & { pool?: string } = {},
+  ): Promise<RbdTransferResult> {
+    const { pool = this.pool, ...rest } = options;
+    return (await this.#image(name, pool)).import(path, rest);
+  }
+
+  /**
+   * Exports a volume (or a snapshot of it) to a new local file.
+   *
+   * @example
+   * ```ts
+   * await driver.exportImage('/tmp/disk.raw', 'uuid_disk');
+   * ```
+   */
+  async exportImage(
+    path: string,
+    name: string,
+    options: RbdTransferOptions & { pool?: string; snapshot?: string } = {},
+  ): Promise<RbdTransferResult> {
+    const { pool = this.pool, ...rest } = options;
+    return (await this.#image(name, pool)).export(path, rest);
+  }
+
+  /**
+   * Takes a snapshot; with `protect` it is protected unless it already is.
+   *
+   * @example
+   * ```ts
+   * await driver.createSnap('uuid_disk', 'snap', { protect: true });
+   * ```
+   */
+  async createSnap(volume: string, name: string, options: { pool?: string; protect?: boolean } = {}): Promise<void> {
+    const image = await this.#image(volume, options.pool);
+    await image.createSnapshot(name);
+    if (options.protect && !(await image.isSnapshotProtected(name))) await image.protectSnapshot(name);
+  }
+
+  /**
+   * Removes a snapshot as nova does: a protected one is skipped unless `force`
+   * unprotects it; a missing one is ignored. With `ignoreErrors`, a protected
+   * snapshot is removed anyway (and fails if it has children).
+   *
+   * @example
+   * ```ts
+   * await driver.removeSnap('uuid_disk', 'snap', { force: true });
+   * ```
+   */
+  async removeSnap(
+    volume: string,
+    name: string,
+    options: { pool?: string; ignoreErrors?: boolean; force?: boolean } = {},
+  ): Promise<boolean> {
+    const image = await this.#image(volume, options.pool);
+    const snaps = await image.snapshots();
+    if (!snaps.some((s) => s.name === name)) return false;
+    if (await image.isSnapshotProtected(name)) {
+      if (options.force) await image.unprotectSnapshot(name);
+      else if (!options.ignoreErrors) return false;
+    }
+    await image.removeSnapshot(name);
+    return true;
+  }
+
+  /**
+   * Rolls a volume back to a snapshot; a missing snapshot is an {@link RbdNotFoundError}.
+   *
+   * @example
+   * ```ts
+   * await driver.rollbackToSnap('uuid_disk', 'nova-resize');
+   * ```
+   */
+  async rollbackToSnap(volume: string, name: string, pool = this.pool): Promise<void> {
+    const image = await this.#image(volume, pool);
+    const snaps = await image.snapshots();
+    if (!snaps.some((s) => s.name === name)) {
+      throw new RbdNotFoundError('RBD_NOT_FOUND', `snapshot ${name} of ${pool}/${volume} not found`, {
+        operation: 'rollbackToSnap',
+        pool,
+        image: volume,
+        snapshot: name,
+      });
+    }
+    await image.rollbackToSnapshot(name);
+  }
+
+  /**
+   * The parent a cloned volume was made from. A missing volume, or one with no
+   * parent, is an {@link ImageUnacceptableError} ("no usable parent snapshot").
+   *
+   * @example
+   * ```ts
+   * const { pool, image, snapshot } = await driver.parentInfo('uuid_disk');
+   * ```
+   */
+  async parentInfo(volume: string, pool = this.pool): Promise<RbdParentInfo> {
+    const unacceptable = (cause?: unknown) =>
+      new ImageUnacceptableError('IMAGE_UNACCEPTABLE', `no usable parent snapshot for volume ${pool}/${volume}`, {
+        operation: 'parentInfo',
+        pool,
+        image: volume,
+        cause,
+      });
+    let parent: RbdParentInfo | null;
+    try {
+      parent = await (await this.#image(volume, pool)).parentInfo();
+    } catch (error) {
+      if (error instanceof RbdNotFoundError) throw unacceptable(error);
+      throw error;
+    }
+    if (!parent) throw unacceptable();
+    return parent;
+  }
+
+  /**
+   * Makes a clone independent of its parent.
+   *
+   * @example
+   * ```ts
+   * await driver.flatten('uuid_disk');
+   * ```
+   */
+  async flatten(volume: string, pool = this.pool): Promise<void> {
+    await (await this.#image(volume, pool)).flatten();
+  }
+
+  /**
+   * Cluster capacity in bytes (nova's `get_pool_info`).
+   *
+   * @example
+   * ```ts
+   * const { total, free, used } = await driver.getPoolInfo();
+   * ```
+   */
+  async getPoolInfo(): Promise<{ total: number; free: number; used: number }> {
+    const { total, free, used } = await (await this.cluster()).stats();
+    return { total, free, used };
+  }
+
+  /**
+   * The monitors' hosts and ports for libvirt's network disk source.
+   *
+   * @example
+   * ```ts
+   * const mons = await driver.getMonAddrs(); // [{ host: '10.0.0.1', port: 6789, protocol: 'v1' }]
+   * ```
+   */
+  async getMonAddrs(): Promise<MonitorAddress[]> {
+    return (await this.cluster()).monitorAddresses();
+  }
+
+  /**
+   * The cluster fsid.
+   *
+   * @example
+   * ```ts
+   * await driver.getFsid()
+   * ```
+   */
+  async getFsid(): Promise<string> {
+    return (await this.cluster()).fsid;
+  }
+
+  /**
+   * Removes one volume, retrying while it is busy (watchers) or has
+   * snapshots; nova's pending-resize snapshot is removed between attempts.
+   * Resolves once removed (or already gone); rejects with the last error.
+   *
+   * @example
+   * ```ts
+   * await driver.destroyVolume('uuid_disk');
+   * ```
+   */
+  async destroyVolume(name: string, pool = this.pool): Promise<void> {
+    const retries = Math.max(1, this.#options.destroyRetries ?? 12);
+    const interval = this.#options.destroyRetryIntervalMs ?? 5000;
+    const image = await this.#image(name, pool);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await image.remove();
+        return;
+      } catch (error) {
+        if (error instanceof RbdNotFoundError) return;
+        if (!(error instanceof ImageBackendError) || error.code !== 'RBD_BUSY' || attempt >= retries) throw error;
+        if (error.errnoName === 'ENOTEMPTY') {
+          await this.removeSnap(name, RESIZE_SNAPSHOT_NAME, { pool, ignoreErrors: true }).catch(() => false);
+        }
+      }
+      await sleep(interval);
+    }
+  }
+
+  /**
+   * Destroys every volume of the pool that `filter` selects (nova's
+   * `cleanup_volumes`), each with {@link RbdDriver.destroyVolume}'s retries,
+   * and reports what it removed and what it could not.
+   *
+   * @example
+   * ```ts
+   * const { failed } = await driver.cleanupVolumes((name) => name.startsWith(instance.uuid));
+   * ```
+   */
+  async cleanupVolumes(filter: (name: string) => boolean, pool = this.pool): Promise<CleanupReport> {
+    const names = (await (await this.cluster()).pool(pool).list()).filter(filter);
+    const report: CleanupReport = { removed: [], failed: [] };
+    await Promise.all(
+      names.map(async (name) => {
+        try {
+          await this.destroyVolume(name, pool);
+          report.removed.push(name);
+        } catch (error) {
+          report.failed.push({ name, error: error as ImageBackendError });
+        }
+      }),
+    );
+    return report;
+  }
+}

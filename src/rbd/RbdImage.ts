@@ -1,0 +1,288 @@
+import { AbortError, invalidArgument } from '../errors.js';
+import type {
+  NativeAbortHandle,
+  NativeAddon,
+  NativeImageStat,
+  NativeLayout,
+  NativeParentInfo,
+  NativeSnapInfo,
+} from '../native.js';
+import { rbdCall } from './errors.js';
+import type { RbdPool } from './RbdPool.js';
+
+/** Layout of a new image; librbd's defaults (ceph.conf) apply to what is absent. */
+export type RbdLayout = NativeLayout;
+export type RbdImageStat = NativeImageStat;
+export type RbdParentInfo = NativeParentInfo;
+export type RbdSnapshotInfo = NativeSnapInfo;
+
+/** Options of {@link RbdImage.import} and {@link RbdImage.export}. */
+export interface RbdTransferOptions {
+  /** Called now and then with bytes processed and the total. */
+  onProgress?: (done: number, total: number) => void;
+  /** Aborting stops the transfer; what it created is removed. */
+  signal?: AbortSignal;
+  /** Bytes per I/O. Default 4 MiB (one RBD object). */
+  chunkSize?: number;
+  /** I/Os in flight. Default 8. */
+  concurrency?: number;
+}
+
+/** What a transfer did. */
+export interface RbdTransferResult {
+  size: number;
+  /** Bytes actually written (zeros and holes are skipped). */
+  bytesWritten: number;
+}
+
+/**
+ * One RBD image by name. Every call opens the image on a worker thread, does
+ * its librbd call(s) and closes it again, over the cluster's shared connection.
+ *
+ * @example
+ * ```ts
+ * const disk = cluster.pool('vms').image('uuid_disk');
+ * if (!(await disk.exists())) await disk.create(10 * 2 ** 30);
+ * ```
+ */
+export class RbdImage {
+  readonly pool: RbdPool;
+  readonly name: string;
+
+  constructor(pool: RbdPool, name: string) {
+    if (typeof name !== 'string' || name === '') throw invalidArgument('a non-empty string', 'image', name);
+    this.pool = pool;
+    this.name = name;
+  }
+
+  get #n() {
+    return this.pool.cluster.native;
+  }
+
+  /**
+   * Whether the image (or its snapshot) exists and can be opened read-only.
+   *
+   * @example
+   * ```ts
+   * await cluster.pool('images').image('base').exists('snap') // true
+   * ```
+   */
+  exists(snapshot?: string): Promise<boolean> {
+    const { addon, handle } = this.#n;
+    return rbdCall('exists', () => addon.rbdExists(handle, this.pool.name, this.name, snapshot));
+  }
+
+  /**
+   * Creates the image with `size` bytes.
+   *
+   * @example
+   * ```ts
+   * await image.create(2 ** 30, { order: 22 });
+   * ```
+   */
+  create(size: number, layout: RbdLayout = {}): Promise<void> {
+    const { addon, handle } = this.#n;
+    return rbdCall('create', () => addon.rbdCreate(handle, this.pool.name, this.name, size, layout));
+  }
+
+  /**
+   * Removes the image (fails with RBD_BUSY while it has snapshots or watchers).
+   *
+   * @example
+   * ```ts
+   * await image.remove();
+   * ```
+   */
+  remove(): Promise<void> {
+    const { addon, handle } = this.#n;
+    return rbdCall('remove', () => addon.rbdRemove(handle, this.pool.name, this.name));
+  }
+
+  /**
+   * Resizes the image to `size` bytes.
+   *
+   * @example
+   * ```ts
+   * await image.resize(20 * 2 ** 30);
+   * ```
+   */
+  resize(size: number, options: { allowShrink?: boolean } = {}): Promise<void> {
+    const { addon, handle } = this.#n;
+    return rbdCall('resize', () => addon.rbdResize(handle, this.pool.name, this.name, size, options));
+  }
+
+  /**
+   * Size, object size, order, features and flags of the image or one snapshot.
+   *
+   * @example
+   * ```ts
+   * const { size, order } = await image.stat();
+   * ```
+   */
+  stat(snapshot?: string): Promise<RbdImageStat> {
+    const { addon, handle } = this.#n;
+    return rbdCall('stat', () => addon.rbdStat(handle, this.pool.name, this.name, snapshot));
+  }
+
+  /**
+   * Size in bytes.
+   *
+   * @example
+   * ```ts
+   * await image.size() // 10737418240
+   * ```
+   */
+  async size(snapshot?: string): Promise<number> {
+    return (await this.stat(snapshot)).size;
+  }
+
+  /**
+   * Clones this image's protected `snapshot` into a new image `child` of `pool`.
+   *
+   * @example
+   * ```ts
+   * await cluster.pool('images').image('base').clone('snap', cluster.pool('vms'), 'uuid_disk');
+   * ```
+   */
+  clone(snapshot: string, pool: RbdPool, child: string, layout: RbdLayout = {}): Promise<RbdImage> {
+    const { addon, handle } = this.#n;
+    return rbdCall('clone', async () => {
+      await addon.rbdClone(handle, this.pool.name, this.name, snapshot, pool.name, child, layout);
+      return pool.image(child);
+    });
+  }
+
+  /**
+   * Copies the parent's data into this clone so it no longer depends on it.
+   *
+   * @example
+   * ```ts
+   * await image.flatten();
+   * ```
+   */
+  flatten(): Promise<void> {
+    const { addon, handle } = this.#n;
+    return rbdCall('flatten', () => addon.rbdFlatten(handle, this.pool.name, this.name));
+  }
+
+  /**
+   * The parent this clone was made from, or `null` when it has none.
+   *
+   * @example
+   * ```ts
+   * await image.parentInfo() // { pool: 'images', image: 'base', snapshot: 'snap', ... }
+   * ```
+   */
+  parentInfo(snapshot?: string): Promise<RbdParentInfo | null> {
+    const { addon, handle } = this.#n;
+    return rbdCall('parentInfo', () => addon.rbdParentInfo(handle, this.pool.name, this.name, snapshot));
+  }
+
+  /**
+   * Snapshots of the image.
+   *
+   * @example
+   * ```ts
+   * const names = (await image.snapshots()).map((s) => s.name);
+   * ```
+   */
+  snapshots(): Promise<RbdSnapshotInfo[]> {
+    const { addon, handle } = this.#n;
+    return rbdCall('snapshots', () => addon.rbdSnapList(handle, this.pool.name, this.name));
+  }
+
+  /** @example `await image.createSnapshot('snap')` */
+  createSnapshot(snapshot: string): Promise<void> {
+    const { addon, handle } = this.#n;
+    return rbdCall('createSnapshot', () => addon.rbdSnapCreate(handle, this.pool.name, this.name, snapshot));
+  }
+
+  /** @example `await image.removeSnapshot('snap')` */
+  removeSnapshot(snapshot: string): Promise<void> {
+    const { addon, handle } = this.#n;
+    return rbdCall('removeSnapshot', () => addon.rbdSnapRemove(handle, this.pool.name, this.name, snapshot));
+  }
+
+  /** @example `await image.protectSnapshot('snap')` */
+  protectSnapshot(snapshot: string): Promise<void> {
+    const { addon, handle } = this.#n;
+    return rbdCall('protectSnapshot', () => addon.rbdSnapProtect(handle, this.pool.name, this.name, snapshot));
+  }
+
+  /** @example `await image.unprotectSnapshot('snap')` */
+  unprotectSnapshot(snapshot: string): Promise<void> {
+    const { addon, handle } = this.#n;
+    return rbdCall('unprotectSnapshot', () => addon.rbdSnapUnprotect(handle, this.pool.name, this.name, snapshot));
+  }
+
+  /** @example `await image.isSnapshotProtected('snap') // true` */
+  isSnapshotProtected(snapshot: string): Promise<boolean> {
+    const { addon, handle } = this.#n;
+    return rbdCall('isSnapshotProtected', () =>
+      addon.rbdSnapIsProtected(handle, this.pool.name, this.name, snapshot),
+    );
+  }
+
+  /** @example `await image.rollbackToSnapshot('snap')` */
+  rollbackToSnapshot(snapshot: string): Promise<void> {
+    const { addon, handle } = this.#n;
+    return rbdCall('rollbackToSnapshot', () => addon.rbdSnapRollback(handle, this.pool.name, this.name, snapshot));
+  }
+
+  /**
+   * Creates this image from a local raw file or block device: several writes
+   * in flight, holes and zero chunks skipped. On failure or abort the partial
+   * image is removed.
+   *
+   * @example
+   * ```ts
+   * await image.import('/var/lib/nova/instances/_base/abc', { onProgress: (d, t) => bar.update(d / t) });
+   * ```
+   */
+  import(path: string, options: RbdTransferOptions & RbdLayout = {}): Promise<RbdTransferResult> {
+    const { addon, handle } = this.#n;
+    const { signal, ...rest } = options;
+    return withAbort(addon, 'import', signal, (abort) =>
+      rbdCall('import', () => addon.rbdImport(handle, this.pool.name, this.name, path, { ...rest, abort })),
+    );
+  }
+
+  /**
+   * Writes the image (or a snapshot) into a new local file; zeros stay holes.
+   * On failure or abort the file is removed.
+   *
+   * @example
+   * ```ts
+   * await image.export('/tmp/disk.raw');
+   * ```
+   */
+  export(
+    path: string,
+    options: RbdTransferOptions & { snapshot?: string; overwrite?: boolean } = {},
+  ): Promise<RbdTransferResult> {
+    const { addon, handle } = this.#n;
+    const { signal, ...rest } = options;
+    return withAbort(addon, 'export', signal, (abort) =>
+      rbdCall('export', () => addon.rbdExport(handle, this.pool.name, this.name, path, { ...rest, abort })),
+    );
+  }
+}
+
+/** Ties an AbortSignal to a native abort flag for the duration of `run`. */
+async function withAbort<T>(
+  addon: NativeAddon,
+  operation: string,
+  signal: AbortSignal | undefined,
+  run: (abort: NativeAbortHandle | undefined) => Promise<T>,
+): Promise<T> {
+  if (!signal) return run(undefined);
+  if (signal.aborted) throw new AbortError('ABORTED', `${operation} aborted before it started`, { operation });
+  const abort = new addon.AbortHandle();
+  const onAbort = () => abort.abort();
+  signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    return await run(abort);
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
+}

@@ -1,0 +1,63 @@
+import { invalidArgument } from '../errors.js';
+import { rbdCall } from './errors.js';
+import { RbdImage } from './RbdImage.js';
+import type { RbdCluster } from './RbdCluster.js';
+
+/**
+ * A pool of a connected cluster. Cheap to create; the native side keeps one
+ * io-context per pool for the life of the connection.
+ *
+ * @example
+ * ```ts
+ * const vms = cluster.pool('vms');
+ * for (const name of await vms.list()) console.log(name);
+ * ```
+ */
+export class RbdPool {
+  readonly cluster: RbdCluster;
+  readonly name: string;
+
+  constructor(cluster: RbdCluster, name: string) {
+    if (typeof name !== 'string' || name === '') throw invalidArgument('a non-empty string', 'pool', name);
+    this.cluster = cluster;
+    this.name = name;
+  }
+
+  /**
+   * An image of this pool; no I/O until an operation runs.
+   *
+   * @example
+   * ```ts
+   * await cluster.pool('vms').image('uuid_disk').size();
+   * ```
+   */
+  image(name: string): RbdImage {
+    return new RbdImage(this, name);
+  }
+
+  /**
+   * Names of the images in the pool.
+   *
+   * @example
+   * ```ts
+   * const names = await cluster.pool('vms').list();
+   * ```
+   */
+  async list(): Promise<string[]> {
+    const { addon, handle } = this.cluster.native;
+    return rbdCall('list', () => addon.rbdList(handle, this.name));
+  }
+
+  /**
+   * Bytes and objects stored in the pool.
+   *
+   * @example
+   * ```ts
+   * const { bytes } = await cluster.pool('vms').stats();
+   * ```
+   */
+  async stats(): Promise<{ bytes: number; objects: number }> {
+    const { addon, handle } = this.cluster.native;
+    return rbdCall('poolStats', () => addon.rbdPoolStat(handle, this.name));
+  }
+}

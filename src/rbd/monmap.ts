@@ -1,0 +1,56 @@
+/** One monitor address as libvirt's `<host name=... port=...>` wants it. */
+export interface MonitorAddress {
+  /** IPv4 address, or IPv6 address without brackets. */
+  host: string;
+  port: number;
+  /** Messenger protocol of this address: `v1` (legacy) or `v2`. */
+  protocol: 'v1' | 'v2';
+}
+
+interface MonMapEntry {
+  name?: string;
+  addr?: string;
+  public_addr?: string;
+  public_addrs?: { addrvec?: Array<{ type?: string; addr?: string }> };
+}
+
+/**
+ * Splits `host:port[/nonce]` where host may be a bracketed IPv6 address.
+ *
+ * @example
+ * ```ts
+ * splitAddr('[::1]:6789/0') // { host: '::1', port: 6789 }
+ * ```
+ */
+export function splitAddr(addr: string): { host: string; port: number } | undefined {
+  const slash = addr.lastIndexOf('/');
+  const hostPort = slash >= 0 ? addr.slice(0, slash) : addr;
+  const colon = hostPort.lastIndexOf(':');
+  if (colon <= 0) return undefined;
+  const host = hostPort.slice(0, colon).replace(/^\[(.*)\]$/, '$1');
+  const port = Number(hostPort.slice(colon + 1));
+  if (!host || !Number.isInteger(port) || port <= 0 || port > 65535) return undefined;
+  return { host, port };
+}
+
+/**
+ * Reads the monitors' addresses out of `mon dump --format json`: the legacy
+ * (v1) address of each monitor when it has one, as nova used, else its v2
+ * address. Monitors with no usable address are left out.
+ */
+export function parseMonMap(json: string): MonitorAddress[] {
+  // Older releases prefix the JSON with "dumped monmap epoch N".
+  const start = json.indexOf('{');
+  const map = JSON.parse(start >= 0 ? json.slice(start) : json) as { mons?: MonMapEntry[] };
+  const result: MonitorAddress[] = [];
+  for (const mon of map.mons ?? []) {
+    const vec = mon.public_addrs?.addrvec ?? [];
+    const v1 = vec.find((a) => a.type === 'v1');
+    const v2 = vec.find((a) => a.type === 'v2');
+    const pick = v1 ?? v2;
+    const parsed = pick?.addr ? splitAddr(pick.addr) : mon.addr ? splitAddr(mon.addr) : undefined;
+    if (!parsed) continue;
+    result.push({ ...parsed, protocol: pick?.type === 'v2' ? 'v2' : 'v1' });
+  }
+  return result;
+}

@@ -1,0 +1,39 @@
+import { ImageUnacceptableError } from '../errors.js';
+
+/** The parts of an `rbd://fsid/pool/image/snapshot` location. */
+export interface RbdLocation {
+  fsid: string;
+  pool: string;
+  image: string;
+  snapshot: string;
+}
+
+const PREFIX = 'rbd://';
+
+/**
+ * Parses a Glance RBD location (nova's `RBDDriver.parse_url`): four
+ * percent-decoded, non-empty parts after `rbd://`.
+ *
+ * @throws {@link ImageUnacceptableError} for anything else.
+ * @example
+ * ```ts
+ * parseRbdUrl('rbd://fsid/images/abc/snap') // { fsid: 'fsid', pool: 'images', image: 'abc', snapshot: 'snap' }
+ * ```
+ */
+export function parseRbdUrl(url: string): RbdLocation {
+  const reject = (reason: string) =>
+    new ImageUnacceptableError('IMAGE_UNACCEPTABLE', `Image ${url} is unacceptable: ${reason}`, {
+      operation: 'parseUrl',
+    });
+  if (typeof url !== 'string' || !url.startsWith(PREFIX)) throw reject('not stored in rbd');
+  let pieces: string[];
+  try {
+    pieces = url.slice(PREFIX.length).split('/').map(decodeURIComponent);
+  } catch {
+    throw reject('malformed percent-encoding');
+  }
+  if (pieces.includes('')) throw reject('blank components');
+  if (pieces.length !== 4) throw reject('not an rbd snapshot');
+  const [fsid, pool, image, snapshot] = pieces as [string, string, string, string];
+  return { fsid, pool, image, snapshot };
+}

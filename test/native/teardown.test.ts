@@ -1,0 +1,101 @@
+// Crash and teardown behaviour, each in its own child process: exit code 0 and
+// no signal, whatever state the connection was in.
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { RbdCluster } from '../../src/rbd/RbdCluster.js';
+import { cephEnv, connectAdmin } from '../helpers/ceph.js';
+import { denseFile, tempDir } from '../helpers/files.js';
+
+const children = join(import.meta.dirname, 'children');
+
+interface ChildResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+describe('teardown in child processes', () => {
+  const env = cephEnv();
+  let tmp: Awaited<ReturnType<typeof tempDir>>;
+  let file: string;
+  let admin: RbdCluster;
+
+  beforeAll(async () => {
+    tmp = await tempDir();
+    file = join(tmp.dir, 'import.raw');
+    await denseFile(file, 64 << 20);
+    admin = await connectAdmin(env);
+  });
+  afterAll(async () => {
+    await admin?.close();
+    await tmp?.cleanup();
+  });
+
+  function run(script: string, args: string[] = [], extraEnv: Record<string, string> = {}): Promise<ChildResult> {
+    return new Promise((resolve) => {
+      execFile(
+        process.execPath,
+        [...args, join(children, script)],
+        {
+          timeout: 60_000,
+          env: {
+            ...process.env,
+            CEPH_CONF: env.conf,
+            CEPH_CLIENT_USER: env.client.user,
+            CEPH_CLIENT_KEYRING: env.client.keyring,
+            CEPH_POOL: env.pools.vms,
+            IMPORT_FILE: file,
+            ...extraEnv,
+          },
+        },
+        (error, stdout, stderr) => {
+          const e = error as (Error & { code?: number; signal?: NodeJS.Signals }) | null;
+          resolve({ code: e ? (e.code ?? null) : 0, signal: e?.signal ?? null, stdout, stderr });
+        },
+      );
+    });
+  }
+
+  const expectClean = (r: ChildResult) => {
+    expect({ code: r.code, signal: r.signal, stderr: r.code === 0 ? '' : r.stderr }).toEqual({
+      code: 0,
+      signal: null,
+      stderr: '',
+    });
+  };
+
+  it('a process that ends with an open cluster exits cleanly', async () => {
+    const r = await run('exit-open.mjs');
+    expectClean(r);
+    expect(r.stdout).toContain('exiting with the cluster open');
+  });
+
+  it('process.exit() during an import stops it, removes the partial image and exits cleanly', async () => {
+    for (const ms of ['5', '60']) {
+      expectClean(await run('exit-midflight.mjs', [], { EXIT_MS: ms }));
+    }
+    const left = (await admin.pool(env.pools.vms).list()).filter((n) => /^exit-\d+$/.test(n));
+    expect(left).toEqual([]);
+  });
+
+  it('close() with operations in flight lets them finish, then closes', async () => {
+    const r = await run('close-inflight.mjs');
+    expectClean(r);
+    expect(r.stdout).toContain('closed after 21 operations');
+  });
+
+  it('dropping the last reference mid-operation under --expose-gc is safe', async () => {
+    const r = await run('gc-midflight.mjs', ['--expose-gc']);
+    expectClean(r);
+    expect(r.stdout).toContain('lists 10');
+  });
+
+  it('terminating a worker thread with an open cluster is safe', async () => {
+    const r = await run('worker-thread.mjs');
+    expectClean(r);
+    expect(r.stdout).toContain('workers done');
+  });
+});

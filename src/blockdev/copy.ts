@@ -1,6 +1,7 @@
 import { withAbortHandle } from '../abort.js';
 import { native } from '../native.js';
 import { blockdevError } from './native-error.js';
+import { ProgressRelay } from './progress.js';
 import { checkByteCount, checkFunction, checkPath } from './validate.js';
 
 export interface CopyRawOptions {
@@ -20,7 +21,7 @@ export interface CopyRawOptions {
   reflink?: 'auto' | 'always' | 'never';
   /** Bytes per read/write, a multiple of 512 up to 64 MiB; default 4 MiB. */
   chunkSize?: number;
-  /** Called with (bytes done, total), increasing, the last one at completion. */
+  /** Called with (bytes done, total), increasing; (total, total) before the promise resolves. */
   onProgress?: (done: number, total: number) => void;
   /** Stops between chunks; rejects with code `ABORTED`. */
   signal?: AbortSignal;
@@ -56,9 +57,14 @@ export async function copyRawData(src: string, dst: string, options: CopyRawOpti
   checkPath('dst', dst);
   checkByteCount('chunkSize', options.chunkSize);
   checkFunction('onProgress', options.onProgress);
-  const { signal, ...rest } = options;
+  const { signal, onProgress, ...rest } = options;
+  const progress = new ProgressRelay(onProgress);
   try {
-    return await withAbortHandle(signal, 'copyRawData', (abort) => native().copyRaw(src, dst, { ...rest, abort }));
+    const result = await withAbortHandle(signal, 'copyRawData', (abort) =>
+      native().copyRaw(src, dst, { ...rest, onProgress: progress.callback, abort }),
+    );
+    progress.finish(result.size);
+    return result;
   } catch (error) {
     throw blockdevError(error, 'copyRawData', 'COPY_FAILED');
   }

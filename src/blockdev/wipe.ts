@@ -6,6 +6,7 @@
 import { withAbortHandle } from '../abort.js';
 import { native } from '../native.js';
 import { blockdevError } from './native-error.js';
+import { ProgressRelay } from './progress.js';
 import { checkByteCount, checkFunction, checkPath } from './validate.js';
 
 export interface RangeOptions {
@@ -16,7 +17,7 @@ export interface RangeOptions {
 }
 
 export interface WipeOptions extends RangeOptions {
-  /** Called with (bytes done, bytes in the range), increasing, the last one at completion. */
+  /** Called with (bytes done, bytes in the range), increasing; (total, total) before the promise resolves. */
   onProgress?: (done: number, total: number) => void;
   /** Stops between steps; the operation rejects with code `ABORTED`. */
   signal?: AbortSignal;
@@ -41,9 +42,13 @@ export async function zeroRange(path: string, options: WipeOptions = {}): Promis
   checkPath('path', path);
   checkRange(options);
   checkFunction('onProgress', options.onProgress);
-  const { signal, ...rest } = options;
+  const { signal, onProgress, ...rest } = options;
+  const progress = new ProgressRelay(onProgress);
   try {
-    const out = await withAbortHandle(signal, 'zeroRange', (abort) => native().blockdevZero(path, { ...rest, abort }));
+    const out = await withAbortHandle(signal, 'zeroRange', (abort) =>
+      native().blockdevZero(path, { ...rest, onProgress: progress.callback, abort }),
+    );
+    progress.finish(out.bytes);
     return out.bytes;
   } catch (error) {
     throw blockdevError(error, 'zeroRange');
@@ -85,11 +90,13 @@ export async function overwriteRandom(path: string, options: WipeOptions = {}): 
   checkPath('path', path);
   checkRange(options);
   checkFunction('onProgress', options.onProgress);
-  const { signal, ...rest } = options;
+  const { signal, onProgress, ...rest } = options;
+  const progress = new ProgressRelay(onProgress);
   try {
     const out = await withAbortHandle(signal, 'overwriteRandom', (abort) =>
-      native().blockdevOverwriteRandom(path, { ...rest, abort }),
+      native().blockdevOverwriteRandom(path, { ...rest, onProgress: progress.callback, abort }),
     );
+    progress.finish(out.bytes);
     return out.bytes;
   } catch (error) {
     throw blockdevError(error, 'overwriteRandom');

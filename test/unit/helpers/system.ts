@@ -1,7 +1,5 @@
 // Helpers for unit tests that use real files, loop devices and mounts.
-import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,10 +28,15 @@ export function detachLoop(device: string): void {
   execFileSync('losetup', ['-d', device]);
 }
 
-/** sha256 of the first `length` bytes (all of it when omitted) of a file or device. */
-export async function sha256(path: string, length?: number): Promise<string> {
-  const hash = createHash('sha256');
-  const stream = createReadStream(path, length === undefined ? {} : { start: 0, end: length - 1 });
-  for await (const chunk of stream) hash.update(chunk as Buffer);
-  return hash.digest('hex');
+/**
+ * Whether two files or devices hold the same bytes (the first `length` bytes
+ * when given). `cmp` is several times faster than hashing in JS, which
+ * matters for the 1 GiB sparse files.
+ */
+export function sameBytes(a: string, b: string, length?: number): boolean {
+  const args = ['-s', ...(length === undefined ? [] : ['-n', String(length)]), a, b];
+  const run = spawnSync('cmp', args);
+  if (run.status === 0) return true;
+  if (run.status === 1) return false;
+  throw new Error(`cmp ${args.join(' ')} failed: ${run.stderr.toString()}`);
 }

@@ -6,7 +6,7 @@
 //   - file -> file: FICLONE (a reflink: instant, shares blocks) unless
 //     reflink is 'never'; 'always' fails where the filesystem cannot clone.
 //   - otherwise a streaming copy: SEEK_DATA/SEEK_HOLE skip the source's
-//     holes and, with sparse, all-zero chunks are not written as data.
+//     holes and, with sparse, all-zero 64 KiB pieces are not written as data.
 //   - dstMode 'create': a new file made with O_EXCL and sized with ftruncate,
 //     so skipped ranges stay holes; it is removed on failure or abort.
 //   - dstMode 'existing': a file (truncated to the source size) or a block
@@ -34,6 +34,9 @@ namespace ib::blockdev {
 
 static constexpr uint64_t kDefaultChunk = 4ULL << 20;
 static constexpr uint64_t kMaxChunk = 64ULL << 20;
+// Granularity of zero detection inside a chunk: the qcow2 cluster size, and a
+// multiple of 4 KiB pages so a skipped piece can become a hole.
+static constexpr uint64_t kBlock = 64ULL << 10;
 
 class CopyWorker : public BlockdevWorker {
  public:
@@ -150,19 +153,36 @@ class CopyWorker : public BlockdevWorker {
       int r = PreadAll(src.fd.get(), buf.data(), n, offset);
       if (r == -EIO) return Fail(r, "pread", "the source shrank during the copy");
       if (r < 0) return Fail(r, "pread", "at offset " + std::to_string(offset));
-      if (sparse_ && AllZero(buf.data(), n)) {
-        if (!Skip(zeroer, offset, n)) return false;
-      } else {
-        if (!Flush(zeroer)) return false;
-        r = PwriteAll(dst.fd.get(), buf.data(), n, offset);
-        if (r < 0) return FailDst(r, "pwrite", "at offset " + std::to_string(offset));
-        copied_ += n;
-      }
+      if (!Land(zeroer, dst, buf.data(), n, offset)) return false;
       offset += n;
       progress_.Report(offset, size_);
     }
     if (!Flush(zeroer)) return false;
     progress_.Report(size_, size_, true);
+    return true;
+  }
+
+  // Writes one chunk read from `offset`. With sparse, it is looked at in
+  // kBlock pieces so a chunk that is mostly zeros stays mostly holes; runs of
+  // non-zero pieces go out in one pwrite.
+  bool Land(Zeroer& zeroer, const Target& dst, const char* data, size_t n, uint64_t offset) {
+    size_t block = sparse_ ? static_cast<size_t>(std::min<uint64_t>(kBlock, n)) : n;
+    size_t pos = 0;
+    while (pos < n) {
+      size_t len = std::min(block, n - pos);
+      if (sparse_ && AllZero(data + pos, len)) {
+        if (!Skip(zeroer, offset + pos, len)) return false;
+        pos += len;
+        continue;
+      }
+      size_t end = pos + len;
+      while (end < n && !(sparse_ && AllZero(data + end, std::min(block, n - end)))) end += std::min(block, n - end);
+      if (!Flush(zeroer)) return false;
+      int r = PwriteAll(dst.fd.get(), data + pos, end - pos, offset + pos);
+      if (r < 0) return FailDst(r, "pwrite", "at offset " + std::to_string(offset + pos));
+      copied_ += end - pos;
+      pos = end;
+    }
     return true;
   }
 

@@ -36,6 +36,24 @@ describe('runQemuImg', () => {
     expect(error.code).toBe('INVALID_ARGUMENT');
   });
 
+  it('reports a missing program as TOOL_NOT_FOUND with the package to install', async () => {
+    const error = await rejection(runQemuImg(['--version'], { qemuImg: 'no-such-qemu-img' }));
+    expect(error.code).toBe('TOOL_NOT_FOUND');
+    expect(error.message).toMatch(/apt-get install qemu-utils/);
+  });
+
+  it('says the CPU-time limit stopped a run (a busy loop standing in for qemu-img)', async () => {
+    const started = Date.now();
+    const error = await rejection(
+      runQemuImg(['-c', 'while :; do :; done'], { qemuImg: '/bin/sh', limits: { cpuSeconds: 1 } }),
+    );
+    expect(error.code).toBe('QEMU_FAILED');
+    expect(error.process?.resourceLimited).toBe(true);
+    expect(['SIGXCPU', 'SIGKILL']).toContain(error.process?.signal);
+    expect(error.message).toMatch(/stopped by resource limits \(1024 MiB address space, 1 s CPU time\)/);
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
   it('runs under prlimit and returns stdout', async () => {
     const { stdout, command } = await runQemuImg(['--version']);
     expect(stdout).toMatch(/qemu-img version/);

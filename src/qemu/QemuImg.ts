@@ -191,9 +191,9 @@ export class QemuImg {
    * `qemu-img convert`: `-f` and `-O` always given, `-t none` when the target's
    * directory supports O_DIRECT (else `writeback`), `-p` parsed into
    * `onProgress`. A target this call created is removed on failure or abort
-   * (an existing file or device is left). The CPU limit defaults to none here,
-   * since a large legitimate copy can take minutes; the address-space limit
-   * and any timeout you pass still apply. Rejects with `DISK_NOT_FOUND` for a
+   * (an existing file or device is left). The CPU limit and the timeout default
+   * to none here (unless set on the QemuImg or the call), since a large
+   * legitimate copy can take many minutes; the address-space limit applies. Rejects with `DISK_NOT_FOUND` for a
    * missing source, `IMAGE_UNACCEPTABLE` when qemu-img cannot convert it,
    * `QEMU_FAILED` when the failure concerns the target (stderr names it, or a
    * write failed) or the limits stopped it, `QEMU_TIMEOUT`, `ABORTED` on abort.
@@ -227,7 +227,8 @@ export class QemuImg {
     const callLimits = options.limits ?? this.#defaults.limits;
     const limits = callLimits === false ? false : { cpuSeconds: 0, ...callLimits };
     try {
-      await this.#run(argv, { ...options, limits }, parser ? { onStdout: (chunk) => parser.push(chunk) } : {});
+      const timeoutMs = options.timeoutMs ?? this.#defaults.timeoutMs ?? 0;
+      await this.#run(argv, { ...options, limits, timeoutMs }, parser ? { onStdout: (chunk) => parser.push(chunk) } : {});
       parser?.end();
     } catch (error) {
       if (!before) await rm(absDst, { force: true }).catch(() => undefined);

@@ -111,6 +111,8 @@ export async function runQemuImg(argv: readonly string[], options: RunQemuImgOpt
     const timer = timeoutMs > 0 ? setTimeout(() => kill('timeout'), timeoutMs) : undefined;
     const onAbort = (): void => kill('abort');
     options.signal?.addEventListener('abort', onAbort, { once: true });
+    // Aborted while the programs were being looked up: the event has passed.
+    if (options.signal?.aborted) kill('abort');
     const cleanup = (): void => {
       if (timer) clearTimeout(timer);
       options.signal?.removeEventListener('abort', onAbort);

@@ -100,6 +100,14 @@ describe('QemuImg', () => {
     expect(chain.map((i) => i.format)).toEqual(['qcow2', 'raw']);
   });
 
+  it('reports a qcow2 external data file', async () => {
+    const path = join(dir, 'external.qcow2');
+    const data = join(dir, 'external.data');
+    await qemu.create(path, { format: 'qcow2', size: 1 << 20, options: { data_file: data } });
+    const info = await qemu.info(path, { format: 'qcow2' });
+    expect(info.dataFile).toBe(data);
+  });
+
   it('resizes', async () => {
     const path = join(dir, 'resize.qcow2');
     await qemu.create(path, { format: 'qcow2', size: 1 << 20 });

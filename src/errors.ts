@@ -15,6 +15,9 @@
 /** Stable error codes; new codes may be added, existing ones never change meaning. */
 export type ErrorCode =
   | 'ABORTED'
+  | 'BLOCKDEV_FAILED'
+  | 'COPY_FAILED'
+  | 'DISK_NOT_FOUND'
   | 'FLAVOR_DISK_TOO_SMALL'
   | 'IMAGE_INVALID'
   | 'IMAGE_UNACCEPTABLE'
@@ -22,6 +25,8 @@ export type ErrorCode =
   | 'INVALID_ARGUMENT'
   | 'INVALID_DISK_INFO'
   | 'NATIVE_LOAD_FAILED'
+  | 'QEMU_FAILED'
+  | 'QEMU_TIMEOUT'
   | 'RBD_BUSY'
   | 'RBD_CLOSED'
   | 'RBD_ERROR'
@@ -29,6 +34,7 @@ export type ErrorCode =
   | 'RBD_NOT_FOUND'
   | 'RBD_PERMISSION'
   | 'RBD_TIMEOUT'
+  | 'TOOL_NOT_FOUND'
   | 'UNKNOWN_IMAGE_TYPE';
 
 /** What an error concerned; absent fields did not apply. */
@@ -41,7 +47,23 @@ export interface ErrorDetails {
   errno?: number;
   errnoName?: string;
   syscall?: string;
+  /** Set when an external program (qemu-img) failed: how it ended and what it said. */
+  process?: ProcessFailure;
   cause?: unknown;
+}
+
+/** How an external program ended. */
+export interface ProcessFailure {
+  /** The argv that ran, program first (after any prlimit wrapper). */
+  command: readonly string[];
+  exitCode: number | null;
+  signal: NodeJS.Signals | null;
+  /** Its standard error, trimmed. */
+  stderr: string;
+  /** The address-space or CPU-time limit stopped it. */
+  resourceLimited: boolean;
+  /** The wall-clock timeout stopped it. */
+  timedOut: boolean;
 }
 
 /** Base class of every error the library throws. */
@@ -58,6 +80,8 @@ export class ImageBackendError extends Error {
   readonly errnoName?: string;
   /** The system or librbd/librados function that failed, e.g. `rbd_open`. */
   readonly syscall?: string;
+  /** How the external program ended, when one failed (its stderr is here). */
+  readonly process?: ProcessFailure;
 
   constructor(code: ErrorCode, message: string, details: ErrorDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
@@ -86,6 +110,18 @@ export class RbdError extends ImageBackendError {}
 export class ImageUnacceptableError extends ImageBackendError {}
 /** The operation was aborted through its AbortSignal. */
 export class AbortError extends ImageBackendError {}
+/** The disk (file or block device) does not exist (nova: DiskNotFound). */
+export class DiskNotFoundError extends ImageBackendError {}
+/** A block device or raw file operation (size, zero, discard, wipe, fallocate) failed. */
+export class BlockDeviceError extends ImageBackendError {}
+/** Copying raw disk data failed; a destination the copy created was removed. */
+export class CopyFailedError extends ImageBackendError {}
+/** `qemu-img info` could not describe the disk, or its answer was unusable (nova: InvalidDiskInfo). */
+export class InvalidDiskInfoError extends ImageBackendError {}
+/** qemu-img failed (`QEMU_FAILED`) or ran past its timeout (`QEMU_TIMEOUT`). */
+export class QemuImgError extends ImageBackendError {}
+/** A required program (qemu-img, prlimit) is not installed. */
+export class ToolNotFoundError extends ImageBackendError {}
 /** An argument was rejected before any work started. */
 export class InvalidArgumentError extends ImageBackendError {}
 /** The native addon could not be loaded; the message names the cause and the fix. */

@@ -127,7 +127,43 @@ export interface NativeRbd {
   AbortHandle: new () => NativeAbortHandle;
 }
 
-export type NativeAddon = NativeRbd;
+export interface NativeRangeOptions {
+  offset?: number;
+  length?: number;
+}
+
+export interface NativeWipeOptions extends NativeRangeOptions {
+  onProgress?: (done: number, total: number) => void;
+  abort?: NativeAbortHandle;
+}
+
+export interface NativeCopyOptions {
+  dstMode?: 'create' | 'existing';
+  sparse?: boolean;
+  reflink?: 'auto' | 'always' | 'never';
+  chunkSize?: number;
+  onProgress?: (done: number, total: number) => void;
+  abort?: NativeAbortHandle;
+}
+
+export interface NativeCopyResult {
+  size: number;
+  bytesCopied: number;
+  bytesSkipped: number;
+  reflinked: boolean;
+}
+
+/** The local-disk half of the addon: block devices and raw files (see native/blockdev). */
+export interface NativeBlockdev {
+  blockdevSize(path: string): Promise<number>;
+  blockdevZero(path: string, options?: NativeWipeOptions): Promise<{ bytes: number }>;
+  blockdevDiscard(path: string, options?: NativeRangeOptions): Promise<{ bytes: number }>;
+  blockdevOverwriteRandom(path: string, options?: NativeWipeOptions): Promise<{ bytes: number }>;
+  blockdevFallocate(path: string, options: { size: number; offset?: number; keepSize?: boolean }): Promise<void>;
+  copyRaw(src: string, dst: string, options?: NativeCopyOptions): Promise<NativeCopyResult>;
+}
+
+export type NativeAddon = NativeRbd & NativeBlockdev;
 
 /** The package root: `src/..` when run from sources, `dist/..` when installed. */
 export const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..');

@@ -1,0 +1,76 @@
+// Base of the blockdev operations: a PromiseWorker whose first argument is a
+// path (also the error context), plus the offset/length range most of them take.
+// The constructor runs on the main thread; Run() on a libuv pool thread.
+#pragma once
+
+#include <napi.h>
+
+#include <string>
+
+#include "blockdev/fd.h"
+#include "common/args.h"
+#include "common/promise_worker.h"
+
+namespace ib::blockdev {
+
+class BlockdevWorker : public PromiseWorker {
+ public:
+  BlockdevWorker(const Napi::CallbackInfo& info, const char* name) : PromiseWorker(info.Env(), name), name_(name) {
+    path_ = ArgString(info, 0, "path");
+    context_.path = path_;
+  }
+
+ protected:
+  virtual void Run() = 0;
+
+  // Worker thread: opens path_ into `target`, recording a failure.
+  bool Open(Target* target, int flags) {
+    int r = OpenTarget(path_, flags, target);
+    if (r == -EINVAL) return Fail(r, "open", "not a regular file or block device");
+    return r < 0 ? Fail(r, "open") : true;
+  }
+
+  std::string path_;
+  const char* name_;
+
+ private:
+  void Execute() override { Run(); }
+};
+
+// { offset = 0, length = to the end } read on the main thread, checked against
+// the target on the worker thread.
+struct Range {
+  uint64_t offset = 0, length = 0;
+  bool has_length = false;
+
+  static Range From(const Napi::Object& opts) {
+    Range range;
+    range.offset = OptUint64(opts, "offset", 0);
+    Napi::Value length = opts.Get("length");
+    if (!length.IsUndefined() && !length.IsNull()) {
+      range.length = ToUint64(opts.Env(), length, "length");
+      range.has_length = true;
+    }
+    return range;
+  }
+
+  // Worker thread. Block devices take 512-byte aligned ranges; the length is
+  // capped at the end of the target. Returns "" or why the range is refused.
+  std::string Fit(const Target& target) {
+    if (target.block && (offset % 512 != 0 || (has_length && length % 512 != 0)))
+      return "offset and length must be multiples of 512 on a block device";
+    if (offset > target.size)
+      return "offset " + std::to_string(offset) + " is beyond the end (" + std::to_string(target.size) + " bytes)";
+    uint64_t room = target.size - offset;
+    length = has_length ? std::min(length, room) : room;
+    return "";
+  }
+};
+
+// Main thread: construct worker W from the call's arguments and return its promise.
+template <typename W>
+Napi::Value StartWorker(const Napi::CallbackInfo& info) {
+  return (new W(info))->QueuePromise();
+}
+
+}  // namespace ib::blockdev

@@ -1,0 +1,21 @@
+import { native } from '../native.js';
+import { blockdevError } from './native-error.js';
+import { checkPath } from './validate.js';
+
+/**
+ * The size in bytes of a block device (BLKGETSIZE64) or a regular file (st_size).
+ * Rejects with `DISK_NOT_FOUND` when the path does not exist.
+ *
+ * @example
+ * ```ts
+ * const bytes = await blockDeviceSize('/dev/vg0/instance_disk');
+ * ```
+ */
+export async function blockDeviceSize(path: string): Promise<number> {
+  checkPath('path', path);
+  try {
+    return await native().blockdevSize(path);
+  } catch (error) {
+    throw blockdevError(error, 'blockDeviceSize');
+  }
+}

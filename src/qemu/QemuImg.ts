@@ -1,0 +1,291 @@
+/**
+ * The qemu-img operations the backends need (nova's `nova.virt.images` and
+ * `disk/api` calls), each built as an argv with the input format explicit,
+ * paths made absolute (so a file named `-x`, `json:{...}` or `rbd:pool/img` is
+ * a file, never an option or protocol), and run by {@link runQemuImg} under
+ * resource limits.
+ */
+import { lstat, rm, stat } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+
+import {
+  DiskNotFoundError,
+  ImageUnacceptableError,
+  InvalidDiskInfoError,
+  invalidArgument,
+  QemuImgError,
+} from '../errors.js';
+import { supportsDirectIo } from './direct-io.js';
+import { parseInfo, type QemuImgInfo } from './info.js';
+import type { ResourceLimits } from './limits.js';
+import { ProgressParser } from './progress.js';
+import { runQemuImg, type RunQemuImgOptions } from './run.js';
+
+export interface QemuImgOptions {
+  /** Limits for every run unless a call overrides them. Default 1 GiB, 30 s. */
+  limits?: Partial<ResourceLimits> | false;
+  /** Wall-clock limit in ms for every run unless a call overrides it. Default 5 min. */
+  timeoutMs?: number;
+  /** Program to run; default `qemu-img` from PATH. */
+  qemuImg?: string;
+}
+
+export interface CallOptions {
+  limits?: Partial<ResourceLimits> | false;
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+export interface InfoOptions extends CallOptions {
+  /** The format to open the image as (never probed). */
+  format: string;
+  /** Describe the whole backing chain (`--backing-chain`), top image first. */
+  backingChain?: boolean;
+}
+
+export interface ConvertOptions extends CallOptions {
+  srcFormat: string;
+  dstFormat: string;
+  /** Keep zeros as holes (default true); false writes them (`-S 0`). */
+  sparse?: boolean;
+  /** Compress the target (`-c`, qcow2 only). */
+  compress?: boolean;
+  /** Target cache mode (`-t`); default `none` where O_DIRECT works, else `writeback`. */
+  cacheMode?: 'none' | 'writeback' | 'writethrough' | 'directsync' | 'unsafe';
+  /** Target creation options (`-o`), e.g. { cluster_size: 65536 }. */
+  options?: Record<string, string | number | boolean>;
+  /** Percentages from `-p`, increasing. */
+  onProgress?: (percent: number) => void;
+}
+
+export interface CreateOptions extends CallOptions {
+  format: string;
+  /** Virtual size in bytes; may be left out with a backing file (it is inherited). */
+  size?: number;
+  backingFile?: string;
+  /** Required with backingFile: a backing file is never probed. */
+  backingFormat?: string;
+  /** Creation options (`-o`), e.g. { cluster_size: 65536, preallocation: 'metadata' }. */
+  options?: Record<string, string | number | boolean>;
+}
+
+export interface ResizeOptions extends CallOptions {
+  format: string;
+  /** Allow a smaller size (`--shrink`); data past the new end is lost. */
+  shrink?: boolean;
+}
+
+const FORMAT = /^[a-z0-9][a-z0-9_.-]*$/;
+const OPTION_KEY = /^[a-z0-9][a-z0-9_.-]*$/i;
+
+function checkFormat(name: string, value: unknown): string {
+  if (typeof value !== 'string' || !FORMAT.test(value)) throw invalidArgument('a qemu-img format name', name, value);
+  return value;
+}
+
+function checkPath(name: string, value: unknown): string {
+  if (typeof value !== 'string' || value === '') throw invalidArgument('a non-empty string', name, value);
+  return resolve(value);
+}
+
+function checkSize(name: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    throw invalidArgument('a non-negative integer', name, value);
+  }
+  return value;
+}
+
+/** `-o` value: key=value pairs, commas inside values doubled as qemu-img expects. */
+function optionString(options: Record<string, string | number | boolean>): string {
+  return Object.entries(options)
+    .map(([key, value]) => {
+      if (!OPTION_KEY.test(key)) throw invalidArgument('a qemu-img option name', 'options', key);
+      const text = typeof value === 'boolean' ? (value ? 'on' : 'off') : String(value);
+      return `${key}=${text.replaceAll(',', ',,')}`;
+    })
+    .join(',');
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function missing(operation: string, path: string): DiskNotFoundError {
+  return new DiskNotFoundError('DISK_NOT_FOUND', `${operation}: no disk at ${path}`, { operation, path, errnoName: 'ENOENT' });
+}
+
+/** A qemu-img failure re-issued with the code the operation owes its caller. */
+function recode(
+  error: unknown,
+  Kind: typeof InvalidDiskInfoError | typeof ImageUnacceptableError,
+  code: 'INVALID_DISK_INFO' | 'IMAGE_UNACCEPTABLE',
+  path: string,
+): unknown {
+  if (!(error instanceof QemuImgError)) return error;
+  return new Kind(code, error.message, { operation: error.operation, path, process: error.process, cause: error });
+}
+
+/**
+ * Runs qemu-img operations with one set of defaults (limits, timeout, binary).
+ *
+ * @example
+ * ```ts
+ * const qemu = new QemuImg({ limits: { addressSpaceBytes: 2 ** 30, cpuSeconds: 30 } });
+ * const info = await qemu.info('/var/lib/nova/instances/_base/abc', { format: 'raw' });
+ * ```
+ */
+export class QemuImg {
+  readonly #defaults: QemuImgOptions;
+
+  constructor(options: QemuImgOptions = {}) {
+    this.#defaults = { ...options };
+  }
+
+  #run(argv: string[], call: CallOptions, extra: Partial<RunQemuImgOptions> = {}) {
+    const run: RunQemuImgOptions = { ...extra };
+    const limits = call.limits ?? extra.limits ?? this.#defaults.limits;
+    if (limits !== undefined) run.limits = limits;
+    const timeoutMs = call.timeoutMs ?? extra.timeoutMs ?? this.#defaults.timeoutMs;
+    if (timeoutMs !== undefined) run.timeoutMs = timeoutMs;
+    if (call.signal) run.signal = call.signal;
+    if (this.#defaults.qemuImg) run.qemuImg = this.#defaults.qemuImg;
+    return runQemuImg(argv, run);
+  }
+
+  /**
+   * `qemu-img info --output=json -f <format>`, parsed and validated. Rejects
+   * with `DISK_NOT_FOUND` when the path does not exist, `INVALID_DISK_INFO`
+   * when qemu-img fails (including when the resource limits stop it: the
+   * message says so and `process.resourceLimited` is true) or answers nonsense.
+   *
+   * @example
+   * ```ts
+   * const { virtualSize, backingFilename } = await qemu.info(path, { format: 'qcow2' });
+   * const chain = await qemu.info(path, { format: 'qcow2', backingChain: true }); // QemuImgInfo[]
+   * ```
+   */
+  info(path: string, options: InfoOptions & { backingChain: true }): Promise<QemuImgInfo[]>;
+  info(path: string, options: InfoOptions & { backingChain?: false }): Promise<QemuImgInfo>;
+  async info(path: string, options: InfoOptions): Promise<QemuImgInfo | QemuImgInfo[]> {
+    const abs = checkPath('path', path);
+    const format = checkFormat('format', options?.format);
+    if (!(await exists(abs))) throw missing('qemu-img info', abs);
+    const chain = options.backingChain === true;
+    const argv = ['info', '-f', format, '--output=json', ...(chain ? ['--backing-chain'] : []), abs];
+    let stdout: string;
+    try {
+      ({ stdout } = await this.#run(argv, options));
+    } catch (error) {
+      throw recode(error, InvalidDiskInfoError, 'INVALID_DISK_INFO', abs);
+    }
+    const infos = parseInfo(abs, stdout, chain);
+    return chain ? infos : (infos[0] as QemuImgInfo);
+  }
+
+  /**
+   * `qemu-img convert`: `-f` and `-O` always given, `-t none` when the target's
+   * directory supports O_DIRECT (else `writeback`), `-p` parsed into
+   * `onProgress`. A target this call created is removed on failure or abort
+   * (an existing file or device is left). The CPU limit and the timeout default
+   * to none here (unless set on the QemuImg or the call), since a large
+   * legitimate copy can take many minutes; the address-space limit applies. Rejects with `DISK_NOT_FOUND` for a
+   * missing source, `IMAGE_UNACCEPTABLE` when qemu-img cannot convert it,
+   * `QEMU_FAILED` when the failure concerns the target (stderr names it, or a
+   * write failed) or the limits stopped it, `QEMU_TIMEOUT`, `ABORTED` on abort.
+   *
+   * @example
+   * ```ts
+   * await qemu.convert('/images/cirros.qcow2', '/instances/uuid/disk', {
+   *   srcFormat: 'qcow2', dstFormat: 'raw', signal, onProgress: (p) => console.log(`${p}%`),
+   * });
+   * ```
+   */
+  async convert(src: string, dst: string, options: ConvertOptions): Promise<void> {
+    const absSrc = checkPath('src', src);
+    const absDst = checkPath('dst', dst);
+    const srcFormat = checkFormat('srcFormat', options?.srcFormat);
+    const dstFormat = checkFormat('dstFormat', options.dstFormat);
+    if (!(await exists(absSrc))) throw missing('qemu-img convert', absSrc);
+    const before = await lstat(absDst).catch(() => undefined);
+    let cacheMode = options.cacheMode;
+    if (cacheMode === undefined) {
+      const direct = before?.isBlockDevice() === true || (await supportsDirectIo(dirname(absDst)));
+      cacheMode = direct ? 'none' : 'writeback';
+    }
+    const argv = ['convert', '-t', cacheMode, '-f', srcFormat, '-O', dstFormat];
+    if (options.compress) argv.push('-c');
+    if (options.sparse === false) argv.push('-S', '0');
+    if (options.options && Object.keys(options.options).length > 0) argv.push('-o', optionString(options.options));
+    const parser = options.onProgress ? new ProgressParser(options.onProgress) : undefined;
+    if (parser) argv.push('-p');
+    argv.push(absSrc, absDst);
+    const callLimits = options.limits ?? this.#defaults.limits;
+    const limits = callLimits === false ? false : { cpuSeconds: 0, ...callLimits };
+    try {
+      const timeoutMs = options.timeoutMs ?? this.#defaults.timeoutMs ?? 0;
+      await this.#run(argv, { ...options, limits, timeoutMs }, parser ? { onStdout: (chunk) => parser.push(chunk) } : {});
+      parser?.end();
+    } catch (error) {
+      if (!before) await rm(absDst, { force: true }).catch(() => undefined);
+      // nova reports a failed convert as ImageUnacceptable; a failure on the
+      // target side (no space, no permission) is not the image's fault.
+      const stderr = error instanceof QemuImgError ? (error.process?.stderr ?? '') : '';
+      const targetSide = stderr.includes(absDst) || /error while writing|No space left|Read-only file system/.test(stderr);
+      if (error instanceof QemuImgError && error.code === 'QEMU_FAILED' && !targetSide && !error.process?.resourceLimited) {
+        throw recode(error, ImageUnacceptableError, 'IMAGE_UNACCEPTABLE', absSrc);
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * `qemu-img resize -f <format> path size` (bytes). Rejects with
+   * `DISK_NOT_FOUND` when the path does not exist, `QEMU_FAILED` otherwise.
+   *
+   * @example
+   * ```ts
+   * await qemu.resize('/instances/uuid/disk', 20 * 2 ** 30, { format: 'qcow2' });
+   * ```
+   */
+  async resize(path: string, size: number, options: ResizeOptions): Promise<void> {
+    const abs = checkPath('path', path);
+    const bytes = checkSize('size', size);
+    const format = checkFormat('format', options?.format);
+    if (!(await exists(abs))) throw missing('qemu-img resize', abs);
+    await this.#run(['resize', '-f', format, ...(options.shrink ? ['--shrink'] : []), abs, String(bytes)], options);
+  }
+
+  /**
+   * `qemu-img create -f <format> [-b backing -F backingFormat] [-o ...] path [size]`.
+   * Rejects with `QEMU_FAILED` (for example when the path already holds an image
+   * qemu-img refuses to replace, or the directory is not writable).
+   *
+   * @example
+   * ```ts
+   * await qemu.create('/instances/uuid/disk', {
+   *   format: 'qcow2', backingFile: '/instances/_base/abc', backingFormat: 'raw', size: 20 * 2 ** 30,
+   * });
+   * ```
+   */
+  async create(path: string, options: CreateOptions): Promise<void> {
+    const abs = checkPath('path', path);
+    const format = checkFormat('format', options?.format);
+    const argv = ['create', '-f', format];
+    if (options.backingFile !== undefined) {
+      const backing = checkPath('backingFile', options.backingFile);
+      const backingFormat = checkFormat('backingFormat', options.backingFormat);
+      argv.push('-b', backing, '-F', backingFormat);
+    } else if (options.size === undefined) {
+      throw invalidArgument('a size (or a backingFile)', 'size', options.size);
+    }
+    if (options.options && Object.keys(options.options).length > 0) argv.push('-o', optionString(options.options));
+    argv.push(abs);
+    if (options.size !== undefined) argv.push(String(checkSize('size', options.size)));
+    await this.#run(argv, options);
+  }
+}

@@ -111,7 +111,6 @@ class CopyWorker : public BlockdevWorker {
       reflinked_ = true;
       skipped_ = 0;
       copied_ = size_;
-      progress_.Report(size_, size_, true);
       return Sync(dst);
     }
     int e = errno;
@@ -158,7 +157,6 @@ class CopyWorker : public BlockdevWorker {
       progress_.Report(offset, size_);
     }
     if (!Flush(zeroer)) return false;
-    progress_.Report(size_, size_, true);
     return true;
   }
 
@@ -220,6 +218,9 @@ class CopyWorker : public BlockdevWorker {
     if (!Failed()) context_.path = dst_;
     return Fail(err, syscall, std::move(detail));
   }
+
+  // Main thread: the last report, before the promise settles (see progress.h).
+  void BeforeResolve(Napi::Env env) override { progress_.Finish(size_, size_); }
 
   Napi::Value Resolve(Napi::Env env) override {
     Napi::Object out = Napi::Object::New(env);

@@ -47,6 +47,9 @@ class RangeWorker : public BlockdevWorker {
   bool Aborted(uint64_t done) {
     return abort_->load() ? Fail(-ECANCELED, name_, "aborted after " + std::to_string(done) + " bytes") : false;
   }
+  // Main thread: the last report, before the promise settles (see progress.h).
+  void BeforeResolve(Napi::Env env) override { progress_.Finish(range_.length, range_.length); }
+
   Napi::Value Resolve(Napi::Env env) override {
     Napi::Object out = Napi::Object::New(env);
     out.Set("bytes", FromUint64(env, range_.length));
@@ -85,7 +88,6 @@ class ZeroWorker : public RangeWorker {
       progress_.Report(done, range_.length);
     }
     if (zeroer.wrote() && !Sync(target)) return;
-    progress_.Report(done, range_.length, true);
   }
 };
 
@@ -186,7 +188,6 @@ class OverwriteRandomWorker : public RangeWorker {
       progress_.Report(done, range_.length);
     }
     if (!Sync(target)) return;
-    progress_.Report(done, range_.length, true);
   }
 };
 

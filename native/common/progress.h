@@ -1,9 +1,9 @@
 // Progress from a worker thread to a JS callback `(done, total) => void`.
 // Reports go through a thread-safe function; at most one is queued at a time
 // so a fast copy never floods the event loop. The final report is made on the
-// main thread by Finish(), before the promise settles; queued reports that
-// arrive after it are dropped, so the callback sees a monotonic sequence that
-// ends with the total.
+// main thread by Finish(), before the promise settles; reports that arrive
+// after it, or that are no increase, are dropped, so the callback sees a
+// strictly increasing sequence that ends with the total.
 #pragma once
 
 #include <napi.h>
@@ -46,13 +46,17 @@ class Progress {
   void Finish(uint64_t done, uint64_t total) {
     if (!active_) return;
     shared_->finished = true;
+    if (shared_->delivered && done <= shared_->last) return;
     Call(callback_.Env(), callback_.Value(), done, total);
   }
 
  private:
   struct Shared {
     std::atomic<bool> queued{false};
-    bool finished = false;  // main thread only
+    // Main thread only:
+    bool finished = false;
+    bool delivered = false;
+    uint64_t last = 0;
   };
   struct Values {
     uint64_t done, total;
@@ -64,8 +68,8 @@ class Progress {
       callback.Call({Napi::Number::New(env, static_cast<double>(done)),
                      Napi::Number::New(env, static_cast<double>(total))});
     } catch (const Napi::Error&) {
-      // A throwing callback or a dying environment must not end the process;
-      // the TypeScript layer guards user callbacks itself.
+      // A throwing callback or a dying environment must not end the process
+      // or the transfer: the exception is dropped (documented on onProgress).
     }
   }
 
@@ -73,7 +77,11 @@ class Progress {
   static void Deliver(Napi::Env env, Napi::Function callback, Values* values) {
     std::unique_ptr<Values> owned(values);
     owned->shared->queued.store(false);
-    if (env != nullptr && !owned->shared->finished) Call(env, callback, owned->done, owned->total);
+    Shared& shared = *owned->shared;
+    if (env == nullptr || shared.finished || (shared.delivered && owned->done <= shared.last)) return;
+    shared.delivered = true;
+    shared.last = owned->done;
+    Call(env, callback, owned->done, owned->total);
   }
 
   Napi::ThreadSafeFunction tsfn_;

@@ -1,7 +1,6 @@
 import { withAbortHandle } from '../abort.js';
 import { native } from '../native.js';
 import { blockdevError } from './native-error.js';
-import { ProgressRelay } from './progress.js';
 import { checkByteCount, checkFunction, checkPath } from './validate.js';
 
 export interface CopyRawOptions {
@@ -58,12 +57,10 @@ export async function copyRawData(src: string, dst: string, options: CopyRawOpti
   checkByteCount('chunkSize', options.chunkSize);
   checkFunction('onProgress', options.onProgress);
   const { signal, onProgress, ...rest } = options;
-  const progress = new ProgressRelay(onProgress);
   try {
     const result = await withAbortHandle(signal, 'copyRawData', (abort) =>
-      native().copyRaw(src, dst, { ...rest, onProgress: progress.callback, abort }),
+      native().copyRaw(src, dst, { ...rest, onProgress, abort }),
     );
-    progress.finish(result.size);
     return result;
   } catch (error) {
     throw blockdevError(error, 'copyRawData', 'COPY_FAILED');

@@ -6,7 +6,6 @@
 import { withAbortHandle } from '../abort.js';
 import { native } from '../native.js';
 import { blockdevError } from './native-error.js';
-import { ProgressRelay } from './progress.js';
 import { checkByteCount, checkFunction, checkPath } from './validate.js';
 
 export interface RangeOptions {
@@ -43,12 +42,10 @@ export async function zeroRange(path: string, options: WipeOptions = {}): Promis
   checkRange(options);
   checkFunction('onProgress', options.onProgress);
   const { signal, onProgress, ...rest } = options;
-  const progress = new ProgressRelay(onProgress);
   try {
     const out = await withAbortHandle(signal, 'zeroRange', (abort) =>
-      native().blockdevZero(path, { ...rest, onProgress: progress.callback, abort }),
+      native().blockdevZero(path, { ...rest, onProgress, abort }),
     );
-    progress.finish(out.bytes);
     return out.bytes;
   } catch (error) {
     throw blockdevError(error, 'zeroRange');
@@ -91,12 +88,10 @@ export async function overwriteRandom(path: string, options: WipeOptions = {}): 
   checkRange(options);
   checkFunction('onProgress', options.onProgress);
   const { signal, onProgress, ...rest } = options;
-  const progress = new ProgressRelay(onProgress);
   try {
     const out = await withAbortHandle(signal, 'overwriteRandom', (abort) =>
-      native().blockdevOverwriteRandom(path, { ...rest, onProgress: progress.callback, abort }),
+      native().blockdevOverwriteRandom(path, { ...rest, onProgress, abort }),
     );
-    progress.finish(out.bytes);
     return out.bytes;
   } catch (error) {
     throw blockdevError(error, 'overwriteRandom');

@@ -1,7 +1,6 @@
-import { AbortError, invalidArgument } from '../errors.js';
+import { withAbortHandle } from '../abort.js';
+import { invalidArgument } from '../errors.js';
 import type {
-  NativeAbortHandle,
-  NativeAddon,
   NativeImageStat,
   NativeLayout,
   NativeParentInfo,
@@ -242,7 +241,7 @@ export class RbdImage {
   import(path: string, options: RbdTransferOptions & RbdLayout = {}): Promise<RbdTransferResult> {
     const { addon, handle } = this.#n;
     const { signal, ...rest } = options;
-    return withAbort(addon, 'import', signal, (abort) =>
+    return withAbortHandle(signal, 'import', (abort) =>
       rbdCall('import', () => addon.rbdImport(handle, this.pool.name, this.name, path, { ...rest, abort })),
     );
   }
@@ -262,27 +261,8 @@ export class RbdImage {
   ): Promise<RbdTransferResult> {
     const { addon, handle } = this.#n;
     const { signal, ...rest } = options;
-    return withAbort(addon, 'export', signal, (abort) =>
+    return withAbortHandle(signal, 'export', (abort) =>
       rbdCall('export', () => addon.rbdExport(handle, this.pool.name, this.name, path, { ...rest, abort })),
     );
-  }
-}
-
-/** Ties an AbortSignal to a native abort flag for the duration of `run`. */
-async function withAbort<T>(
-  addon: NativeAddon,
-  operation: string,
-  signal: AbortSignal | undefined,
-  run: (abort: NativeAbortHandle | undefined) => Promise<T>,
-): Promise<T> {
-  if (!signal) return run(undefined);
-  if (signal.aborted) throw new AbortError('ABORTED', `${operation} aborted before it started`, { operation });
-  const abort = new addon.AbortHandle();
-  const onAbort = () => abort.abort();
-  signal.addEventListener('abort', onAbort, { once: true });
-  try {
-    return await run(abort);
-  } finally {
-    signal.removeEventListener('abort', onAbort);
   }
 }

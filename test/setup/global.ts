@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
+import type {} from 'vitest';
 import type { TestProject } from 'vitest/node';
 
 import type { CephEnv } from './ceph-env.js';

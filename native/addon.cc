@@ -3,6 +3,7 @@
 // synchronously; everything else settles a promise.
 #include <napi.h>
 
+#include "image/image.h"
 #include "rbd/abort_handle.h"
 #include "rbd/cluster.h"
 #include "rbd/image_worker.h"
@@ -13,6 +14,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   ib::InitSnapshotOps(env, exports);
   ib::InitTransfer(env, exports);
   ib::InitAbortHandle(env, exports);
+  ib::InitImage(env, exports);
   return exports;
 }
 

@@ -15,12 +15,14 @@
 /** Stable error codes; new codes may be added, existing ones never change meaning. */
 export type ErrorCode =
   | 'ABORTED'
+  | 'DISK_NOT_FOUND'
   | 'FLAVOR_DISK_TOO_SMALL'
   | 'IMAGE_INVALID'
   | 'IMAGE_UNACCEPTABLE'
   | 'IMAGE_UNSAFE'
   | 'INVALID_ARGUMENT'
   | 'INVALID_DISK_INFO'
+  | 'IO_ERROR'
   | 'NATIVE_LOAD_FAILED'
   | 'RBD_BUSY'
   | 'RBD_CLOSED'
@@ -84,6 +86,20 @@ export class RbdClosedError extends ImageBackendError {}
 export class RbdError extends ImageBackendError {}
 /** The image cannot be used as asked (nova: ImageUnacceptable). */
 export class ImageUnacceptableError extends ImageBackendError {}
+/** The image's bytes are not a valid image of the format they claim (malformed header). */
+export class ImageInvalidError extends ImageBackendError {}
+/** The image is valid but refers to other files or is ambiguous; `reasons` says why. */
+export class ImageUnsafeError extends ImageBackendError {
+  readonly reasons: readonly string[];
+  constructor(code: ErrorCode, message: string, reasons: readonly string[], details: ErrorDetails = {}) {
+    super(code, message, details);
+    this.reasons = reasons;
+  }
+}
+/** A disk or image file does not exist (nova: DiskNotFound). */
+export class DiskNotFoundError extends ImageBackendError {}
+/** Any other system error while reading or writing an image file. */
+export class ImageIoError extends ImageBackendError {}
 /** The operation was aborted through its AbortSignal. */
 export class AbortError extends ImageBackendError {}
 /** An argument was rejected before any work started. */
@@ -100,6 +116,8 @@ export interface NativeError extends Error {
   image?: string;
   snapshot?: string;
   path?: string;
+  /** Extra words from the native layer, e.g. why an image header is invalid. */
+  detail?: string;
 }
 
 export function isNativeError(e: unknown): e is NativeError {

@@ -40,6 +40,7 @@ Napi::Error MakeError(Napi::Env env, const Failure& failure, const ErrorContext&
   if (!ctx.image.empty()) obj.Set("image", ctx.image);
   if (!ctx.snapshot.empty()) obj.Set("snapshot", ctx.snapshot);
   if (!ctx.path.empty()) obj.Set("path", ctx.path);
+  if (!failure.detail.empty()) obj.Set("detail", failure.detail);
   return error;
 }
 

@@ -14,6 +14,10 @@ import {
 } from '../errors.js';
 
 export function mapImageError(error: unknown, operation: string, path: string): ImageBackendError {
+  if (error instanceof TypeError && (error as NodeJS.ErrnoException).code === 'ERR_INVALID_ARG_TYPE') {
+    // The native argument check: same wording as invalidArgument().
+    return new InvalidArgumentError('INVALID_ARGUMENT', error.message, { operation, path, cause: error });
+  }
   if (!isNativeError(error)) {
     const text = error instanceof Error ? error.message : String(error);
     return new ImageIoError('IO_ERROR', `${operation} '${path}' failed: ${text}`, { operation, path, cause: error });

@@ -58,7 +58,8 @@ void ParseVdi(Reader& r, const Bytes&, ImageInfo& info) {
     Invalid("unsupported vdi version " + std::to_string(version >> 16) + "." + std::to_string(version & 0xffff));
   const uint32_t type = h.Le32(0x4c);
   if (type != 1 && type != 2) Invalid("unsupported vdi image type " + std::to_string(type));
-  if (h.Le32(0x154) % 512 != 0 || h.Le32(0x158) % 512 != 0) Invalid("vdi block map or data offset is not sector aligned");
+  if (h.Le32(0x154) % 512 != 0 || h.Le32(0x158) % 512 != 0)
+    Invalid("vdi block map or data offset is not sector aligned");
   if (h.Le32(0x168) != 512) Invalid("vdi sector size is not 512");
   const uint64_t disk_size = h.Le64(0x170);
   const uint32_t block_size = h.Le32(0x178);
@@ -93,7 +94,8 @@ void ParseLuks(Reader& r, const Bytes&, ImageInfo& info) {
   for (int i = 0; i < 8; i++) {
     const size_t s = 208 + 48 * i;
     const uint32_t active = h.Be32(s);
-    if (active != kSlotEnabled && active != kSlotDisabled) Invalid("luks key slot " + std::to_string(i) + " has a bad state");
+    if (active != kSlotEnabled && active != kSlotDisabled)
+      Invalid("luks key slot " + std::to_string(i) + " has a bad state");
     if (h.Be32(s + 44) != kStripes) Invalid("luks key slot " + std::to_string(i) + " has an unexpected stripe count");
     const uint64_t start = uint64_t{h.Be32(s + 40)} * 512;
     if (start + material > payload) Invalid("luks key slot " + std::to_string(i) + " overlaps the payload");

@@ -122,7 +122,8 @@ void ParseQcow2(Reader& r, const Bytes&, ImageInfo& info) {
   info.compression_type = compression == 1 ? "zstd" : "zlib";
   info.encrypted = crypt_method != 0;
   info.encryption_format = crypt_method == 1 ? "aes" : crypt_method == 2 ? "luks" : "";
-  if (incompat & ~kIncompatKnown) info.Unsafe("qcow2 unknown incompatible feature bits " + Hex(incompat & ~kIncompatKnown));
+  if (incompat & ~kIncompatKnown)
+    info.Unsafe("qcow2 unknown incompatible feature bits " + Hex(incompat & ~kIncompatKnown));
 
   // Backing file name: inside the first cluster, at most 1023 bytes.
   if (backing_offset != 0) {

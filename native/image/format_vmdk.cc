@@ -57,7 +57,8 @@ VmdkExtent ParseExtent(const std::string& line, size_t lineno) {
   e.sectors = ParseDecimal(token(), "extent size");
   if (e.sectors == 0 || e.sectors > kMaxSectors) Invalid(where + ": extent size is out of range");
   e.type = Upper(token());
-  static const char* const kTypes[] = {"FLAT", "SPARSE", "ZERO", "VMFS", "VMFSSPARSE", "VMFSRDM", "VMFSRAW", "SESPARSE"};
+  static const char* const kTypes[] = {"FLAT",       "SPARSE",  "ZERO",    "VMFS",
+                                       "VMFSSPARSE", "VMFSRDM", "VMFSRAW", "SESPARSE"};
   bool known = false;
   for (const char* t : kTypes) known = known || e.type == t;
   if (!known) Invalid(where + ": unknown extent type '" + e.type.substr(0, 16) + "'");
@@ -190,8 +191,10 @@ void ParseVmdk(Reader& r, const Bytes& head, ImageInfo& info) {
   if (r.Size() < 4) Invalid("vmdk descriptor file is too small");
   info.format = "vmdk";
   ParseDescriptor(r.UpTo(0, kMaxDescriptor), false, info);
-  static const char* const kTypes[] = {"monolithicFlat", "vmfs", "vmfsSparse", "seSparse", "twoGbMaxExtentSparse",
-                                       "twoGbMaxExtentFlat", "vmfsRaw", "vmfsRawDeviceMap", "vmfsPassthroughRawDeviceMap"};
+  // The descriptor-file create types qemu's vmdk_open_desc_file accepts (and the raw-device ones).
+  static const char* const kTypes[] = {"monolithicFlat",     "vmfs",    "vmfsSparse",       "seSparse",
+                                       "twoGbMaxExtentSparse", "twoGbMaxExtentFlat", "vmfsRaw",
+                                       "vmfsRawDeviceMap",   "vmfsPassthroughRawDeviceMap"};
   bool known = false;
   for (const char* t : kTypes) known = known || info.create_type == t;
   if (!known) Invalid("vmdk descriptor createType '" + info.create_type.substr(0, 32) + "' is not supported");

@@ -135,7 +135,8 @@ class InspectWorker : public PromiseWorker {
     } else if (follow.IsObject()) {
       follow_ = true;
       max_depth_ = OptUint64(follow.As<Napi::Object>(), "maxDepth", kDefaultMaxDepth);
-      if (max_depth_ > kMaxMaxDepth) ThrowArgError(info.Env(), "an integer up to 256", "maxDepth", follow.As<Napi::Object>().Get("maxDepth"));
+      if (max_depth_ > kMaxMaxDepth)
+        ThrowArgError(info.Env(), "an integer up to 256", "maxDepth", follow.As<Napi::Object>().Get("maxDepth"));
     } else if (!follow.IsUndefined() && !follow.IsNull()) {
       ThrowArgError(info.Env(), "a boolean or { maxDepth }", "followBackingChain", follow);
     }

@@ -35,8 +35,10 @@ constexpr uint64_t kMaxL1Bytes = 32u << 20;
 }  // namespace
 
 OverlayLayout BuildQcow2Overlay(const OverlayParams& p) {
-  if (p.cluster_bits < 9 || p.cluster_bits > 21) throw std::invalid_argument("clusterSize must be a power of two in 512..2M");
-  if (p.extended_l2 && p.cluster_bits < 14) throw std::invalid_argument("extendedL2 needs a clusterSize of at least 16K");
+  if (p.cluster_bits < 9 || p.cluster_bits > 21)
+    throw std::invalid_argument("clusterSize must be a power of two in 512..2M");
+  if (p.extended_l2 && p.cluster_bits < 14)
+    throw std::invalid_argument("extendedL2 needs a clusterSize of at least 16K");
   if (p.size % 512 != 0) throw std::invalid_argument("size must be a multiple of 512");
   if (p.backing_file.empty() || p.backing_file.size() > 1023)
     throw std::invalid_argument("backingFile must be 1..1023 bytes long");
@@ -93,7 +95,8 @@ OverlayLayout BuildQcow2Overlay(const OverlayParams& p) {
     ext(0x6803f857, table);
   }
   const size_t backing_offset = off + 8;  // after the end-of-extensions marker
-  if (backing_offset + p.backing_file.size() > c) throw std::invalid_argument("backingFile does not fit in the header cluster");
+  if (backing_offset + p.backing_file.size() > c)
+    throw std::invalid_argument("backingFile does not fit in the header cluster");
   std::copy(p.backing_file.begin(), p.backing_file.end(), h.begin() + static_cast<long>(backing_offset));
 
   std::copy_n("QFI\xfb", 4, h.begin());

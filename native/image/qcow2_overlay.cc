@@ -35,7 +35,8 @@ class OverlayWorker : public PromiseWorker {
     context_.path = path_;
     Napi::Object opts = ArgOptions(info, 1);
     params_.backing_file = OptString(opts, "backingFile");
-    if (params_.backing_file.empty()) ThrowArgError(info.Env(), "a non-empty string", "backingFile", opts.Get("backingFile"));
+    if (params_.backing_file.empty())
+      ThrowArgError(info.Env(), "a non-empty string", "backingFile", opts.Get("backingFile"));
     params_.backing_format = OptString(opts, "backingFormat");
     size_ = OptUint64(opts, "size", 0);
     has_size_ = !opts.Get("size").IsUndefined() && !opts.Get("size").IsNull();

@@ -64,7 +64,8 @@ beforeAll(async () => {
   await qemuImg('create', '-q', '-f', 'raw', join(dir, 'base.raw'), String(M));
   await mk('qcow2', '-f', 'qcow2', '-b', 'base.raw', '-F', 'raw', 'FILE');
   await mk('qcow2v2', '-f', 'qcow2', '-o', 'compat=0.10,cluster_size=512', 'FILE', String(M));
-  await mk('qcow2df', '-f', 'qcow2', '-o', 'data_file=df.raw,cluster_size=4096', 'FILE', String(M));
+  // qemu-img create resolves a relative data_file against its cwd, not the image: pass it absolute.
+  await mk('qcow2df', '-f', 'qcow2', '-o', `data_file=${join(dir, 'df.raw')},cluster_size=4096`, 'FILE', String(M));
   await mk('qed', '-f', 'qed', '-b', 'base.raw', '-F', 'raw', 'FILE');
   await mk('vmdk', '-f', 'vmdk', 'FILE', String(M));
   await mk('stream', '-f', 'vmdk', '-o', 'subformat=streamOptimized', 'FILE', String(M));

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Throwaway single-host Ceph cluster for tests: one monitor, one memstore OSD,
-# cephx on, everything (conf, keyrings, data, logs, sockets, pid files) under
+# one manager (without it every cluster-wide usage figure reads 0), cephx on,
+# everything (conf, keyrings, data, logs, sockets, pid files) under
 # one directory so runs are isolated from each other and from /etc/ceph.
 #
 #   ceph-cluster.sh start DIR         build and start; prints KEY=VALUE lines
@@ -21,8 +22,18 @@ readonly ADMIN_USER=admin
 readonly CLIENT_USER=compute
 readonly MON_ID=a
 readonly OSD_ID=0
+readonly MGR_ID=x
 # Budget for each thing we wait on; the whole start normally takes a few seconds.
 readonly WAIT_SECS=60
+# Budget for the first usage figures to reach the mon once the pools are up
+# (normally well under a second: the mgr is started right after the mon).
+readonly STATS_WAIT_SECS=30
+# Where ceph-mgr finds mgr_module.py, which every module, even a stub, imports.
+readonly MGR_SYSTEM_MODULES=/usr/share/ceph/mgr
+# The modules a Pacific mon lists as "always on" (ceph mgr module ls): each
+# must exist or health turns HEALTH_ERR (MGR_MODULE_ERROR). See make_mgr_modules.
+readonly MGR_ALWAYS_ON_MODULES=(balancer crash devicehealth orchestrator pg_autoscaler
+  progress rbd_support status telemetry volumes)
 # memstore only uses RAM for what is written, so a generous size costs nothing
 # up front and leaves room for 256 MiB images and many clones.
 readonly MEMSTORE_BYTES=$((8 * 1024 * 1024 * 1024))
@@ -46,15 +57,19 @@ EOF
 # Fail early with the Debian package to install rather than half-way through.
 check_binaries() {
   local entry bin pkg missing=0
-  for entry in ceph-mon:ceph-mon ceph-osd:ceph-osd monmaptool:ceph-base \
+  for entry in ceph-mon:ceph-mon ceph-osd:ceph-osd ceph-mgr:ceph-mgr monmaptool:ceph-base \
     ceph:ceph-common ceph-authtool:ceph-common rbd:ceph-common; do
     bin=${entry%%:*}
     pkg=${entry#*:}
     if ! command -v "$bin" >/dev/null 2>&1; then
-      log "missing '$bin': install the Debian package '$pkg' (apt-get install ceph-mon ceph-osd ceph-common)"
+      log "missing '$bin': install the Debian package '$pkg' (apt-get install ceph-mon ceph-osd ceph-mgr ceph-common)"
       missing=1
     fi
   done
+  if [[ ! -r $MGR_SYSTEM_MODULES/mgr_module.py ]]; then
+    log "missing '$MGR_SYSTEM_MODULES/mgr_module.py': reinstall the Debian package 'ceph-mgr'"
+    missing=1
+  fi
   [[ $missing == 0 ]] || exit 1
 }
 
@@ -71,6 +86,8 @@ set_paths() {
   MONMAP=$DIR/monmap
   MON_DATA=$DIR/mon/$MON_ID
   OSD_DATA=$DIR/osd/$OSD_ID
+  MGR_DATA=$DIR/mgr/$MGR_ID
+  MGR_MODULES=$DIR/mgr-modules
   LOG_DIR=$DIR/log
   RUN_DIR=$DIR/run
   CRASH_DIR=$DIR/crash
@@ -98,7 +115,7 @@ is_ours() {
 }
 
 # Pids of this cluster's daemons: those named by pid files under DIR, plus any
-# ceph-mon/ceph-osd run with our conf (covers a daemon that died before
+# ceph-mon/ceph-osd/ceph-mgr run with our conf (covers a daemon that died before
 # writing its pid file, or a lost pid file). The conf path is unique to DIR.
 our_pids() {
   local f pid p arg0
@@ -115,7 +132,7 @@ our_pids() {
     arg0=
     { IFS= read -r -d '' arg0 <"$p/cmdline"; } 2>/dev/null || true
     case ${arg0##*/} in
-      ceph-mon | ceph-osd) ;;
+      ceph-mon | ceph-osd | ceph-mgr) ;;
       *) continue ;;
     esac
     if is_ours "$pid" && [[ -z ${seen[$pid]:-} ]]; then
@@ -159,20 +176,25 @@ term_then_kill() {
 }
 
 # Stop every daemon of the cluster and wait until all are really gone, so the
-# caller can remove DIR or reuse the ports. OSDs go first: an OSD whose mon is
-# already dead waits 5 s (osd_mon_shutdown_timeout) trying to say goodbye.
+# caller can remove DIR or reuse the ports. OSDs go before the mon: an OSD
+# whose mon is already dead waits 5 s (osd_mon_shutdown_timeout) trying to say
+# goodbye. The mgr exits at once on TERM and has nothing to save, so it goes
+# together with the OSDs instead of costing a round of its own.
 kill_daemons() {
   local pid arg0 i lingering
-  local -a pids=() osds=() mons=()
+  local -a pids=() first=() mons=()
   [[ -d $DIR ]] || return 0
   mapfile -t pids < <(our_pids)
   ((${#pids[@]})) || return 0
   for pid in "${pids[@]}"; do
     arg0=
     { IFS= read -r -d '' arg0 <"/proc/$pid/cmdline"; } 2>/dev/null || true
-    if [[ ${arg0##*/} == ceph-osd ]]; then osds+=("$pid"); else mons+=("$pid"); fi
+    case ${arg0##*/} in
+      ceph-osd | ceph-mgr) first+=("$pid") ;;
+      *) mons+=("$pid") ;;
+    esac
   done
-  if ((${#osds[@]})); then term_then_kill ceph-osd "${osds[@]}"; fi
+  if ((${#first[@]})); then term_then_kill "ceph-osd/ceph-mgr" "${first[@]}"; fi
   if ((${#mons[@]})); then term_then_kill ceph-mon "${mons[@]}"; fi
   # Dead daemons linger as zombies until PID 1 reaps them (a second or two
   # here); wait a little so 'pgrep ceph' right after a stop comes back empty.
@@ -242,7 +264,8 @@ osd pool default size = 1
 osd pool default min size = 1
 osd pool default pg num = 8
 osd pool default pgp num = 8
-# The autoscaler lives in ceph-mgr, which this cluster does not run.
+# Fixed PG counts: tests should not see pools split or merge under them (the
+# autoscaler is stubbed out anyway, see make_mgr_modules).
 osd pool default pg autoscale mode = off
 osd crush chooseleaf type = 0
 mon allow pool size one = true
@@ -256,6 +279,10 @@ mon data avail crit = 0
 # Commit map changes at once instead of batching them for 1 s: every pool
 # create, OSD boot and crush update otherwise waits out that interval.
 paxos propose interval = 0.01
+# Enable no optional mgr modules (the default turns on restful, iostat, nfs:
+# restful would want a certificate and a fixed port, 8003, on every host
+# address, which parallel clusters would fight over).
+mgr initial modules =
 
 [mon]
 mon data = $DIR/mon/\$id
@@ -277,6 +304,22 @@ osd objectstore = memstore
 memstore device bytes = $MEMSTORE_BYTES
 # Test data is disposable: no need to flush memstore to disk on the way out.
 osd fast shutdown = true
+
+[mgr]
+mgr data = $DIR/mgr/\$id
+keyring = \$mgr_data/keyring
+log file = $LOG_DIR/\$name.log
+admin socket = $RUN_DIR/\$name.asok
+pid file = $RUN_DIR/\$name.pid
+# The mgr serves OSD reports on one msgr2 port from 6800-7300, like the OSD's;
+# a port taken by another cluster is skipped, so parallel runs do not clash.
+public addr = 127.0.0.1
+mgr module path = $MGR_MODULES
+# OSDs report usage every second (default 5) and the mgr passes it on to the
+# mon every second (default 2), so usage figures trail writes by ~2 s at most.
+# The price is one "pgmap" line a second in the mgr log and cluster.log.
+mgr stats period = 1
+mgr tick period = 1
 EOF
 }
 
@@ -323,11 +366,40 @@ make_keyrings() {
     --cap osd "profile rbd pool=$POOL_VMS, profile rbd-read-only pool=$POOL_IMAGES" >/dev/null
   ceph-authtool "$OSD_DATA/keyring" --create-keyring --gen-key -n "osd.$OSD_ID" \
     --cap mon 'allow profile osd' --cap osd 'allow *' --cap mgr 'allow profile osd' >/dev/null
+  ceph-authtool "$MGR_DATA/keyring" --create-keyring --gen-key -n "mgr.$MGR_ID" \
+    --cap mon 'allow profile mgr' --cap osd 'allow *' --cap mds 'allow *' >/dev/null
   local k
-  for k in "$ADMIN_KEYRING" "$CLIENT_KEYRING" "$OSD_DATA/keyring"; do
+  for k in "$ADMIN_KEYRING" "$CLIENT_KEYRING" "$OSD_DATA/keyring" "$MGR_DATA/keyring"; do
     ceph-authtool "$SEED_KEYRING" --import-keyring "$k" >/dev/null
   done
-  chmod 600 "$SEED_KEYRING" "$ADMIN_KEYRING" "$CLIENT_KEYRING" "$OSD_DATA/keyring"
+  chmod 600 "$SEED_KEYRING" "$ADMIN_KEYRING" "$CLIENT_KEYRING" "$OSD_DATA/keyring" "$MGR_DATA/keyring"
+}
+
+# The mgr is here only for the C++ part that gathers OSD reports into the
+# usage figures the mon hands out. Its Python modules are dead weight: each
+# loads in its own interpreter (~0.1-0.3 s apiece, ~3 s for the full set on a
+# small VM, all before the mgr goes active) and several act on the cluster
+# (devicehealth creates a device_health_metrics pool, rbd_support polls every
+# rbd pool, progress and balancer log every few seconds). The always-on ones
+# cannot be disabled and a missing one is a HEALTH_ERR, so the mgr gets a
+# module dir of its own holding do-nothing stand-ins under those names.
+make_mgr_modules() {
+  local m
+  mkdir -p "$MGR_MODULES"
+  ln -s "$MGR_SYSTEM_MODULES/mgr_module.py" "$MGR_SYSTEM_MODULES/mgr_util.py" "$MGR_MODULES/"
+  for m in "${MGR_ALWAYS_ON_MODULES[@]}"; do
+    mkdir "$MGR_MODULES/$m"
+    # ceph-mgr only picks up directories that have a module.py.
+    echo 'from .module import Module  # noqa: F401' >"$MGR_MODULES/$m/__init__.py"
+    cat >"$MGR_MODULES/$m/module.py" <<EOF
+# Stand-in made by $PROG: the real '$m' module is not needed for tests.
+from mgr_module import MgrModule
+
+
+class Module(MgrModule):
+    NOTIFY_TYPES = []
+EOF
+  done
 }
 
 # Build the mon store for PORT and start the mon. Returns 2 if the port was
@@ -353,6 +425,16 @@ start_mon() {
   log_tail "$LOG_DIR/mon.$MON_ID.log"
   log_tail "$LOG_DIR/daemons.out"
   return 1
+}
+
+# ceph-mgr forks at once, before it even reads its keyring, so its exit code
+# says nothing; wait_stats notices if it dies.
+start_mgr() {
+  ceph-mgr -c "$CONF" -i "$MGR_ID" >>"$LOG_DIR/daemons.out" 2>&1 || {
+    log_tail "$LOG_DIR/mgr.$MGR_ID.log"
+    log_tail "$LOG_DIR/daemons.out"
+    return 1
+  }
 }
 
 wait_osd_up() {
@@ -393,6 +475,86 @@ init_pool() {
   fi
 }
 
+# Polls the cluster-wide usage as client.compute until it is non-zero, then
+# checks 'ceph df' (the same "df" mon command) as client.admin. Exit codes:
+# 1 still zero at the deadline, 3 ceph-mgr died. argv: conf, compute user and
+# keyring, admin user and keyring, seconds, mgr pid file.
+readonly STATS_PY='
+import json, sys, time
+import rados
+
+conf, user, keyring, admin, admin_keyring, secs, pid_file = sys.argv[1:]
+deadline = time.monotonic() + float(secs)
+
+
+def mgr_dead():
+    try:
+        with open(pid_file) as f:
+            pid = f.read().strip()
+    except OSError:
+        return False  # not written yet
+    try:
+        with open("/proc/%s/stat" % pid) as f:
+            return f.read().rsplit(") ", 1)[1][0] == "Z"
+    except OSError:
+        return True
+
+
+def connect(name, key):
+    c = rados.Rados(conffile=conf, rados_id=name, conf={"keyring": key})
+    c.connect()
+    return c
+
+
+c = connect(user, keyring)
+while True:
+    stats = c.get_cluster_stats()
+    if stats["kb"] > 0:
+        break
+    if mgr_dead():
+        print("ceph-mgr exited", file=sys.stderr)
+        sys.exit(3)
+    if time.monotonic() > deadline:
+        print("still all zero after %ss: %s" % (secs, stats), file=sys.stderr)
+        sys.exit(1)
+    time.sleep(0.1)
+c.shutdown()
+print("client.%s get_cluster_stats: %s" % (user, stats))
+
+c = connect(admin, admin_keyring)
+ret, out, err = c.mon_command(json.dumps({"prefix": "df", "format": "json"}), b"")
+c.shutdown()
+total = json.loads(out)["stats"]["total_bytes"] if ret == 0 else 0
+if total <= 0:
+    print("client.%s df: ret %d, total_bytes %s, %s" % (admin, ret, total, err), file=sys.stderr)
+    sys.exit(1)
+print("client.%s df: stats.total_bytes %d" % (admin, total))
+'
+
+# The mon answers statfs (rados_cluster_stat, 'ceph df', nova's
+# get_pool_info) from the digest the mgr sends it once the OSD has reported
+# in; until then every total is 0. Polling as client.compute also proves that
+# its 'profile rbd' mon cap may read the figures.
+wait_stats() {
+  local rc=0 out line
+  out=$(timeout "$((STATS_WAIT_SECS + 15))" /usr/bin/python3 -c "$STATS_PY" "$CONF" \
+    "$CLIENT_USER" "$CLIENT_KEYRING" "$ADMIN_USER" "$ADMIN_KEYRING" \
+    "$STATS_WAIT_SECS" "$RUN_DIR/mgr.$MGR_ID.pid" 2>&1) || rc=$?
+  if [[ $rc == 0 ]]; then
+    while IFS= read -r line; do log "$line"; done <<<"$out"
+    return 0
+  fi
+  [[ -z $out ]] || log "$out"
+  case $rc in
+    3) log "ceph-mgr exited during start" ;;
+    124) log "cluster stats check hung for $((STATS_WAIT_SECS + 15))s" ;;
+    *) log "cluster usage stats still zero or unreadable after ${STATS_WAIT_SECS}s" ;;
+  esac
+  log_tail "$LOG_DIR/mgr.$MGR_ID.log"
+  log_tail "$LOG_DIR/daemons.out"
+  return 1
+}
+
 START_OK=0
 on_start_exit() {
   if [[ $START_OK != 1 ]]; then
@@ -411,8 +573,8 @@ cmd_start() {
   fi
   # Only our own names: DIR may be a directory the caller also uses.
   rm -rf "$CONF" "$ADMIN_KEYRING" "$CLIENT_KEYRING" "$SEED_KEYRING" "$MONMAP" \
-    "$DIR/mon" "$DIR/osd" "$LOG_DIR" "$RUN_DIR" "$CRASH_DIR" "$ENV_FILE"
-  mkdir -p "$MON_DATA" "$OSD_DATA" "$LOG_DIR" "$RUN_DIR" "$CRASH_DIR"
+    "$DIR/mon" "$DIR/osd" "$DIR/mgr" "$MGR_MODULES" "$LOG_DIR" "$RUN_DIR" "$CRASH_DIR" "$ENV_FILE"
+  mkdir -p "$MON_DATA" "$OSD_DATA" "$MGR_DATA" "$LOG_DIR" "$RUN_DIR" "$CRASH_DIR"
   # Unix socket paths are limited to 107 bytes; longer ones only lose the asok.
   if ((${#RUN_DIR} + 12 > 107)); then
     log "warning: $RUN_DIR is long; admin sockets will not be created"
@@ -424,6 +586,7 @@ cmd_start() {
   fsid=$(cat /proc/sys/kernel/random/uuid)
   osd_uuid=$(cat /proc/sys/kernel/random/uuid)
   make_keyrings
+  make_mgr_modules
 
   log "starting mon in $DIR"
   for attempt in 1 2 3 4 5; do
@@ -437,6 +600,11 @@ cmd_start() {
   done
   [[ $rc == 0 ]] || die "mon could not bind a port after 5 attempts"
   rm -f "$SEED_KEYRING" "$MONMAP"
+
+  # First, so that its start-up overlaps the OSD's: by the time the pools are
+  # up it is active and the OSD's first report goes straight to the mon.
+  log "starting mgr.$MGR_ID"
+  start_mgr || die "ceph-mgr failed to start"
 
   # The mon assigns the id; the conf assumes osd.0 (fresh cluster, so it is).
   osd_id=$(ceph_admin osd new "$osd_uuid") || {
@@ -468,6 +636,7 @@ cmd_start() {
   wait_osd_up || die "OSD did not come up"
   init_pool "$POOL_IMAGES" || die "pool $POOL_IMAGES not usable"
   init_pool "$POOL_VMS" || die "pool $POOL_VMS not usable"
+  wait_stats || die "no cluster usage stats (is the mgr working?)"
 
   write_env "$fsid" "$port"
   START_OK=1

@@ -24,6 +24,7 @@ export type ErrorCode =
   | 'IMAGE_UNSAFE'
   | 'INVALID_ARGUMENT'
   | 'INVALID_DISK_INFO'
+  | 'IO_ERROR'
   | 'NATIVE_LOAD_FAILED'
   | 'QEMU_FAILED'
   | 'QEMU_TIMEOUT'
@@ -108,10 +109,22 @@ export class RbdClosedError extends ImageBackendError {}
 export class RbdError extends ImageBackendError {}
 /** The image cannot be used as asked (nova: ImageUnacceptable). */
 export class ImageUnacceptableError extends ImageBackendError {}
+/** The image's bytes are not a valid image of the format they claim (malformed header). */
+export class ImageInvalidError extends ImageBackendError {}
+/** The image is valid but refers to other files or is ambiguous; `reasons` says why. */
+export class ImageUnsafeError extends ImageBackendError {
+  readonly reasons: readonly string[];
+  constructor(code: ErrorCode, message: string, reasons: readonly string[], details: ErrorDetails = {}) {
+    super(code, message, details);
+    this.reasons = reasons;
+  }
+}
+/** A disk or image file (file or block device) does not exist (nova: DiskNotFound). */
+export class DiskNotFoundError extends ImageBackendError {}
+/** Any other system error while reading or writing an image file. */
+export class ImageIoError extends ImageBackendError {}
 /** The operation was aborted through its AbortSignal. */
 export class AbortError extends ImageBackendError {}
-/** The disk (file or block device) does not exist (nova: DiskNotFound). */
-export class DiskNotFoundError extends ImageBackendError {}
 /** A block device or raw file operation (size, zero, discard, wipe, fallocate) failed. */
 export class BlockDeviceError extends ImageBackendError {}
 /** Copying raw disk data failed; a destination the copy created was removed. */
@@ -136,6 +149,8 @@ export interface NativeError extends Error {
   image?: string;
   snapshot?: string;
   path?: string;
+  /** Extra words from the native layer, e.g. why an image header is invalid. */
+  detail?: string;
 }
 
 export function isNativeError(e: unknown): e is NativeError {

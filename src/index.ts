@@ -29,3 +29,15 @@ export { parseMonMap, splitAddr, type MonitorAddress } from './rbd/monmap.js';
 import { RbdCluster } from './rbd/RbdCluster.js';
 /** Short alias from the design sketch: `await Rbd.connect({...})`. */
 export const Rbd = { connect: RbdCluster.connect.bind(RbdCluster) };
+
+export {
+  inspect,
+  assertSafe,
+  type ImageFormat,
+  type ImageInfo,
+  type ImageSafety,
+  type InspectOptions,
+} from './image/inspect.js';
+export { createQcow2Overlay, type Qcow2OverlayOptions, type Qcow2OverlayResult } from './image/overlay.js';
+export * from './blockdev/index.js';
+export * from './qemu/index.js';

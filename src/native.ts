@@ -163,7 +163,52 @@ export interface NativeBlockdev {
   copyRaw(src: string, dst: string, options?: NativeCopyOptions): Promise<NativeCopyResult>;
 }
 
-export type NativeAddon = NativeRbd & NativeBlockdev;
+/** What `imageInspect` resolves with (see native/image/inspect_worker.cc). */
+export interface NativeImageInfo {
+  format: string;
+  virtualSize: number | bigint;
+  actualSize: number | bigint;
+  fileSize: number | bigint;
+  clusterSize?: number | bigint;
+  backingFile?: string;
+  fullBackingFile?: string;
+  backingFormat?: string;
+  dataFile?: string;
+  dataFileRaw?: boolean;
+  encrypted: boolean;
+  dirty: boolean;
+  corrupt: boolean;
+  compressionType?: string;
+  extendedL2?: boolean;
+  contentHints: string[];
+  formatSpecific: { type: string; data: Record<string, unknown> };
+  safety: { safe: boolean; reasons: string[] };
+  /** Present when followBackingChain was asked for. */
+  chain?: (NativeImageInfo & { path: string })[];
+}
+
+export interface NativeInspectOptions {
+  followBackingChain?: boolean | { maxDepth?: number };
+}
+
+export interface NativeOverlayOptions {
+  backingFile: string;
+  backingFormat?: string;
+  size?: number;
+  clusterSize?: number;
+  extendedL2?: boolean;
+}
+
+/** The image half of the addon: header inspection and qcow2 overlays (see native/image). */
+export interface NativeImage {
+  imageInspect(path: string, options?: NativeInspectOptions): Promise<NativeImageInfo>;
+  qcow2CreateOverlay(
+    path: string,
+    options: NativeOverlayOptions,
+  ): Promise<{ path: string; size: number | bigint; backingFormat: string }>;
+}
+
+export type NativeAddon = NativeRbd & NativeBlockdev & NativeImage;
 
 /** The package root: `src/..` when run from sources, `dist/..` when installed. */
 export const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..');

@@ -44,6 +44,7 @@ Napi::Error MakeError(Napi::Env env, const Failure& failure, const ErrorContext&
   } else if (!ctx.path.empty()) {
     obj.Set("path", ctx.path);
   }
+  if (!failure.detail.empty()) obj.Set("detail", failure.detail);
   return error;
 }
 

@@ -1,0 +1,125 @@
+// qcow2CreateOverlay(path, { backingFile, backingFormat?, size?, clusterSize?, extendedL2? })
+//
+// Writes a new qcow2 v3 image whose reads fall through to backingFile, the
+// layout computed by qcow2_layout.cc. The file is created with O_EXCL (never
+// clobbers) and removed again if any step fails. The backing file is
+// inspected (resolved relative to the overlay's directory, as qemu does) for
+// the default size and format, and so that a missing base fails here rather
+// than at boot.
+//
+// Thread use: arguments copied on the main thread; inspection, layout and
+// writes on a pool thread. Errors: system errors as usual (open/pwrite/...),
+// an unusable argument (e.g. a name too long for the cluster) as EINVAL with
+// syscall 'qcow2_overlay' and a detail; a malformed base as EINVAL/'inspect'.
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <new>
+#include <stdexcept>
+
+#include "common/args.h"
+#include "common/promise_worker.h"
+#include "image/image.h"
+#include "image/inspect.h"
+#include "image/qcow2_layout.h"
+
+namespace ib {
+
+namespace {
+
+class OverlayWorker : public PromiseWorker {
+ public:
+  explicit OverlayWorker(const Napi::CallbackInfo& info) : PromiseWorker(info.Env(), "qcow2CreateOverlay") {
+    path_ = ArgString(info, 0, "path");
+    context_.path = path_;
+    Napi::Object opts = ArgOptions(info, 1);
+    params_.backing_file = OptString(opts, "backingFile");
+    if (params_.backing_file.empty())
+      ThrowArgError(info.Env(), "a non-empty string", "backingFile", opts.Get("backingFile"));
+    params_.backing_format = OptString(opts, "backingFormat");
+    size_ = OptUint64(opts, "size", 0);
+    has_size_ = !opts.Get("size").IsUndefined() && !opts.Get("size").IsNull();
+    const uint64_t cluster = OptUint64(opts, "clusterSize", 65536);
+    if (!image::IsPow2(cluster) || cluster < 512 || cluster > (2u << 20))
+      ThrowArgError(info.Env(), "a power of two in 512..2097152", "clusterSize", opts.Get("clusterSize"));
+    params_.cluster_bits = static_cast<uint32_t>(__builtin_ctzll(cluster));
+    params_.extended_l2 = OptBool(opts, "extendedL2", false);
+  }
+
+ protected:
+  void Execute() override {
+    try {
+      const std::string base = image::CombineBackingPath(path_, params_.backing_file);
+      image::ImageInfo info = image::InspectPath(base);
+      if (params_.backing_format.empty()) params_.backing_format = info.format;
+      // Like qemu-img create: the size defaults to the base's, rounded up to whole sectors.
+      const uint64_t size = has_size_ ? size_ : info.virtual_size;
+      params_.size = (size + 511) / 512 * 512;
+      Write(image::BuildQcow2Overlay(params_));
+    } catch (const image::IoFailure& e) {
+      context_.path = e.path;
+      Fail(-e.err, e.syscall);
+    } catch (const image::InvalidImage& e) {
+      Fail(-EINVAL, "inspect", "backing file: " + e.reason);
+    } catch (const std::invalid_argument& e) {
+      Fail(-EINVAL, "qcow2_overlay", e.what());
+    } catch (const std::bad_alloc&) {
+      Fail(-ENOMEM, "qcow2_overlay");
+    }
+  }
+
+  Napi::Value Resolve(Napi::Env env) override {
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("path", path_);
+    out.Set("size", FromUint64(env, params_.size));
+    out.Set("backingFormat", params_.backing_format);
+    return out;
+  }
+
+ private:
+  // Pool thread. Creates the file exclusively; any failure after creation removes it.
+  void Write(const image::OverlayLayout& layout) {
+    int fd = open(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0) throw image::IoFailure{errno, "open", path_};
+    int err = 0;
+    const char* syscall = nullptr;
+    for (const auto& [offset, bytes] : layout.writes) {
+      size_t done = 0;
+      while (done < bytes.size() && err == 0) {
+        ssize_t n = pwrite(fd, bytes.data() + done, bytes.size() - done, static_cast<off_t>(offset + done));
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+          err = n < 0 ? errno : EIO;
+          syscall = "pwrite";
+        } else {
+          done += static_cast<size_t>(n);
+        }
+      }
+      if (err != 0) break;
+    }
+    if (err == 0 && ftruncate(fd, static_cast<off_t>(layout.file_size)) != 0) {
+      err = errno;
+      syscall = "ftruncate";
+    }
+    if (close(fd) != 0 && err == 0) {
+      err = errno;
+      syscall = "close";
+    }
+    if (err != 0) {
+      unlink(path_.c_str());
+      throw image::IoFailure{err, syscall, path_};
+    }
+  }
+
+  std::string path_;
+  image::OverlayParams params_;
+  uint64_t size_ = 0;
+  bool has_size_ = false;
+};
+
+}  // namespace
+
+Napi::Value Qcow2CreateOverlay(const Napi::CallbackInfo& info) { return (new OverlayWorker(info))->QueuePromise(); }
+
+}  // namespace ib

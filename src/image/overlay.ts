@@ -1,0 +1,58 @@
+/**
+ * Native qcow2 overlay creation: the equivalent of
+ * `qemu-img create -f qcow2 -b BASE -F FMT PATH [SIZE]` without forking
+ * qemu-img. The file is created exclusively and removed if writing fails.
+ */
+import { invalidArgument } from '../errors.js';
+import { native } from '../native.js';
+import { mapImageError } from './native-error.js';
+
+export interface Qcow2OverlayOptions {
+  /** The backing file as it will be recorded; relative names resolve against the overlay's directory. */
+  backingFile: string;
+  /** Recorded backing format; defaults to the format the backing file is inspected to be. */
+  backingFormat?: string;
+  /** Virtual size in bytes (rounded up to 512); defaults to the backing file's virtual size. */
+  size?: number;
+  /** Power of two in 512..2 MiB; default 64 KiB. */
+  clusterSize?: number;
+  /** Subcluster allocation (needs clusterSize >= 16 KiB); default false. */
+  extendedL2?: boolean;
+}
+
+export interface Qcow2OverlayResult {
+  path: string;
+  size: number;
+  backingFormat: string;
+}
+
+/**
+ * Creates a qcow2 v3 overlay at `path` on top of `opts.backingFile`.
+ *
+ * @example
+ * ```ts
+ * await createQcow2Overlay('/var/lib/nova/instances/uuid/disk', {
+ *   backingFile: '/var/lib/nova/instances/_base/abc',
+ *   backingFormat: 'raw',
+ * });
+ * ```
+ * @throws {@link DiskNotFoundError} when the backing file is missing,
+ *   {@link ImageIoError} (errnoName EEXIST) when `path` exists,
+ *   {@link InvalidArgumentError} for options the format cannot encode.
+ */
+export async function createQcow2Overlay(path: string, opts: Qcow2OverlayOptions): Promise<Qcow2OverlayResult> {
+  if (typeof path !== 'string' || path === '') throw invalidArgument('a non-empty string', 'path', path);
+  if (typeof opts !== 'object' || opts === null) throw invalidArgument('an options object', 'options', opts);
+  if (typeof opts.backingFile !== 'string' || opts.backingFile === '') {
+    throw invalidArgument('a non-empty string', 'backingFile', opts.backingFile);
+  }
+  if (opts.size !== undefined && !(Number.isSafeInteger(opts.size) && opts.size >= 0)) {
+    throw invalidArgument('a non-negative integer', 'size', opts.size);
+  }
+  try {
+    const out = await native().qcow2CreateOverlay(path, opts);
+    return { path: out.path, size: Number(out.size), backingFormat: out.backingFormat };
+  } catch (error) {
+    throw mapImageError(error, 'createQcow2Overlay', path);
+  }
+}

@@ -46,7 +46,7 @@ die() {
 
 usage() {
   cat >&2 <<EOF
-usage: $PROG start DIR         start a 1-mon/1-OSD cephx cluster in DIR, print KEY=VALUE lines
+usage: $PROG start DIR         start a 1-mon/1-mgr/1-OSD cephx cluster in DIR, print KEY=VALUE lines
        $PROG env DIR           reprint the KEY=VALUE lines of the cluster in DIR
        $PROG stop-daemons DIR  kill the cluster's daemons but keep DIR
        $PROG stop DIR          kill the cluster's daemons and remove DIR
@@ -376,13 +376,16 @@ make_keyrings() {
 }
 
 # The mgr is here only for the C++ part that gathers OSD reports into the
-# usage figures the mon hands out. Its Python modules are dead weight: each
-# loads in its own interpreter (~0.1-0.3 s apiece, ~3 s for the full set on a
-# small VM, all before the mgr goes active) and several act on the cluster
-# (devicehealth creates a device_health_metrics pool, rbd_support polls every
-# rbd pool, progress and balancer log every few seconds). The always-on ones
-# cannot be disabled and a missing one is a HEALTH_ERR, so the mgr gets a
-# module dir of its own holding do-nothing stand-ins under those names.
+# usage figures the mon hands out. Its Python modules are dead weight: the mgr
+# imports every one it finds, each in its own interpreter, before it goes
+# active (on a 2-CPU VM: ~3 s for all of /usr/share/ceph/mgr, ~1.9 s for the
+# always-on ones alone, ~0.6 s for the stubs below), and several act on the
+# cluster (devicehealth creates a device_health_metrics pool, rbd_support
+# polls every rbd pool, progress and balancer log every few seconds). The
+# always-on ones cannot be disabled and a missing one is a HEALTH_ERR, so the
+# mgr gets a module dir of its own holding do-nothing stand-ins under those
+# names. (Only mgr/devicehealth/enable_monitoring would stop the pool, and
+# mgr module options are read from the mon's config db, not ceph.conf.)
 make_mgr_modules() {
   local m
   mkdir -p "$MGR_MODULES"
@@ -427,14 +430,26 @@ start_mon() {
   return 1
 }
 
-# ceph-mgr forks at once, before it even reads its keyring, so its exit code
-# says nothing; wait_stats notices if it dies.
+# Before it forks, ceph-mgr authenticates and fetches its config from the mon
+# (~0.2 s): run that part in the background, overlapping the OSD's start, and
+# collect its exit code in check_mgr_launch. timeout bounds only the launch:
+# the forked daemon has left timeout's process group.
+MGR_LAUNCHER=
 start_mgr() {
-  ceph-mgr -c "$CONF" -i "$MGR_ID" >>"$LOG_DIR/daemons.out" 2>&1 || {
+  timeout "$WAIT_SECS" ceph-mgr -c "$CONF" -i "$MGR_ID" >>"$LOG_DIR/daemons.out" 2>&1 &
+  MGR_LAUNCHER=$!
+}
+
+check_mgr_launch() {
+  local rc=0
+  wait "$MGR_LAUNCHER" || rc=$?
+  MGR_LAUNCHER=
+  if [[ $rc != 0 ]]; then
+    log "ceph-mgr failed to start (exit code $rc)"
     log_tail "$LOG_DIR/mgr.$MGR_ID.log"
     log_tail "$LOG_DIR/daemons.out"
     return 1
-  }
+  fi
 }
 
 wait_osd_up() {
@@ -463,8 +478,8 @@ wait_osd_up() {
 }
 
 # rbd pool init writes to the pool, so it only returns once its PGs are
-# active; with one OSD and size 1 that also means clean. (Without a mgr
-# 'ceph pg stat' has no data to report, so it cannot be used to wait.)
+# active; with one OSD and size 1 that also means clean. (Quicker than
+# polling 'ceph pg stat', which lags by the mgr's report interval.)
 init_pool() {
   local pool=$1
   if ! timeout "$WAIT_SECS" rbd -c "$CONF" -n "client.$ADMIN_USER" pool init "$pool" >&2; then
@@ -512,7 +527,6 @@ while True:
     if stats["kb"] > 0:
         break
     if mgr_dead():
-        print("ceph-mgr exited", file=sys.stderr)
         sys.exit(3)
     if time.monotonic() > deadline:
         print("still all zero after %ss: %s" % (secs, stats), file=sys.stderr)
@@ -559,6 +573,12 @@ START_OK=0
 on_start_exit() {
   if [[ $START_OK != 1 ]]; then
     log "start failed; stopping what was started"
+    # A ceph-mgr launch still under way: stop it (timeout passes TERM on) and
+    # wait, so that kill_daemons finds either nothing or the forked daemon.
+    if [[ -n $MGR_LAUNCHER ]] && is_ours "$MGR_LAUNCHER"; then
+      kill -TERM "$MGR_LAUNCHER" 2>/dev/null || true
+      wait "$MGR_LAUNCHER" 2>/dev/null || true
+    fi
     kill_daemons || true
     log "logs kept in $LOG_DIR (remove everything with: $PROG stop $DIR)"
   fi
@@ -604,7 +624,7 @@ cmd_start() {
   # First, so that its start-up overlaps the OSD's: by the time the pools are
   # up it is active and the OSD's first report goes straight to the mon.
   log "starting mgr.$MGR_ID"
-  start_mgr || die "ceph-mgr failed to start"
+  start_mgr
 
   # The mon assigns the id; the conf assumes osd.0 (fresh cluster, so it is).
   osd_id=$(ceph_admin osd new "$osd_uuid") || {
@@ -636,6 +656,7 @@ cmd_start() {
   wait_osd_up || die "OSD did not come up"
   init_pool "$POOL_IMAGES" || die "pool $POOL_IMAGES not usable"
   init_pool "$POOL_VMS" || die "pool $POOL_VMS not usable"
+  check_mgr_launch || die "mgr did not start"
   wait_stats || die "no cluster usage stats (is the mgr working?)"
 
   write_env "$fsid" "$port"

@@ -9,10 +9,10 @@ packages=(
   # build of the addon
   build-essential python3 pkg-config librbd-dev librados-dev
   # the real tools the tests and benchmarks run against
-  ceph-mon ceph-osd ceph-common python3-rbd
+  ceph-mon ceph-osd ceph-mgr ceph-common python3-rbd
   qemu-utils lvm2 util-linux e2fsprogs
   # fuzzing and sanitizer builds of the native parser
-  clang libclang-rt-14-dev
+  clang libclang-rt-14-dev cmake
   # libvirt's schema validator for the disk XML
   libvirt-clients
 )

@@ -9,6 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 import { pools, rbdBase, removeImages } from './lib/ceph.mjs';
 import { GiB, MiB, makeRawFile } from './lib/files.mjs';
+import { fmtMs } from './lib/format.mjs';
 import { repsFor, row, summarize } from './lib/harness.mjs';
 
 const CLONES = 100;
@@ -97,6 +98,9 @@ export default {
         operation: 'fs.stat latency p99 during that storm',
         ours: { label: 'during the storm', stats: of(storm, 'statP99') },
         alternatives: [{ label: 'idle, same process', stats: of(idle, 'statP99') }],
+        context:
+          `median fs.stat ${fmtMs(of(storm, 'statP50').median)} during the storm (idle ${fmtMs(of(idle, 'statP50').median)}), ` +
+          `worst ${fmtMs(of(storm, 'statMax').max)}; libuv pool of ${Number(process.env.UV_THREADPOOL_SIZE ?? 4)} threads, shared by the addon's workers and fs`,
       }),
       row({
         group: 'event-loop',

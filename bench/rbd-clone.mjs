@@ -21,7 +21,12 @@ export default {
     const name = (key, i, j = 0) => `bench-clone-${key}-${i}-${j}`;
     const cliClone = (dest) => run('rbd', ['clone', `${base.pool}/${base.image}@${base.snapshot}`, `${vms}/${dest}`, ...cephArgs(ctx)]);
     const pyClone = { op: 'clone', src_pool: base.pool, image: base.image, snapshot: base.snapshot, dest_pool: vms };
-    const labels = { ours: 'image.clone()', rbd: 'rbd clone CLI', python: 'Python rbd, new connections per call (nova)' };
+    const labels = {
+      ours: 'image.clone()',
+      rbd: 'rbd clone CLI',
+      python: 'Python rbd, new connections per call (nova)',
+      'python-persistent': 'Python rbd, persistent connections (not nova; for scale)',
+    };
     const targets = { rbd: { speedup: 10 }, python: { speedup: 10 } };
     const rows = [];
 
@@ -41,6 +46,12 @@ export default {
           selfTimed: true,
           fn: (i) => py.timed({ ...pyClone, dest: name('python', i) }),
           teardown: drop('python'),
+        },
+        {
+          key: 'python-persistent',
+          selfTimed: true,
+          fn: (i) => py.timed({ ...pyClone, op: 'clone_persistent', dest: name('python-persistent', i) }),
+          teardown: drop('python-persistent'),
         },
       ],
       { reps: repsFor(ctx, { full: 20, quick: 5 }), warmup: 2 },

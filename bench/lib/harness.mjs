@@ -77,9 +77,10 @@ export async function measure(cases, { reps, warmup = 1 }) {
  * @param {{ label: string, stats: ReturnType<typeof summarize> }} r.ours
  * @param {{ label: string, stats: ReturnType<typeof summarize>, target?: object, note?: string }[]} r.alternatives
  * @param {object} [r.target]  for targets on ours alone ({ maxMs })
+ * @param {string} [r.context] one line of measured context for the README (e.g. a floor or a ceiling)
  * @param {object} [r.details] anything else worth keeping in the JSON
  */
-export function row({ group, operation, ours, alternatives = [], target, details }) {
+export function row({ group, operation, ours, alternatives = [], target, context, details }) {
   const judge = (t, alt) => {
     if (!t) return undefined;
     if (t.speedup !== undefined) return alt.stats.median / ours.stats.median >= t.speedup;
@@ -98,12 +99,13 @@ export function row({ group, operation, ours, alternatives = [], target, details
       speedup: ours.stats.median > 0 ? a.stats.median / ours.stats.median : null,
       target: a.target ? { ...a.target, met: judge(a.target, a) } : undefined,
     })),
+    context,
     details,
   };
 }
 
 /** A row from measure() output: `ours` is the key 'ours', the rest are alternatives. */
-export function compareRow({ group, operation, stats, labels, targets = {}, notes = {}, target, details }) {
+export function compareRow({ group, operation, stats, labels, targets = {}, notes = {}, target, context, details }) {
   return row({
     group,
     operation,
@@ -112,6 +114,7 @@ export function compareRow({ group, operation, stats, labels, targets = {}, note
       .filter((k) => k !== 'ours')
       .map((k) => ({ key: k, label: labels[k] ?? k, stats: stats[k], target: targets[k], note: notes[k] })),
     target,
+    context,
     details,
   });
 }

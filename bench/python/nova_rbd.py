@@ -22,9 +22,9 @@ ThreadPoolExecutor of the same size with the whole per-call sequence, connect
 included, inside each thread. That is generous to nova: there, connect and
 open_ioctx are not proxied and block the eventlet hub.
 
-Ops beyond nova (clearly named): size_persistent keeps one connection and
-ioctx open for the life of the process, to show how much of the gap is the
-connection and how much is the language.
+Ops beyond nova (clearly named): size_persistent and clone_persistent keep
+one connection and ioctx per pool open for the life of the process, to show
+how much of the gap is the connection and how much is librbd itself.
 
 Run with Debian's interpreter: /usr/bin/python3 nova_rbd.py --conf C --user U
 """
@@ -101,6 +101,14 @@ class NovaRBDDriver:
         finally:
             volume.close()
 
+    def clone_persistent(self, src_pool, image, snapshot, dest_pool, dest_name):
+        for pool in (src_pool, dest_pool):
+            if pool not in self._persistent:
+                self._persistent[pool] = self._connect_to_rados(pool)
+        src_client, src_ioctx = self._persistent[src_pool]
+        _dest_client, dest_ioctx = self._persistent[dest_pool]
+        rbd.RBD().clone(src_ioctx, image, snapshot, dest_ioctx, dest_name, features=self._features(src_client))
+
     def close(self):
         for client, ioctx in self._persistent.values():
             self._disconnect_from_rados(client, ioctx)
@@ -121,6 +129,9 @@ def handle(driver, cmd):
         ms, result = timed(driver.size_persistent, cmd['pool'], cmd['image'])
     elif op == 'clone':
         ms, result = timed(driver.clone, cmd['src_pool'], cmd['image'], cmd['snapshot'],
+                           cmd['dest_pool'], cmd['dest'])
+    elif op == 'clone_persistent':
+        ms, result = timed(driver.clone_persistent, cmd['src_pool'], cmd['image'], cmd['snapshot'],
                            cmd['dest_pool'], cmd['dest'])
     elif op == 'clone_many':
         def one(name):

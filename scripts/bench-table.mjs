@@ -11,7 +11,7 @@ import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 
-import { fmtMs, markdownTable } from '../bench/lib/format.mjs';
+import { markdownTable } from '../bench/lib/format.mjs';
 
 const ROOT = join(import.meta.dirname, '..');
 const RESULTS = join(ROOT, 'bench', 'results');
@@ -89,5 +89,3 @@ main().then(
     process.exit(1);
   },
 );
-// fmtMs is re-exported for callers composing their own summaries.
-export { fmtMs };

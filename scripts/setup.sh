@@ -11,6 +11,8 @@ packages=(
   # the real tools the tests and benchmarks run against
   ceph-mon ceph-osd ceph-mgr ceph-common python3-rbd
   qemu-utils lvm2 util-linux e2fsprogs
+  # qemu's rbd: protocol (the bench's qemu-img convert ... rbd: comparison)
+  qemu-block-extra
   # fuzzing and sanitizer builds of the native parser
   clang libclang-rt-14-dev cmake
   # libvirt's schema validator for the disk XML

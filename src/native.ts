@@ -80,8 +80,8 @@ type H = NativeClusterHandle;
 export interface NativeRbd {
   rbdConnect(options: NativeConnectOptions): Promise<H>;
   rbdClose(h: H): Promise<void>;
-  /** Tells every running transfer of every connection to stop; sync. */
-  rbdAbortAll(): void;
+  /** Stops running transfers, waits for operations, shuts every connection down; sync, for process 'exit'. */
+  rbdShutdownAll(): void;
   rbdFsid(h: H): string;
   rbdMonCommand(h: H, command: string): Promise<{ output: string; status: string }>;
   rbdClusterStat(h: H): Promise<{ total: number; used: number; free: number; objects: number }>;

@@ -10,13 +10,16 @@
 // rados_pool_create/delete (pools are the operator's business).
 #include "rbd/cluster.h"
 
+#include <chrono>
 #include <cstdlib>
 #include <map>
 #include <mutex>
 #include <string>
 #include <vector>
 
+#include "common/addon_data.h"
 #include "common/args.h"
+#include "common/executor.h"
 
 namespace ib {
 
@@ -33,11 +36,20 @@ std::vector<std::shared_ptr<ClusterState>> LiveClusters() {
   return live;
 }
 
-// Runs inside exit(), after libuv has joined its pool threads: shut down what
-// is still connected so no librados thread outlives the C++ runtime.
-void ShutdownAllAtExit() {
-  for (auto& state : LiveClusters()) state->Shutdown(true);
+// Stops transfers at their next chunk (an import removes its partial image),
+// waits a bounded time for running operations, then shuts every connection
+// down, so no librados thread is left running while the process ends.
+void ShutdownAll() {
+  std::vector<std::shared_ptr<ClusterState>> live = LiveClusters();
+  for (auto& state : live) state->AbortTransfers();
+  Executor::Shared().WaitIdle(std::chrono::seconds(30));
+  for (auto& state : live) state->Shutdown(true);
 }
+
+// The safety net for an exit() that did not pass through process 'exit'
+// (rbdShutdownAll): by now statics of librados may already be destroyed, so
+// the JS-side hook is the one that matters.
+void ShutdownAllAtExit() { ShutdownAll(); }
 }  // namespace
 
 void ClusterState::Register(const std::shared_ptr<ClusterState>& state) {
@@ -56,10 +68,6 @@ void ClusterState::Register(const std::shared_ptr<ClusterState>& state) {
 }
 
 static const napi_type_tag kClusterTag = {0x6d1f3a0c2b7e4e51ULL, 0x9a4c3e2d1b0f8e77ULL};
-
-struct AddonClasses {
-  Napi::FunctionReference cluster;
-};
 
 Napi::Function ClusterHandle::Define(Napi::Env env) {
   return DefineClass(env, "RbdClusterHandle", std::vector<Napi::ClassPropertyDescriptor<ClusterHandle>>{});
@@ -94,9 +102,8 @@ void ClusterHandle::CleanupHook(void* arg) {
 std::shared_ptr<ClusterState> ClusterHandle::Release() { return std::move(state_); }
 
 Napi::Object ClusterHandle::NewInstance(Napi::Env env, std::shared_ptr<ClusterState> state) {
-  auto* classes = env.GetInstanceData<AddonClasses>();
   std::shared_ptr<ClusterState> copy = std::move(state);
-  return classes->cluster.New({Napi::External<std::shared_ptr<ClusterState>>::New(env, &copy)});
+  return GetAddonData(env).cluster_class.New({Napi::External<std::shared_ptr<ClusterState>>::New(env, &copy)});
 }
 
 static ClusterHandle* UnwrapTagged(const Napi::CallbackInfo& info, size_t i) {
@@ -121,9 +128,9 @@ std::shared_ptr<ClusterState> ClusterHandle::From(const Napi::CallbackInfo& info
 
 // ---- rbdConnect(options) -> Promise<handle>
 
-class ConnectWorker : public PromiseWorker {
+class ConnectWorker : public PoolWorker {
  public:
-  ConnectWorker(Napi::Env env, Napi::Object opts) : PromiseWorker(env, "rbdConnect") {
+  ConnectWorker(Napi::Env env, Napi::Object opts) : PoolWorker(env) {
     conf_ = OptString(opts, "cephConf");
     user_ = OptString(opts, "user", "admin");
     keyring_ = OptString(opts, "keyring");
@@ -212,10 +219,9 @@ static Napi::Value Connect(const Napi::CallbackInfo& info) {
 
 // ---- rbdClose(handle) -> Promise<void>; waits for operations in flight.
 
-class CloseWorker : public PromiseWorker {
+class CloseWorker : public PoolWorker {
  public:
-  CloseWorker(Napi::Env env, std::shared_ptr<ClusterState> state)
-      : PromiseWorker(env, "rbdClose"), state_(std::move(state)) {}
+  CloseWorker(Napi::Env env, std::shared_ptr<ClusterState> state) : PoolWorker(env), state_(std::move(state)) {}
 
  private:
   void Execute() override {
@@ -320,21 +326,18 @@ class PoolStatWorker : public ClusterWorker {
 
 static Napi::Value PoolStat(const Napi::CallbackInfo& info) { return (new PoolStatWorker(info))->QueuePromise(); }
 
-// ---- rbdAbortAll() -> undefined. Sync, main thread: tells every running
-// transfer of every connection to stop (and remove what it created). Called
-// from process.on('exit'): process.exit() makes libuv wait for running pool
-// work, which would otherwise mean waiting for whole imports to finish.
+// ---- rbdShutdownAll() -> undefined. Sync, main thread, blocking: for
+// process.on('exit'), which runs before exit() starts destroying the C++
+// runtime: running transfers stop and clean up, every connection shuts down.
 
-static Napi::Value AbortAll(const Napi::CallbackInfo& info) {
-  for (auto& state : LiveClusters()) state->AbortTransfers();
+static Napi::Value ShutdownAllJs(const Napi::CallbackInfo& info) {
+  ShutdownAll();
   return info.Env().Undefined();
 }
 
 void InitCluster(Napi::Env env, Napi::Object exports) {
-  exports.Set("rbdAbortAll", Napi::Function::New(env, AbortAll, "rbdAbortAll"));
-  auto* classes = new AddonClasses();
-  classes->cluster = Napi::Persistent(ClusterHandle::Define(env));
-  env.SetInstanceData<AddonClasses>(classes);
+  exports.Set("rbdShutdownAll", Napi::Function::New(env, ShutdownAllJs, "rbdShutdownAll"));
+  GetAddonData(env).cluster_class = Napi::Persistent(ClusterHandle::Define(env));
   exports.Set("rbdConnect", Napi::Function::New(env, Connect, "rbdConnect"));
   exports.Set("rbdClose", Napi::Function::New(env, Close, "rbdClose"));
   exports.Set("rbdFsid", Napi::Function::New(env, Fsid, "rbdFsid"));

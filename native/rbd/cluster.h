@@ -6,7 +6,7 @@
 
 #include <memory>
 
-#include "common/promise_worker.h"
+#include "common/pool_worker.h"
 #include "rbd/cluster_state.h"
 
 namespace ib {
@@ -33,12 +33,12 @@ class ClusterHandle : public Napi::ObjectWrap<ClusterHandle> {
 };
 
 // Base of every operation on a connected cluster. Holds the state (and the JS
-// handle, so it is not collected) for the worker's life; Run() executes on a
-// pool thread with the connection guaranteed alive.
-class ClusterWorker : public PromiseWorker {
+// handle, so it is not collected) for the worker's life; Run() executes on an
+// Executor thread with the connection guaranteed alive.
+class ClusterWorker : public PoolWorker {
  public:
   ClusterWorker(const Napi::CallbackInfo& info, const char* name)
-      : PromiseWorker(info.Env(), name), state_(ClusterHandle::From(info, 0)),
+      : PoolWorker(info.Env()), state_(ClusterHandle::From(info, 0)),
         handle_(Napi::Persistent(info[0].As<Napi::Object>())) {}
 
  protected:

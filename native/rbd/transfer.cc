@@ -9,7 +9,7 @@
 //     non-zero chunks into a new file sized with ftruncate, so zeros stay holes.
 //     On failure or abort the file is removed.
 //
-// Threads: everything below runs in Execute() on a libuv pool thread; aio
+// Threads: everything below runs in Execute() on an Executor thread; aio
 // completions are waited for on that same thread (no librbd callbacks).
 #include <fcntl.h>
 #include <linux/fs.h>

@@ -68,7 +68,7 @@ export class RbdCluster {
   static async connect(options: RbdConnectOptions = {}): Promise<RbdCluster> {
     if (typeof options !== 'object' || options === null) throw invalidArgument('an options object', 'options', options);
     const addon = native();
-    stopTransfersOnExit(addon);
+    shutdownOnExit(addon);
     const handle = await rbdCall('connect', () =>
       addon.rbdConnect({
         ...options,
@@ -167,11 +167,11 @@ export class RbdCluster {
 
 let exitHookInstalled = false;
 
-// process.exit() waits for running native work; an import of many GiB would
-// hold the exit until it finished. On exit, tell transfers to stop instead:
-// each removes what it created, and the process ends promptly.
-function stopTransfersOnExit(addon: NativeAddon): void {
+// On process exit, running imports/exports stop (each removes what it
+// created) and every connection shuts down, while the C++ runtime is still
+// whole: librados threads running into exit() can crash or leave work half-done.
+function shutdownOnExit(addon: NativeAddon): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
-  process.once('exit', () => addon.rbdAbortAll());
+  process.once('exit', () => addon.rbdShutdownAll());
 }

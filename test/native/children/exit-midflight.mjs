@@ -2,7 +2,7 @@
 import { addon, connect, pool } from './common.mjs';
 
 // What src/rbd/RbdCluster.ts registers on the first connect.
-process.once('exit', () => addon.rbdAbortAll());
+process.once('exit', () => addon.rbdShutdownAll());
 
 const h = await connect();
 const name = `exit-${process.pid}`;

@@ -29,3 +29,47 @@ export { parseMonMap, splitAddr, type MonitorAddress } from './rbd/monmap.js';
 import { RbdCluster } from './rbd/RbdCluster.js';
 /** Short alias from the design sketch: `await Rbd.connect({...})`. */
 export const Rbd = { connect: RbdCluster.connect.bind(RbdCluster) };
+
+export {
+  BaseImageCache,
+  ImageCacheManager,
+  Locks,
+  KeyedMutex,
+  cacheFileName,
+  parseBaseFileName,
+  PARTIAL_INFIX,
+  type BaseImageCacheOptions,
+  type FetchFunction,
+  type FetchOnceOptions,
+  type FetchRequest,
+  type BaseFile,
+  type BaseFileKind,
+  type BaseFileName,
+  type ImageCacheManagerOptions,
+  type RemoveUnusedOptions,
+  type RemoveUnusedReport,
+  type LockContext,
+  type LockService,
+  type LocksOptions,
+  type SynchronizedOptions,
+} from './cache/index.js';
+export { DiskInfo, DISK_INFO_FILENAME, DISK_FORMATS, isDiskFormat, type DiskFormat, type DetectFormat, type DiskInfoOptions } from './diskinfo/index.js';
+export { verifyBaseSize, type VerifyBaseSizeDetails } from './verify.js';
+export {
+  LibvirtDiskConfig,
+  ioTuneFromExtraSpecs,
+  checkIoTune,
+  IOTUNE_EXTRA_SPECS,
+  IOTUNE_MAX,
+  XmlElement,
+  type IoTune,
+  type DiskAuth,
+  type DiskBus,
+  type DiskCacheMode,
+  type DiskDeviceType,
+  type DiskDiscardMode,
+  type DiskIoMode,
+  type DiskSource,
+  type LibvirtDiskConfigOptions,
+  type NetworkHost,
+} from './libvirt/index.js';

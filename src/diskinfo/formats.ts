@@ -1,7 +1,8 @@
 /**
- * Disk formats a `disk.info` entry may hold: the driver types libvirt's schema
- * accepts for disks that nova's backends create or import (`raw` for
- * Flat/Lvm/Rbd, `qcow2`, `ploop`) and the image formats qemu reads.
+ * Disk formats a `disk.info` entry may hold: the formats qemu reads that are
+ * also driver types in libvirt's schema (`storageFormat`), so a recorded
+ * format can always be put in a `<driver type=…>`. nova's backends record
+ * `raw` (Flat, Lvm, Rbd), `qcow2` and `ploop`.
  */
 export const DISK_FORMATS = [
   'raw',
@@ -11,10 +12,8 @@ export const DISK_FORMATS = [
   'vmdk',
   'vdi',
   'vpc',
-  'vhdx',
   'luks',
   'ploop',
-  'parallels',
   'iso',
   'dmg',
   'cloop',

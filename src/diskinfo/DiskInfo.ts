@@ -88,7 +88,7 @@ export class DiskInfo {
    * ```
    */
   async readFormat(diskPath: string): Promise<DiskFormat | undefined> {
-    checkPath('diskPath', diskPath);
+    checkDiskKey(diskPath);
     return (await this.#load()).get(diskPath);
   }
 
@@ -104,7 +104,7 @@ export class DiskInfo {
    * ```
    */
   async recordFormat(diskPath: string, format: DiskFormat): Promise<DiskFormat> {
-    checkPath('diskPath', diskPath);
+    checkDiskKey(diskPath);
     if (!isDiskFormat(format)) throw invalidArgument(`one of ${DISK_FORMATS.join(', ')}`, 'format', format);
     try {
       await mkdir(dirname(this.path), { recursive: true });
@@ -137,7 +137,7 @@ export class DiskInfo {
    * ```
    */
   async resolveFormat(diskPath: string, detect: DetectFormat): Promise<DiskFormat> {
-    checkPath('diskPath', diskPath);
+    checkDiskKey(diskPath);
     if (typeof detect !== 'function') throw invalidArgument('a function', 'detect', detect);
     const recorded = await this.readFormat(diskPath);
     if (recorded !== undefined) return recorded;
@@ -199,6 +199,13 @@ function parse(path: string, text: string): Map<string, DiskFormat> {
     entries.set(key, format);
   }
   return entries;
+}
+
+/** A disk's key: a path, or nova's Rbd pseudo-path `rbd:pool/image[:id=user][:conf=file]`. */
+function checkDiskKey(value: unknown): asserts value is string {
+  if (typeof value !== 'string' || value === '' || value.includes('\0')) {
+    throw invalidArgument('a disk path', 'diskPath', value);
+  }
 }
 
 function checkPath(name: string, value: unknown): asserts value is string {

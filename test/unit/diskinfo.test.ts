@@ -41,6 +41,12 @@ describe('DiskInfo', () => {
     expect(await readdir(join(dir, 'instance'))).toEqual(['disk.info']);
   });
 
+  it("keys Rbd disks by nova's pseudo-path", async () => {
+    const rbd = 'rbd:vms/uuid_disk:id=nova:conf=/etc/ceph/ceph.conf';
+    expect(await info.recordFormat(rbd, 'raw')).toBe('raw');
+    expect(await DiskInfo.forInstance(join(dir, 'instance')).readFormat(rbd)).toBe('raw');
+  });
+
   it('never overwrites an entry: the first writer wins', async () => {
     await info.recordFormat(disk, 'raw');
     expect(await info.recordFormat(disk, 'qcow2')).toBe('raw');
@@ -138,7 +144,7 @@ describe('DiskInfo', () => {
 
   it('validates its arguments', async () => {
     expect(() => new DiskInfo('relative/disk.info')).toThrow("Expected an absolute path for path but received 'relative/disk.info'");
-    await expect(info.readFormat('disk')).rejects.toThrow("Expected an absolute path for diskPath but received 'disk'");
+    await expect(info.readFormat('')).rejects.toThrow("Expected a disk path for diskPath but received ''");
     await expect(info.recordFormat(disk, 'qcow3' as DiskFormat)).rejects.toThrow(/Expected one of raw, qcow2, .* for format but received 'qcow3'/);
   });
 });

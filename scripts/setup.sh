@@ -15,8 +15,9 @@ packages=(
   qemu-block-extra
   # fuzzing and sanitizer builds of the native parser
   clang libclang-rt-14-dev cmake
-  # libvirt's schema validator for the disk XML
-  libvirt-clients
+  # libvirt's schema validator for the disk XML (a shell script that runs
+  # xmllint, which libvirt-clients does not pull in)
+  libvirt-clients libxml2-utils
 )
 
 missing=()

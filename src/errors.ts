@@ -16,7 +16,10 @@
 export type ErrorCode =
   | 'ABORTED'
   | 'BLOCKDEV_FAILED'
+  | 'CACHE_FAILED'
   | 'COPY_FAILED'
+  | 'DISK_INFO_READ_FAILED'
+  | 'DISK_INFO_WRITE_FAILED'
   | 'DISK_NOT_FOUND'
   | 'FLAVOR_DISK_TOO_SMALL'
   | 'IMAGE_INVALID'
@@ -25,6 +28,9 @@ export type ErrorCode =
   | 'INVALID_ARGUMENT'
   | 'INVALID_DISK_INFO'
   | 'IO_ERROR'
+  | 'LOCK_COMPROMISED'
+  | 'LOCK_FAILED'
+  | 'LOCK_TIMEOUT'
   | 'NATIVE_LOAD_FAILED'
   | 'QEMU_FAILED'
   | 'QEMU_TIMEOUT'
@@ -129,10 +135,38 @@ export class AbortError extends ImageBackendError {}
 export class BlockDeviceError extends ImageBackendError {}
 /** Copying raw disk data failed; a destination the copy created was removed. */
 export class CopyFailedError extends ImageBackendError {}
-/** `qemu-img info` could not describe the disk, or its answer was unusable (nova: InvalidDiskInfo). */
+/**
+ * `qemu-img info` could not describe the disk, or its answer was unusable, or a
+ * `disk.info` file holds something other than a `{path: format}` object of known
+ * formats, or a caller tried to record a different format for a path already in
+ * it (nova: InvalidDiskInfo).
+ */
 export class InvalidDiskInfoError extends ImageBackendError {}
 /** qemu-img failed (`QEMU_FAILED`) or ran past its timeout (`QEMU_TIMEOUT`). */
 export class QemuImgError extends ImageBackendError {}
+/** Reading (`DISK_INFO_READ_FAILED`) or writing (`DISK_INFO_WRITE_FAILED`) disk.info failed (nova: DiskInfoReadWriteFail). */
+export class DiskInfoIoError extends ImageBackendError {}
+/** A base image is larger than the disk asked for (nova: FlavorDiskSmallerThanImage). */
+export class FlavorDiskTooSmallError extends ImageBackendError {
+  /** The base image's virtual size, bytes. */
+  readonly baseSize: number;
+  /** The disk size asked for (the flavor's), bytes. */
+  readonly requestedSize: number;
+
+  constructor(message: string, sizes: { baseSize: number; requestedSize: number }, details: ErrorDetails = {}) {
+    super('FLAVOR_DISK_TOO_SMALL', message, details);
+    this.baseSize = sizes.baseSize;
+    this.requestedSize = sizes.requestedSize;
+  }
+}
+/**
+ * A lock could not be taken (`LOCK_FAILED`: the lock folder is unusable), was not
+ * free within the wait limit (`LOCK_TIMEOUT`), or was lost while held
+ * (`LOCK_COMPROMISED`: another holder took it over as stale).
+ */
+export class LockError extends ImageBackendError {}
+/** The base-image cache could not create, place or remove a base file (`CACHE_FAILED`). */
+export class CacheError extends ImageBackendError {}
 /** A required program (qemu-img, prlimit) is not installed. */
 export class ToolNotFoundError extends ImageBackendError {}
 /** An argument was rejected before any work started. */

@@ -41,3 +41,47 @@ export {
 export { createQcow2Overlay, type Qcow2OverlayOptions, type Qcow2OverlayResult } from './image/overlay.js';
 export * from './blockdev/index.js';
 export * from './qemu/index.js';
+
+export {
+  BaseImageCache,
+  ImageCacheManager,
+  Locks,
+  KeyedMutex,
+  cacheFileName,
+  parseBaseFileName,
+  PARTIAL_INFIX,
+  type BaseImageCacheOptions,
+  type FetchFunction,
+  type FetchOnceOptions,
+  type FetchRequest,
+  type BaseFile,
+  type BaseFileKind,
+  type BaseFileName,
+  type ImageCacheManagerOptions,
+  type RemoveUnusedOptions,
+  type RemoveUnusedReport,
+  type LockContext,
+  type LockService,
+  type LocksOptions,
+  type SynchronizedOptions,
+} from './cache/index.js';
+export { DiskInfo, DISK_INFO_FILENAME, DISK_FORMATS, isDiskFormat, type DiskFormat, type DetectFormat, type DiskInfoOptions } from './diskinfo/index.js';
+export { verifyBaseSize, type VerifyBaseSizeDetails } from './verify.js';
+export {
+  LibvirtDiskConfig,
+  ioTuneFromExtraSpecs,
+  checkIoTune,
+  IOTUNE_EXTRA_SPECS,
+  IOTUNE_MAX,
+  XmlElement,
+  type IoTune,
+  type DiskAuth,
+  type DiskBus,
+  type DiskCacheMode,
+  type DiskDeviceType,
+  type DiskDiscardMode,
+  type DiskIoMode,
+  type DiskSource,
+  type LibvirtDiskConfigOptions,
+  type NetworkHost,
+} from './libvirt/index.js';

@@ -1,0 +1,215 @@
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, readdir, rm } from 'node:fs/promises';
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
+import { DiskInfoIoError, ImageBackendError, InvalidDiskInfoError, invalidArgument } from '../errors.js';
+import { writeFileAtomic } from '../fsutil/atomic.js';
+import { errnoName, messageOf, systemErrorDetails } from '../fsutil/errno.js';
+import { Locks, type LockService } from '../cache/Locks.js';
+import { DISK_FORMATS, isDiskFormat, type DiskFormat } from './formats.js';
+
+/** How a {@link DiskInfo} locks. */
+export interface DiskInfoOptions {
+  /**
+   * The locks writers take (in-process and external). Default: lock
+   * directories next to disk.info (`.disk.info-<hash>`, present only while held).
+   */
+  locks?: LockService;
+}
+
+/** Finds a disk's format when disk.info does not know it yet, e.g. by inspecting its header. */
+export type DetectFormat = (diskPath: string) => Promise<DiskFormat>;
+
+/** The name of the file in an instance folder. */
+export const DISK_INFO_FILENAME = 'disk.info';
+
+const TEMP_INFIX = '.tmp-';
+
+/**
+ * An instance's `disk.info`: a JSON object `{ "<disk path>": "<format>" }` that
+ * remembers each disk's format from when the disk was created, so a guest that
+ * writes a qcow2 header into its raw disk cannot make the host open it as
+ * qcow2 (nova bug 1221190). Entries are never changed: the first format
+ * recorded for a path stays. Writes are atomic (temporary file, fsync,
+ * rename, fsync of the folder) and serialized by a lock that holds across
+ * processes; readers need no lock.
+ *
+ * @example
+ * ```ts
+ * const info = DiskInfo.forInstance('/var/lib/nova/instances/7f3c…');
+ * const format = await info.resolveFormat('/var/lib/nova/instances/7f3c…/disk', async (p) => (await inspect(p)).format);
+ * ```
+ */
+export class DiskInfo {
+  /** The disk.info file. */
+  readonly path: string;
+  readonly #locks: LockService;
+  readonly #lockName: string;
+
+  constructor(path: string, options: DiskInfoOptions = {}) {
+    checkPath('path', path);
+    this.path = resolve(path);
+    this.#locks = options.locks ?? new Locks({ lockPath: dirname(this.path), prefix: '.' });
+    this.#lockName = `${basename(this.path)}-${createHash('sha1').update(this.path).digest('hex').slice(0, 16)}`;
+  }
+
+  /**
+   * The disk.info of an instance folder.
+   *
+   * @example
+   * ```ts
+   * DiskInfo.forInstance('/var/lib/nova/instances/uuid').path; // '/var/lib/nova/instances/uuid/disk.info'
+   * ```
+   */
+  static forInstance(instanceDir: string, options: DiskInfoOptions = {}): DiskInfo {
+    checkPath('instanceDir', instanceDir);
+    return new DiskInfo(join(instanceDir, DISK_INFO_FILENAME), options);
+  }
+
+  /**
+   * Every entry; empty when the file does not exist or is empty. Rejects with
+   * `INVALID_DISK_INFO` for content that is not a `{path: format}` object of
+   * known formats, `DISK_INFO_READ_FAILED` when the file cannot be read.
+   *
+   * @example
+   * ```ts
+   * const entries = await info.read(); // { '/var/lib/nova/instances/uuid/disk': 'qcow2' }
+   * ```
+   */
+  async read(): Promise<Record<string, DiskFormat>> {
+    return Object.fromEntries(await this.#load());
+  }
+
+  /**
+   * The format recorded for `diskPath`, or undefined.
+   *
+   * @example
+   * ```ts
+   * const format = await info.readFormat('/var/lib/nova/instances/uuid/disk'); // 'raw' | 'qcow2' | … | undefined
+   * ```
+   */
+  async readFormat(diskPath: string): Promise<DiskFormat | undefined> {
+    checkDiskKey(diskPath);
+    return (await this.#load()).get(diskPath);
+  }
+
+  /**
+   * Records `format` for `diskPath` unless a format is already recorded for
+   * it, and returns the format now recorded: the first writer wins, an entry
+   * is never overwritten (compare the result with what you passed).
+   *
+   * @example
+   * ```ts
+   * await info.recordFormat('/var/lib/nova/instances/uuid/disk', 'raw'); // 'raw'
+   * await info.recordFormat('/var/lib/nova/instances/uuid/disk', 'qcow2'); // still 'raw'
+   * ```
+   */
+  async recordFormat(diskPath: string, format: DiskFormat): Promise<DiskFormat> {
+    checkDiskKey(diskPath);
+    if (!isDiskFormat(format)) throw invalidArgument(`one of ${DISK_FORMATS.join(', ')}`, 'format', format);
+    try {
+      await mkdir(dirname(this.path), { recursive: true });
+    } catch (error) {
+      throw this.#ioError('DISK_INFO_WRITE_FAILED', error);
+    }
+    return this.#locks.synchronized(this.#lockName, async () => {
+      const entries = await this.#load();
+      const existing = entries.get(diskPath);
+      if (existing !== undefined) return existing;
+      entries.set(diskPath, format);
+      try {
+        await this.#sweepTemporaries();
+        await writeFileAtomic(this.path, `${JSON.stringify(Object.fromEntries(entries))}\n`, 0o644);
+      } catch (error) {
+        throw this.#ioError('DISK_INFO_WRITE_FAILED', error);
+      }
+      return format;
+    });
+  }
+
+  /**
+   * nova's `resolve_driver_format`: the recorded format of `diskPath`; when
+   * there is none, `detect`'s answer, recorded for every later call (in any
+   * process). When two callers race, both get the first recorded format.
+   *
+   * @example
+   * ```ts
+   * const format = await info.resolveFormat(disk, async () => 'raw');
+   * ```
+   */
+  async resolveFormat(diskPath: string, detect: DetectFormat): Promise<DiskFormat> {
+    checkDiskKey(diskPath);
+    if (typeof detect !== 'function') throw invalidArgument('a function', 'detect', detect);
+    const recorded = await this.readFormat(diskPath);
+    if (recorded !== undefined) return recorded;
+    const detected = await detect(diskPath);
+    if (!isDiskFormat(detected)) throw invalidArgument(`one of ${DISK_FORMATS.join(', ')}`, 'the detected format', detected);
+    return this.recordFormat(diskPath, detected);
+  }
+
+  async #load(): Promise<Map<string, DiskFormat>> {
+    let text: string;
+    try {
+      text = await readFile(this.path, 'utf8');
+    } catch (error) {
+      if (errnoName(error) === 'ENOENT') return new Map();
+      throw this.#ioError('DISK_INFO_READ_FAILED', error);
+    }
+    return parse(this.path, text);
+  }
+
+  /** Temporary files of writers that died; holding the lock, none is live. */
+  async #sweepTemporaries(): Promise<void> {
+    const prefix = `${basename(this.path)}${TEMP_INFIX}`;
+    for (const entry of await readdir(dirname(this.path))) {
+      if (entry.startsWith(prefix)) await rm(join(dirname(this.path), entry), { force: true });
+    }
+  }
+
+  #ioError(code: 'DISK_INFO_READ_FAILED' | 'DISK_INFO_WRITE_FAILED', error: unknown): ImageBackendError {
+    if (error instanceof ImageBackendError) return error;
+    const verb = code === 'DISK_INFO_READ_FAILED' ? 'read' : 'write';
+    return new DiskInfoIoError(code, `cannot ${verb} ${this.path}: ${messageOf(error)}`, systemErrorDetails(error, verb === 'read' ? 'readDiskInfo' : 'writeDiskInfo', this.path));
+  }
+}
+
+function parse(path: string, text: string): Map<string, DiskFormat> {
+  const invalid = (why: string, cause?: unknown): InvalidDiskInfoError =>
+    new InvalidDiskInfoError('INVALID_DISK_INFO', `${path} is not valid disk.info: ${why}`, {
+      operation: 'readDiskInfo',
+      path,
+      ...(cause === undefined ? {} : { cause }),
+    });
+  // nova writes one line and may leave an empty file (it opens with O_CREAT).
+  if (text.trim() === '') return new Map();
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw invalid(messageOf(error), error);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw invalid(`expected an object of {path: format} but found ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}`);
+  }
+  const entries = new Map<string, DiskFormat>();
+  for (const [key, format] of Object.entries(value)) {
+    if (key === '') throw invalid('an empty disk path');
+    if (!isDiskFormat(format)) {
+      throw invalid(`the format of ${JSON.stringify(key)} is ${JSON.stringify(format)}, not one of ${DISK_FORMATS.join(', ')}`);
+    }
+    entries.set(key, format);
+  }
+  return entries;
+}
+
+/** A disk's key: a path, or nova's Rbd pseudo-path `rbd:pool/image[:id=user][:conf=file]`. */
+function checkDiskKey(value: unknown): asserts value is string {
+  if (typeof value !== 'string' || value === '' || value.includes('\0')) {
+    throw invalidArgument('a disk path', 'diskPath', value);
+  }
+}
+
+function checkPath(name: string, value: unknown): asserts value is string {
+  if (typeof value !== 'string' || !isAbsolute(value) || value.includes('\0')) {
+    throw invalidArgument('an absolute path', name, value);
+  }
+}

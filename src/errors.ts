@@ -24,6 +24,11 @@ export type ErrorCode =
   | 'IMAGE_UNSAFE'
   | 'INVALID_ARGUMENT'
   | 'INVALID_DISK_INFO'
+  | 'LVM_EXISTS'
+  | 'LVM_FAILED'
+  | 'LVM_NOT_CONFIGURED'
+  | 'LVM_NOT_FOUND'
+  | 'LVM_NO_SPACE'
   | 'NATIVE_LOAD_FAILED'
   | 'QEMU_FAILED'
   | 'QEMU_TIMEOUT'
@@ -35,7 +40,8 @@ export type ErrorCode =
   | 'RBD_PERMISSION'
   | 'RBD_TIMEOUT'
   | 'TOOL_NOT_FOUND'
-  | 'UNKNOWN_IMAGE_TYPE';
+  | 'UNKNOWN_IMAGE_TYPE'
+  | 'VOLUMES_NOT_REMOVED';
 
 /** What an error concerned; absent fields did not apply. */
 export interface ErrorDetails {
@@ -44,6 +50,9 @@ export interface ErrorDetails {
   image?: string;
   snapshot?: string;
   path?: string;
+  /** LVM volume group and logical volume names. */
+  volumeGroup?: string;
+  logicalVolume?: string;
   errno?: number;
   errnoName?: string;
   syscall?: string;
@@ -74,6 +83,10 @@ export class ImageBackendError extends Error {
   readonly image?: string;
   readonly snapshot?: string;
   readonly path?: string;
+  /** The LVM volume group concerned. */
+  readonly volumeGroup?: string;
+  /** The LVM logical volume concerned. */
+  readonly logicalVolume?: string;
   /** Negative errno, as Node's system errors carry it. */
   readonly errno?: number;
   /** The errno's symbolic name, e.g. `ENOENT`. */
@@ -124,6 +137,29 @@ export class QemuImgError extends ImageBackendError {}
 export class ToolNotFoundError extends ImageBackendError {}
 /** An argument was rejected before any work started. */
 export class InvalidArgumentError extends ImageBackendError {}
+/** An lvm2 command failed (`LVM_FAILED`); `process.stderr` holds lvm2's error messages. */
+export class LvmError extends ImageBackendError {}
+/** The volume group or logical volume does not exist (`LVM_NOT_FOUND`). */
+export class LvmNotFoundError extends ImageBackendError {}
+/** The logical volume already exists (`LVM_EXISTS`). */
+export class LvmExistsError extends ImageBackendError {}
+/** The volume group has too little free space for the volume (`LVM_NO_SPACE`). */
+export class LvmNoSpaceError extends ImageBackendError {}
+/** LVM images were asked for but no volume group is configured (`LVM_NOT_CONFIGURED`). */
+export class LvmNotConfiguredError extends ImageBackendError {}
+/**
+ * Some volumes could not be removed (nova: VolumesNotRemoved). Every path was
+ * tried; `failures` lists each one that failed with its error.
+ */
+export class VolumesNotRemovedError extends ImageBackendError {
+  readonly failures: readonly { path: string; error: ImageBackendError }[];
+
+  constructor(failures: readonly { path: string; error: ImageBackendError }[], details: ErrorDetails = {}) {
+    const list = failures.map((f) => `${f.path}: ${f.error.message}`).join('; ');
+    super('VOLUMES_NOT_REMOVED', `${failures.length} logical volume(s) not removed: ${list}`, details);
+    this.failures = failures;
+  }
+}
 /** The native addon could not be loaded; the message names the cause and the fix. */
 export class NativeLoadError extends ImageBackendError {}
 

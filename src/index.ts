@@ -29,3 +29,4 @@ export { parseMonMap, splitAddr, type MonitorAddress } from './rbd/monmap.js';
 import { RbdCluster } from './rbd/RbdCluster.js';
 /** Short alias from the design sketch: `await Rbd.connect({...})`. */
 export const Rbd = { connect: RbdCluster.connect.bind(RbdCluster) };
+export * from './lvm/index.js';

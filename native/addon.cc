@@ -4,6 +4,7 @@
 #include <napi.h>
 
 #include "blockdev/blockdev.h"
+#include "lvm/lvm.h"
 #include "rbd/abort_handle.h"
 #include "rbd/cluster.h"
 #include "rbd/image_worker.h"
@@ -15,6 +16,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   ib::InitTransfer(env, exports);
   ib::InitAbortHandle(env, exports);
   ib::InitBlockdev(env, exports);
+  ib::InitLvm(env, exports);
   return exports;
 }
 

@@ -13,6 +13,7 @@ export type {
 export type { LvmCommandResult, LvmRunner, LvmRunnerOptions } from './LvmRunner.js';
 export { Lvm2Driver, SPARSE_PREALLOCATION, type Lvm2DriverOptions } from './Lvm2Driver.js';
 export { LvmCliRunner, type LvmCliRunnerOptions } from './LvmCliRunner.js';
+export { LvmLibRunner } from './LvmLibRunner.js';
 export { hasDeviceMapper } from './config.js';
 export { checkLogicalVolumeName, checkVolumeGroupName, escapeDiskName, parseVolumePath, volumeName, volumePath } from './names.js';
 export { createLvmDriver, resolveLvmOptions, type LvmOptions, type ResolvedLvmOptions } from './options.js';

@@ -7,6 +7,7 @@ import { invalidArgument, LvmNotConfiguredError } from '../errors.js';
 import { checkClearOptions } from './clear.js';
 import { Lvm2Driver } from './Lvm2Driver.js';
 import { LvmCliRunner, type LvmCliRunnerOptions } from './LvmCliRunner.js';
+import { LvmLibRunner } from './LvmLibRunner.js';
 import type { VolumeClear } from './LvmDriver.js';
 import { checkVolumeGroupName } from './names.js';
 
@@ -61,11 +62,12 @@ export function resolveLvmOptions(options: LvmOptions | undefined): ResolvedLvmO
  *
  * @example
  * ```ts
- * const driver = await createLvmDriver({ runner: 'lib', devices: ['/dev/sdb'] });
+ * const driver = createLvmDriver({ runner: 'lib', devices: ['/dev/sdb'] });
  * ```
  */
-export async function createLvmDriver(options: LvmOptions = {}): Promise<Lvm2Driver> {
+export function createLvmDriver(options: LvmOptions = {}): Lvm2Driver {
   const runner = options.runner ?? 'cli';
   if (runner === 'cli') return new Lvm2Driver(new LvmCliRunner(options));
+  if (runner === 'lib') return new Lvm2Driver(new LvmLibRunner(options));
   throw invalidArgument("'cli' or 'lib'", 'runner', runner);
 }

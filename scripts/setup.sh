@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 packages=(
   # build of the addon
-  build-essential python3 pkg-config librbd-dev librados-dev
+  build-essential python3 pkg-config librbd-dev librados-dev liblvm2-dev
   # the real tools the tests and benchmarks run against
   ceph-mon ceph-osd ceph-common python3-rbd
   qemu-utils lvm2 util-linux e2fsprogs
@@ -15,6 +15,9 @@ packages=(
   clang libclang-rt-14-dev
   # libvirt's schema validator for the disk XML
   libvirt-clients
+  # scripts/lvm-vm-test.sh: Debian's kernel (fetched with apt-get download)
+  # booted under qemu with a busybox initramfs, for the device-mapper path
+  qemu-system-x86 busybox-static cpio kmod
 )
 
 missing=()

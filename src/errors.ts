@@ -18,6 +18,7 @@ export type ErrorCode =
   | 'BLOCKDEV_FAILED'
   | 'COPY_FAILED'
   | 'DISK_NOT_FOUND'
+  | 'FILESYSTEM_RESIZE_FAILED'
   | 'FLAVOR_DISK_TOO_SMALL'
   | 'IMAGE_INVALID'
   | 'IMAGE_UNACCEPTABLE'
@@ -137,6 +138,10 @@ export class QemuImgError extends ImageBackendError {}
 export class ToolNotFoundError extends ImageBackendError {}
 /** An argument was rejected before any work started. */
 export class InvalidArgumentError extends ImageBackendError {}
+/** The image is larger than the disk asked for (nova: FlavorDiskSmallerThanImage). */
+export class FlavorDiskTooSmallError extends ImageBackendError {}
+/** `resize2fs` could not grow a file system (`FILESYSTEM_RESIZE_FAILED`); `process` says how it ended. */
+export class FilesystemResizeError extends ImageBackendError {}
 /** An lvm2 command failed (`LVM_FAILED`); `process.stderr` holds lvm2's error messages. */
 export class LvmError extends ImageBackendError {}
 /** The volume group or logical volume does not exist (`LVM_NOT_FOUND`). */

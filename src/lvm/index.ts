@@ -17,3 +17,15 @@ export { LvmLibRunner } from './LvmLibRunner.js';
 export { hasDeviceMapper } from './config.js';
 export { checkLogicalVolumeName, checkVolumeGroupName, escapeDiskName, parseVolumePath, volumeName, volumePath } from './names.js';
 export { createLvmDriver, resolveLvmOptions, type LvmOptions, type ResolvedLvmOptions } from './options.js';
+export { growFilesystem, type GrowFilesystemResult } from './grow-filesystem.js';
+export {
+  baseImageSize,
+  deleteVolumes,
+  provisionFromBase,
+  provisionGenerated,
+  writeBase,
+  type BaseImage,
+  type ProvisionOptions,
+  type ProvisionResult,
+  type WriteBaseOptions,
+} from './provision.js';

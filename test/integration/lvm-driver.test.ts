@@ -223,8 +223,9 @@ describe.each(RUNNERS)('Lvm2Driver over the $name runner', ({ make }) => {
     expect((await rejection(Promise.resolve().then(() => driver.clearVolume(vg.device, { volumeClear: 'dd' as 'zero' })))).code).toBe(
       'INVALID_ARGUMENT',
     );
+    // Large enough that the shred is still running when the first progress report aborts it.
     const ac = new AbortController();
-    const dev = await vg.scratchDevice(16 * MiB);
+    const dev = await vg.scratchDevice(512 * MiB);
     const aborted = await rejection(driver.clearVolume(dev, { volumeClear: 'shred', signal: ac.signal, onProgress: () => ac.abort() }));
     expect(aborted.code).toBe('ABORTED');
   });

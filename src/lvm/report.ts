@@ -125,7 +125,11 @@ export function commandError(result: LvmCommandResult, details: ErrorDetails = {
     },
   };
   const message = `${operation} failed: ${text}`;
-  if (/not found|Failed to find|does not exist/i.test(text)) return new LvmNotFoundError('LVM_NOT_FOUND', message, all);
+  // Only lvm2's own words for a missing VG/LV/PV: "Module dm-snapshot not
+  // found" (a kernel without the target) is a failure, not a missing object.
+  if (/Volume group "[^"]*" not found|Failed to find (logical|physical) volume|Logical volume \S+ not found/i.test(text)) {
+    return new LvmNotFoundError('LVM_NOT_FOUND', message, all);
+  }
   if (/already exists/i.test(text)) return new LvmExistsError('LVM_EXISTS', message, all);
   if (/Insufficient free space|insufficient.*extents/i.test(text)) return new LvmNoSpaceError('LVM_NO_SPACE', message, all);
   return new LvmError('LVM_FAILED', message, all);

@@ -25,6 +25,9 @@ describe('lvm2 JSON reports', () => {
   it('types a failure from the log, else from stderr', () => {
     const log = (m: string) => `{"log": [ {"log_type":"error", "log_message":"${m}"}, {"log_type":"status", "log_message":"failure"} ]}`;
     expect(commandError(result(log('Volume group \\"x\\" not found'), 5)).code).toBe('LVM_NOT_FOUND');
+    expect(commandError(result(log('Failed to find logical volume \\"x/y\\"'), 5)).code).toBe('LVM_NOT_FOUND');
+    // A missing kernel module is no missing volume.
+    expect(commandError(result('', 5, 'modprobe: FATAL: Module dm-snapshot not found in directory /lib/modules/6.1.0\n')).code).toBe('LVM_FAILED');
     expect(commandError(result(log('Logical Volume \\"b\\" already exists in volume group \\"x\\"'), 5)).code).toBe('LVM_EXISTS');
     expect(commandError(result(log('Volume group \\"x\\" has insufficient free space (1 extents): 2 required.'), 5)).code).toBe(
       'LVM_NO_SPACE',

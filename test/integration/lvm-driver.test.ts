@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { ImageBackendError, VolumesNotRemovedError } from '../../src/errors.js';
 import { Lvm2Driver } from '../../src/lvm/Lvm2Driver.js';
+import { LvmCliRunner } from '../../src/lvm/LvmCliRunner.js';
 import type { LvmRunner } from '../../src/lvm/LvmRunner.js';
 import { overwriteRandom } from '../../src/blockdev/index.js';
 import { createTestVolumeGroup, requireLvmTools, type TestVolumeGroup } from '../helpers/lvm.js';
@@ -228,5 +229,23 @@ describe.each(RUNNERS)('Lvm2Driver over the $name runner', ({ make }) => {
     const dev = await vg.scratchDevice(512 * MiB);
     const aborted = await rejection(driver.clearVolume(dev, { volumeClear: 'shred', signal: ac.signal, onProgress: () => ac.abort() }));
     expect(aborted.code).toBe('ABORTED');
+  });
+});
+
+describe('LvmCliRunner', () => {
+  it('runs lvm behind a root helper prefix, as argv', async () => {
+    // `env NAME=value lvm ...` stands in for `sudo -n lvm ...`.
+    const runner = new LvmCliRunner({ rootHelper: ['env', 'IMAGEBACKEND_HELPER=1'], devices: [vg.device] });
+    const result = await runner.run(['vgs', '-o', 'vg_name', vg.name]);
+    expect(result.status).toBe(0);
+    expect(result.stdout).toContain(vg.name);
+    const refused = await new Lvm2Driver(new LvmCliRunner({ rootHelper: ['false'] })).vgInfo(vg.name).catch((e: unknown) => e);
+    expect((refused as ImageBackendError).code).toBe('LVM_FAILED');
+    expect((refused as ImageBackendError).process?.exitCode).toBe(1);
+  });
+
+  it('fails with TOOL_NOT_FOUND when lvm2 is not installed', async () => {
+    const error = await new LvmCliRunner({ lvm: 'lvm-not-installed' }).run(['vgs']).catch((e: unknown) => e);
+    expect((error as ImageBackendError).code).toBe('TOOL_NOT_FOUND');
   });
 });

@@ -17,7 +17,7 @@ packages=(
   libvirt-clients
   # scripts/lvm-vm-test.sh: Debian's kernel (fetched with apt-get download)
   # booted under qemu with a busybox initramfs, for the device-mapper path
-  qemu-system-x86 busybox-static cpio kmod
+  qemu-system-x86 busybox-static cpio
 )
 
 missing=()

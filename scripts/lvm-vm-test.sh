@@ -82,6 +82,11 @@ mount -t tmpfs tmpfs /host/tmp
 mount -t tmpfs tmpfs /host/run
 mkdir -p /host/tmp/results /host/run/lock
 mount --bind /results /host/tmp/results
+# The project itself, shared on its own: a checkout under /tmp or /run would
+# otherwise be hidden by the tmpfs mounts above.
+mkdir -p "/host$root"
+mount -t 9p -o trans=virtio,version=9p2000.L,ro project "/host$root" || echo 'mount project failed'
+
 # lvm2 without udev, on a read-only /etc: its own config, no backups.
 mkdir -p /host/tmp/lvm
 cat >/host/tmp/lvm/lvm.conf <<'CONF'
@@ -109,6 +114,7 @@ timeout "${LVM_VM_TIMEOUT:-600}" qemu-system-x86_64 -machine accel=tcg -m 2048 -
   -append 'console=ttyS0 panic=-1 rdinit=/init quiet loglevel=3' \
   -virtfs local,path=/,mount_tag=host,security_model=none,readonly=on,multidevs=remap \
   -virtfs "local,path=$work/results,mount_tag=results,security_model=none" \
+  -virtfs "local,path=$root,mount_tag=project,security_model=none,readonly=on,multidevs=remap" \
   </dev/null >"$work/console.log" 2>&1
 qemu_status=$?
 set -e

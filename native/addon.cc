@@ -6,7 +6,7 @@
 #include "blockdev/blockdev.h"
 #include "image/image.h"
 #include "lvm/lvm.h"
-#include "rbd/abort_handle.h"
+#include "common/abort_handle.h"
 #include "rbd/cluster.h"
 #include "rbd/image_worker.h"
 

@@ -28,7 +28,7 @@
 #include "blockdev/worker.h"
 #include "blockdev/zeroer.h"
 #include "common/progress.h"
-#include "rbd/abort_handle.h"
+#include "common/abort_handle.h"
 
 namespace ib::blockdev {
 

@@ -8,7 +8,7 @@
 #include <cstdint>
 
 #include "blockdev/fd.h"
-#include "rbd/abort_handle.h"
+#include "common/abort_handle.h"
 
 namespace ib::blockdev {
 

@@ -26,7 +26,7 @@
 #include <vector>
 
 #include "common/progress.h"
-#include "rbd/abort_handle.h"
+#include "common/abort_handle.h"
 #include "rbd/image_worker.h"
 
 namespace ib {

@@ -1,4 +1,4 @@
-#include "rbd/abort_handle.h"
+#include "common/abort_handle.h"
 
 #include <vector>
 

@@ -244,7 +244,8 @@ export function native(): NativeAddon {
   }
 }
 
-function explainLoadFailure(error: unknown): NativeLoadError {
+/** Turns a loader failure into one error naming the cause and the fix (exported for tests). */
+export function explainLoadFailure(error: unknown): NativeLoadError {
   const text = error instanceof Error ? error.message : String(error);
   let cause: string;
   let fix: string;

@@ -150,7 +150,7 @@ class CopyWorker : public BlockdevWorker {
       }
       size_t n = static_cast<size_t>(std::min<uint64_t>(chunk_, data_end - offset));
       int r = PreadAll(src.fd.get(), buf.data(), n, offset);
-      if (r == -EIO) return Fail(r, "pread", "the source shrank during the copy");
+      if (r == -ENODATA) return Fail(-EIO, "pread", "the source shrank during the copy");
       if (r < 0) return Fail(r, "pread", "at offset " + std::to_string(offset));
       if (!Land(zeroer, dst, buf.data(), n, offset)) return false;
       offset += n;

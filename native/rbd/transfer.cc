@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "common/fd.h"
 #include "common/progress.h"
 #include "common/abort_handle.h"
 #include "rbd/image_worker.h"
@@ -35,32 +36,6 @@ static constexpr uint64_t kDefaultChunk = 4ULL << 20;
 static constexpr uint64_t kMaxChunk = 64ULL << 20;
 static constexpr uint64_t kDefaultConcurrency = 8;
 static constexpr uint64_t kMaxConcurrency = 64;
-
-static bool AllZero(const char* buf, size_t len) {
-  if (len == 0) return true;
-  if (buf[0] != 0) return false;
-  return std::memcmp(buf, buf + 1, len - 1) == 0;
-}
-
-// A closed-on-exit file descriptor.
-class Fd {
- public:
-  explicit Fd(int fd = -1) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-  int Close() {
-    int r = fd_ >= 0 ? ::close(fd_) : 0;
-    fd_ = -1;
-    return r < 0 ? -errno : 0;
-  }
-
- private:
-  int fd_;
-};
 
 // One buffer and the aio in flight on parts of it, reused round-robin.
 struct Slot {
@@ -210,7 +185,7 @@ class ImportWorker : public TransferWorker {
         return Fail(static_cast<int>(done), "rbd_aio_write", "before offset " + std::to_string(offset));
       }
       uint64_t length = std::min<uint64_t>(chunk_, data_end - offset);
-      r = ReadFully(fd, slot.buf.get(), length, offset);
+      r = PreadAll(fd, slot.buf.get(), length, offset);
       if (r < 0) {
         Drain();
         return r == -ENODATA ? FailPath(-EIO, "pread", path_, "the file shrank while being imported")
@@ -250,18 +225,6 @@ class ImportWorker : public TransferWorker {
     }
     *data_end = size_;
     return true;
-  }
-
-  static int ReadFully(int fd, char* buf, uint64_t length, uint64_t offset) {
-    uint64_t got = 0;
-    while (got < length) {
-      ssize_t n = pread(fd, buf + got, length - got, static_cast<off_t>(offset + got));
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) return -errno;
-      if (n == 0) return -ENODATA;
-      got += static_cast<uint64_t>(n);
-    }
-    return 0;
   }
 
   // Submits one aio write per run of non-zero granules of the chunk.
@@ -333,13 +296,8 @@ class ExportWorker : public TransferWorker {
     slot.length = 0;
     if (r < 0) return Fail(static_cast<int>(r), "rbd_aio_read", "at offset " + std::to_string(slot.offset));
     if (AllZero(slot.buf.get(), length)) return true;
-    uint64_t put = 0;
-    while (put < length) {
-      ssize_t n = pwrite(fd, slot.buf.get() + put, length - put, static_cast<off_t>(slot.offset + put));
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) return FailPath(-errno, "pwrite", path_);
-      put += static_cast<uint64_t>(n);
-    }
+    int w = PwriteAll(fd, slot.buf.get(), length, slot.offset);
+    if (w < 0) return FailPath(w, "pwrite", path_);
     written_ += length;
     return true;
   }

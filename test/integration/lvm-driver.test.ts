@@ -3,7 +3,6 @@
 // runs with activation=0: metadata operations are real, volumes get no device
 // node, and the data-path functions run on the loop device itself. The
 // output says which mode ran.
-import { open } from 'node:fs/promises';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -14,30 +13,9 @@ import type { LvmRunner } from '../../src/lvm/LvmRunner.js';
 import { overwriteRandom } from '../../src/blockdev/index.js';
 import { createTestVolumeGroup, requireLvmTools, type TestVolumeGroup } from '../helpers/lvm.js';
 import { RUNNERS } from '../helpers/lvm-runners.js';
+import { isZero, readRange, rejection } from '../helpers/assert.js';
 
 const MiB = 1 << 20;
-
-async function rejection(promise: Promise<unknown>): Promise<ImageBackendError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(ImageBackendError);
-  return error as ImageBackendError;
-}
-
-async function read(path: string, offset: number, length: number): Promise<Buffer> {
-  const fh = await open(path, 'r');
-  try {
-    const buf = Buffer.alloc(length);
-    await fh.read(buf, 0, length, offset);
-    return buf;
-  } finally {
-    await fh.close();
-  }
-}
-
-const zeros = (b: Buffer): boolean => b.every((x) => x === 0);
 
 let vg: TestVolumeGroup;
 
@@ -187,13 +165,13 @@ describe.each(RUNNERS)('Lvm2Driver over the $name runner', ({ make }) => {
     const events: Array<[number, number]> = [];
     const result = await driver.clearVolume(dev, { volumeClear: 'zero', volumeClearSizeMiB: 4, onProgress: (d, t) => events.push([d, t]) });
     expect(result).toEqual({ bytes: 4 * MiB, missing: false });
-    expect(zeros(await read(dev, 0, 4 * MiB))).toBe(true);
-    expect(zeros(await read(dev, 4 * MiB, MiB))).toBe(false);
+    expect(isZero(await readRange(dev, 0, 4 * MiB))).toBe(true);
+    expect(isZero(await readRange(dev, 4 * MiB, MiB))).toBe(false);
     expect(events.at(-1)).toEqual([4 * MiB, 4 * MiB]);
     // 0 means the whole device; a size past the end is capped at it.
     expect((await driver.clearVolume(dev, { volumeClear: 'zero' })).bytes).toBe(16 * MiB);
     expect((await driver.clearVolume(dev, { volumeClear: 'zero', volumeClearSizeMiB: 1000 })).bytes).toBe(16 * MiB);
-    expect(zeros(await read(dev, 0, 16 * MiB))).toBe(true);
+    expect(isZero(await readRange(dev, 0, 16 * MiB))).toBe(true);
   });
 
   it('shreds with random data, in passes, with progress; none leaves the data', async () => {
@@ -212,11 +190,11 @@ describe.each(RUNNERS)('Lvm2Driver over the $name runner', ({ make }) => {
     expect(result).toEqual({ bytes: 2 * MiB, missing: false });
     for (let i = 1; i < events.length; i++) expect(events[i]).toBeGreaterThan(events[i - 1] as number);
     expect(events.at(-1)).toBe(4 * MiB);
-    const shredded = await read(dev, 0, 2 * MiB);
+    const shredded = await readRange(dev, 0, 2 * MiB);
     expect(shredded.filter((b) => b === 0).length).toBeLessThan(20_000);
-    expect(zeros(await read(dev, 2 * MiB, MiB))).toBe(true);
+    expect(isZero(await readRange(dev, 2 * MiB, MiB))).toBe(true);
     expect(await driver.clearVolume(dev, { volumeClear: 'none' })).toEqual({ bytes: 0, missing: false });
-    expect((await read(dev, 0, 2 * MiB)).equals(shredded)).toBe(true);
+    expect((await readRange(dev, 0, 2 * MiB)).equals(shredded)).toBe(true);
   });
 
   it('ignores a missing volume when clearing and rejects bad options', async () => {

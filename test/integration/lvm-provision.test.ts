@@ -8,7 +8,6 @@ import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { ImageBackendError } from '../../src/errors.js';
 import { Lvm2Driver } from '../../src/lvm/Lvm2Driver.js';
 import { growFilesystem } from '../../src/lvm/grow-filesystem.js';
 import { deleteVolumes, provisionFromBase, provisionGenerated, writeBase } from '../../src/lvm/provision.js';
@@ -16,6 +15,7 @@ import { sparseFile } from '../helpers/files.js';
 import { createTestVolumeGroup, requireLvmTools, type TestVolumeGroup } from '../helpers/lvm.js';
 import { RUNNERS } from '../helpers/lvm-runners.js';
 import { sameBytes } from '../unit/helpers/system.js';
+import { rejection } from '../helpers/assert.js';
 
 const MiB = 1 << 20;
 let vg: TestVolumeGroup;
@@ -31,15 +31,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await vg?.destroy();
 });
-
-async function rejection(promise: Promise<unknown>): Promise<ImageBackendError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(ImageBackendError);
-  return error as ImageBackendError;
-}
 
 /** A raw image of `size` bytes holding an ext4 file system with one file. */
 function ext4Image(path: string, size: number): void {

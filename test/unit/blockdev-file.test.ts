@@ -13,33 +13,11 @@ import {
   overwriteRandom,
   zeroRange,
 } from '../../src/blockdev/index.js';
-import { ImageBackendError } from '../../src/errors.js';
 import { sameBytes, tempDir } from './helpers/system.js';
+import { isZero, readRange, rejection } from '../helpers/assert.js';
 
 let dir: string;
 let removeDir: () => Promise<void>;
-
-async function rejection(promise: Promise<unknown>): Promise<ImageBackendError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(ImageBackendError);
-  return error as ImageBackendError;
-}
-
-async function readRange(path: string, offset: number, length: number): Promise<Buffer> {
-  const handle = await open(path, 'r');
-  try {
-    const buf = Buffer.alloc(length);
-    await handle.read(buf, 0, length, offset);
-    return buf;
-  } finally {
-    await handle.close();
-  }
-}
-
-const isZero = (buf: Buffer): boolean => buf.every((b) => b === 0);
 
 beforeAll(async () => {
   ({ dir, remove: removeDir } = await tempDir('blockdev'));

@@ -13,8 +13,8 @@ import {
   overwriteRandom,
   zeroRange,
 } from '../../src/blockdev/index.js';
-import { ImageBackendError } from '../../src/errors.js';
 import { attachLoop, detachLoop, requireRoot, sameBytes, tempDir } from './helpers/system.js';
+import { isZero, readRange, rejection } from '../helpers/assert.js';
 
 const SIZE = 64 << 20;
 let dir: string;
@@ -22,29 +22,6 @@ let removeDir: (() => Promise<void>) | undefined;
 const devices: string[] = [];
 let loop: string; // 64 MiB
 let small: string; // 1 MiB
-
-async function rejection(promise: Promise<unknown>): Promise<ImageBackendError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(ImageBackendError);
-  return error as ImageBackendError;
-}
-
-async function readRange(path: string, offset: number, length: number): Promise<Buffer> {
-  const handle = await open(path, 'r');
-  try {
-    const buf = Buffer.alloc(length);
-    const { bytesRead } = await handle.read(buf, 0, length, offset);
-    expect(bytesRead).toBe(length);
-    return buf;
-  } finally {
-    await handle.close();
-  }
-}
-
-const isZero = (buf: Buffer): boolean => buf.every((b) => b === 0);
 
 async function sparseFile(name: string, size: number): Promise<string> {
   const path = join(dir, name);

@@ -6,22 +6,13 @@ import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { ImageBackendError } from '../../src/errors.js';
 import { QemuImg, runQemuImg } from '../../src/qemu/index.js';
 import { requireRoot, sameBytes, tempDir } from './helpers/system.js';
+import { rejection } from '../helpers/assert.js';
 
 let dir: string;
 let removeDir: () => Promise<void>;
 const qemu = new QemuImg();
-
-async function rejection(promise: Promise<unknown>): Promise<ImageBackendError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(ImageBackendError);
-  return error as ImageBackendError;
-}
 
 beforeAll(async () => {
   ({ dir, remove: removeDir } = await tempDir('qemu'));

@@ -85,3 +85,4 @@ export {
   type LibvirtDiskConfigOptions,
   type NetworkHost,
 } from './libvirt/index.js';
+export * from './backends/index.js';

@@ -17,7 +17,7 @@
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],
       "cflags_cc": ["-std=c++17", "-fexceptions", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Werror=return-type"],
-      "libraries": ["-lrbd", "-lrados"]
+      "libraries": ["-lrbd", "-lrados", "-llvm2cmd"]
     }
   ]
 }

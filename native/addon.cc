@@ -5,6 +5,7 @@
 
 #include "blockdev/blockdev.h"
 #include "image/image.h"
+#include "lvm/lvm.h"
 #include "rbd/abort_handle.h"
 #include "rbd/cluster.h"
 #include "rbd/image_worker.h"
@@ -17,6 +18,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   ib::InitAbortHandle(env, exports);
   ib::InitBlockdev(env, exports);
   ib::InitImage(env, exports);
+  ib::InitLvm(env, exports);
   return exports;
 }
 

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 packages=(
   # build of the addon
-  build-essential python3 pkg-config librbd-dev librados-dev
+  build-essential python3 pkg-config librbd-dev librados-dev liblvm2-dev
   # the real tools the tests and benchmarks run against
   ceph-mon ceph-osd ceph-mgr ceph-common python3-rbd
   qemu-utils lvm2 util-linux e2fsprogs
@@ -18,6 +18,9 @@ packages=(
   # libvirt's schema validator for the disk XML (a shell script that runs
   # xmllint, which libvirt-clients does not pull in)
   libvirt-clients libxml2-utils
+  # scripts/lvm-vm-test.sh: Debian's kernel (fetched with apt-get download)
+  # booted under qemu with a busybox initramfs, for the device-mapper path
+  qemu-system-x86 busybox-static cpio
 )
 
 missing=()

@@ -21,6 +21,7 @@ export type ErrorCode =
   | 'DISK_INFO_READ_FAILED'
   | 'DISK_INFO_WRITE_FAILED'
   | 'DISK_NOT_FOUND'
+  | 'FILESYSTEM_RESIZE_FAILED'
   | 'FLAVOR_DISK_TOO_SMALL'
   | 'IMAGE_INVALID'
   | 'IMAGE_UNACCEPTABLE'
@@ -31,6 +32,11 @@ export type ErrorCode =
   | 'LOCK_COMPROMISED'
   | 'LOCK_FAILED'
   | 'LOCK_TIMEOUT'
+  | 'LVM_EXISTS'
+  | 'LVM_FAILED'
+  | 'LVM_NOT_CONFIGURED'
+  | 'LVM_NOT_FOUND'
+  | 'LVM_NO_SPACE'
   | 'NATIVE_LOAD_FAILED'
   | 'NOT_SUPPORTED'
   | 'QEMU_FAILED'
@@ -43,7 +49,8 @@ export type ErrorCode =
   | 'RBD_PERMISSION'
   | 'RBD_TIMEOUT'
   | 'TOOL_NOT_FOUND'
-  | 'UNKNOWN_IMAGE_TYPE';
+  | 'UNKNOWN_IMAGE_TYPE'
+  | 'VOLUMES_NOT_REMOVED';
 
 /** What an error concerned; absent fields did not apply. */
 export interface ErrorDetails {
@@ -52,6 +59,9 @@ export interface ErrorDetails {
   image?: string;
   snapshot?: string;
   path?: string;
+  /** LVM volume group and logical volume names. */
+  volumeGroup?: string;
+  logicalVolume?: string;
   errno?: number;
   errnoName?: string;
   syscall?: string;
@@ -82,6 +92,10 @@ export class ImageBackendError extends Error {
   readonly image?: string;
   readonly snapshot?: string;
   readonly path?: string;
+  /** The LVM volume group concerned. */
+  readonly volumeGroup?: string;
+  /** The LVM logical volume concerned. */
+  readonly logicalVolume?: string;
   /** Negative errno, as Node's system errors carry it. */
   readonly errno?: number;
   /** The errno's symbolic name, e.g. `ENOENT`. */
@@ -183,6 +197,31 @@ export class UnknownImageTypeError extends ImageBackendError {
 }
 /** The backend cannot do this operation (nova's NotImplementedError), e.g. `flatten` on a qcow2 disk (`NOT_SUPPORTED`). */
 export class NotSupportedError extends ImageBackendError {}
+/** `resize2fs` could not grow a file system (`FILESYSTEM_RESIZE_FAILED`); `process` says how it ended. */
+export class FilesystemResizeError extends ImageBackendError {}
+/** An lvm2 command failed (`LVM_FAILED`); `process.stderr` holds lvm2's error messages. */
+export class LvmError extends ImageBackendError {}
+/** The volume group or logical volume does not exist (`LVM_NOT_FOUND`). */
+export class LvmNotFoundError extends ImageBackendError {}
+/** The logical volume already exists (`LVM_EXISTS`). */
+export class LvmExistsError extends ImageBackendError {}
+/** The volume group has too little free space for the volume (`LVM_NO_SPACE`). */
+export class LvmNoSpaceError extends ImageBackendError {}
+/** LVM images were asked for but no volume group is configured (`LVM_NOT_CONFIGURED`). */
+export class LvmNotConfiguredError extends ImageBackendError {}
+/**
+ * Some volumes could not be removed (nova: VolumesNotRemoved). Every path was
+ * tried; `failures` lists each one that failed with its error.
+ */
+export class VolumesNotRemovedError extends ImageBackendError {
+  readonly failures: readonly { path: string; error: ImageBackendError }[];
+
+  constructor(failures: readonly { path: string; error: ImageBackendError }[], details: ErrorDetails = {}) {
+    const list = failures.map((f) => `${f.path}: ${f.error.message}`).join('; ');
+    super('VOLUMES_NOT_REMOVED', `${failures.length} logical volume(s) not removed: ${list}`, details);
+    this.failures = failures;
+  }
+}
 /** The native addon could not be loaded; the message names the cause and the fix. */
 export class NativeLoadError extends ImageBackendError {}
 

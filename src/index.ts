@@ -86,3 +86,4 @@ export {
   type NetworkHost,
 } from './libvirt/index.js';
 export * from './backends/index.js';
+export * from './lvm/index.js';

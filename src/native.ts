@@ -92,6 +92,8 @@ export interface NativeRbd {
   rbdRemove(h: H, pool: string, image: string): Promise<void>;
   rbdResize(h: H, pool: string, image: string, size: number, options?: { allowShrink?: boolean }): Promise<void>;
   rbdStat(h: H, pool: string, image: string, snapshot?: string): Promise<NativeImageStat>;
+  /** Size of the image head (two OSD round trips; no open). */
+  rbdSize(h: H, pool: string, image: string): Promise<number>;
   rbdClone(
     h: H,
     parentPool: string,
@@ -208,7 +210,21 @@ export interface NativeImage {
   ): Promise<{ path: string; size: number | bigint; backingFormat: string }>;
 }
 
-export type NativeAddon = NativeRbd & NativeBlockdev & NativeImage;
+/** What one liblvm2cmd command returned (see native/lvm). */
+export interface NativeLvmResult {
+  /** lvm2_run's return: 1 succeeded, 2 no such command, 3 invalid parameters, 4 init failed, 5 processing failed. */
+  status: number;
+  /** [level, text] of each message lvm2_log_fn received at LVM2_LOG_PRINT (4) or more important, in order. */
+  messages: Array<[number, string]>;
+}
+
+/** The lvm2 half of the addon: liblvm2cmd on one dedicated thread (see native/lvm). */
+export interface NativeLvm {
+  /** lvm2_run(handle, cmdline); calls run one at a time, in order. */
+  lvm2Run(cmdline: string): Promise<NativeLvmResult>;
+}
+
+export type NativeAddon = NativeRbd & NativeBlockdev & NativeImage & NativeLvm;
 
 /** The package root: `src/..` when run from sources, `dist/..` when installed. */
 export const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -235,6 +251,9 @@ function explainLoadFailure(error: unknown): NativeLoadError {
   if (/librbd|librados|libceph/.test(text) && /cannot open shared object/.test(text)) {
     cause = 'the Ceph client libraries librbd/librados are not installed';
     fix = 'install them (Debian/Ubuntu: apt-get install librbd1 librados2), or librbd-dev librados-dev to build';
+  } else if (/liblvm2cmd/.test(text) && /cannot open shared object/.test(text)) {
+    cause = 'the lvm2 command library liblvm2cmd is not installed';
+    fix = 'install it (Debian/Ubuntu: apt-get install liblvm2cmd2.03), or liblvm2-dev to build';
   } else if (/NODE_MODULE_VERSION|different Node\.js version|invalid ELF|wrong ELF class/.test(text)) {
     cause = 'the binary was built for another Node.js ABI or architecture';
     fix = 'rebuild it for this Node.js with `npm rebuild imagebackend` (needs librbd-dev, librados-dev, g++, make, python3)';

@@ -7,6 +7,8 @@
 //   rbd_remove                                 -> rbdRemove(h, pool, image)
 //   rbd_resize2                                -> rbdResize(h, pool, image, size, { allowShrink })
 //   rbd_stat, rbd_get_features, rbd_get_flags  -> rbdStat(h, pool, image, snap?)
+//   rados_exec rbd.get_id + rbd.get_size        -> rbdSize(h, pool, image)
+//     (falls back to rbd_open_read_only + rbd_get_size)
 //   rbd_clone3                                 -> rbdClone(h, pPool, pImage, pSnap, cPool, cImage, layout)
 //   rbd_flatten                                -> rbdFlatten(h, pool, image)
 //   rbd_get_parent (ENOENT -> null)             -> rbdParentInfo(h, pool, image, snap?)
@@ -161,6 +163,78 @@ class StatWorker : public ImageWorker {
   uint64_t features_ = 0, flags_ = 0;
 };
 
+// Size of the image head in two OSD round trips instead of a full open (which
+// reads the header, snapshots, parent, features, object map... and closes):
+// the rbd class methods get_id on rbd_id.<name> and get_size on
+// rbd_header.<id>, the calls librbd's own open starts with. The id is looked
+// up every time, never cached: a rename plus re-create would otherwise
+// silently answer for another image. Anything unexpected (a format 1 image,
+// an OSD without the method, an odd reply) takes librbd's regular path.
+class SizeWorker : public ImageWorker {
+ public:
+  explicit SizeWorker(const Napi::CallbackInfo& info) : ImageWorker(info, "rbdSize") {}
+
+ private:
+  void Run() override {
+    rados_ioctx_t ioctx;
+    if (!IoCtx(context_.pool, &ioctx)) return;
+    int r = FastSize(ioctx);
+    if (r == 0 || r == -ENOENT) {
+      if (r == -ENOENT) Fail(r, "rados_exec", "rbd.get_id");
+      return;
+    }
+    ImageRef image;
+    if (!Open(image, true)) return;
+    r = rbd_get_size(image.get(), &size_);
+    if (r < 0) Fail(r, "rbd_get_size");
+  }
+
+  // 0 with size_ set, -ENOENT when no such image (format 2), else another error.
+  int FastSize(rados_ioctx_t ioctx) {
+    char out[512];
+    std::string id_object = "rbd_id." + context_.image;
+    int n = rados_exec(ioctx, id_object.c_str(), "rbd", "get_id", nullptr, 0, out, sizeof(out));
+    if (n == -ENOENT) {
+      // No format 2 id object: a format 1 image has "<name>.rbd" instead.
+      return ObjectExists(ioctx, context_.image + ".rbd") ? -EAGAIN : -ENOENT;
+    }
+    if (n < 4) return n < 0 ? n : -EPROTO;
+    uint32_t len = LoadLe32(out);
+    if (len == 0 || len > static_cast<uint32_t>(n) - 4) return -EPROTO;
+    std::string header_object = "rbd_header." + std::string(out + 4, len);
+    char snap[8];
+    StoreLe64(snap, kNoSnap);
+    n = rados_exec(ioctx, header_object.c_str(), "rbd", "get_size", snap, sizeof(snap), out, sizeof(out));
+    if (n == -ENOENT) return -ENOENT;  // removed between the two calls
+    if (n < 9) return n < 0 ? n : -EPROTO;
+    size_ = LoadLe64(out + 1);  // u8 order, le64 size
+    return 0;
+  }
+
+  static bool ObjectExists(rados_ioctx_t ioctx, const std::string& oid) {
+    uint64_t size = 0;
+    time_t mtime = 0;
+    return rados_stat(ioctx, oid.c_str(), &size, &mtime) == 0;
+  }
+  static uint32_t LoadLe32(const char* p) {
+    uint32_t v = 0;
+    for (int i = 3; i >= 0; i--) v = (v << 8) | static_cast<uint8_t>(p[i]);
+    return v;
+  }
+  static uint64_t LoadLe64(const char* p) {
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--) v = (v << 8) | static_cast<uint8_t>(p[i]);
+    return v;
+  }
+  static void StoreLe64(char* p, uint64_t v) {
+    for (int i = 0; i < 8; i++) p[i] = static_cast<char>((v >> (8 * i)) & 0xff);
+  }
+  static constexpr uint64_t kNoSnap = static_cast<uint64_t>(-2);  // CEPH_NOSNAP
+
+  Napi::Value Resolve(Napi::Env env) override { return FromUint64(env, size_); }
+  uint64_t size_ = 0;
+};
+
 class CloneWorker : public ClusterWorker {
  public:
   // (handle, parentPool, parentImage, parentSnap, childPool, childImage, layout)
@@ -250,6 +324,7 @@ void InitImageOps(Napi::Env env, Napi::Object exports) {
   exports.Set("rbdRemove", Napi::Function::New(env, Start<RemoveWorker>, "rbdRemove"));
   exports.Set("rbdResize", Napi::Function::New(env, Start<ResizeWorker>, "rbdResize"));
   exports.Set("rbdStat", Napi::Function::New(env, Start<StatWorker>, "rbdStat"));
+  exports.Set("rbdSize", Napi::Function::New(env, Start<SizeWorker>, "rbdSize"));
   exports.Set("rbdClone", Napi::Function::New(env, Start<CloneWorker>, "rbdClone"));
   exports.Set("rbdFlatten", Napi::Function::New(env, Start<FlattenWorker>, "rbdFlatten"));
   exports.Set("rbdParentInfo", Napi::Function::New(env, Start<ParentInfoWorker>, "rbdParentInfo"));

@@ -62,22 +62,29 @@ class Fd {
   int fd_;
 };
 
-// One buffer and its outstanding aio, reused round-robin.
+// One buffer and the aio in flight on parts of it, reused round-robin.
 struct Slot {
   std::unique_ptr<char, decltype(&std::free)> buf{nullptr, &std::free};
-  rbd_completion_t completion = nullptr;
+  std::vector<rbd_completion_t> completions;
   uint64_t offset = 0, length = 0;
 };
 
-// Waits for a slot's aio and returns its result (bytes or negative errno).
+// Waits for a slot's aio; returns 0 or the first negative errno.
 static int64_t Reap(Slot& slot) {
-  if (slot.completion == nullptr) return 0;
-  rbd_aio_wait_for_complete(slot.completion);
-  int64_t r = rbd_aio_get_return_value(slot.completion);
-  rbd_aio_release(slot.completion);
-  slot.completion = nullptr;
-  return r;
+  int64_t first = 0;
+  for (rbd_completion_t c : slot.completions) {
+    rbd_aio_wait_for_complete(c);
+    int64_t r = rbd_aio_get_return_value(c);
+    rbd_aio_release(c);
+    if (r < 0 && first == 0) first = r;
+  }
+  slot.completions.clear();
+  return first;
 }
+
+// Granularity of zero detection inside a chunk: a new image reads zeros, so
+// only the non-zero runs of each chunk are written.
+static constexpr uint64_t kZeroGranule = 64 << 10;
 
 class TransferWorker : public ImageWorker {
  public:
@@ -183,7 +190,7 @@ class ImportWorker : public TransferWorker {
     ImageRef image;
     int r = rbd_open(ioctx, context_.image.c_str(), image.out(), nullptr);
     if (r < 0) return Fail(r, "rbd_open");
-    uint64_t offset = 0;
+    uint64_t offset = 0, data_end = 0;
     size_t next = 0;
     bool seek_data = true;
     while (offset < size_) {
@@ -191,53 +198,29 @@ class ImportWorker : public TransferWorker {
         Drain();
         return Fail(-ECANCELED, "rbdImport", "aborted after " + std::to_string(offset) + " bytes");
       }
-      // Jump over holes without reading them.
-      if (seek_data) {
-        off_t data = lseek(fd, static_cast<off_t>(offset), SEEK_DATA);
-        if (data < 0 && errno == ENXIO) break;  // only a hole remains
-        if (data < 0) {
-          seek_data = false;  // filesystem or device without SEEK_DATA: read everything
-        } else {
-          // Stay on chunk boundaries so writes line up with RBD objects.
-          offset = std::max(offset, static_cast<uint64_t>(data) / chunk_ * chunk_);
-        }
+      // Follow the file's data extents exactly: holes are never read.
+      if (offset >= data_end) {
+        if (!NextExtent(fd, &seek_data, &offset, &data_end)) break;
+        progress_.Report(offset, size_);
       }
       Slot& slot = slots_[next];
       int64_t done = Reap(slot);
       if (done < 0) {
         Drain();
-        return Fail(static_cast<int>(done), "rbd_aio_write", "at offset " + std::to_string(slot.offset));
+        return Fail(static_cast<int>(done), "rbd_aio_write", "before offset " + std::to_string(offset));
       }
-      uint64_t length = std::min<uint64_t>(chunk_, size_ - offset);
-      uint64_t got = 0;
-      while (got < length) {
-        ssize_t n = pread(fd, slot.buf.get() + got, length - got, static_cast<off_t>(offset + got));
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) {
-          int e = -errno;
-          Drain();
-          return FailPath(e, "pread", path_);
-        }
-        if (n == 0) {
-          Drain();
-          return FailPath(-EIO, "pread", path_, "the file shrank while being imported");
-        }
-        got += static_cast<uint64_t>(n);
+      uint64_t length = std::min<uint64_t>(chunk_, data_end - offset);
+      r = ReadFully(fd, slot.buf.get(), length, offset);
+      if (r < 0) {
+        Drain();
+        return r == -ENODATA ? FailPath(-EIO, "pread", path_, "the file shrank while being imported")
+                             : FailPath(r, "pread", path_);
       }
-      if (!AllZero(slot.buf.get(), length)) {
-        slot.offset = offset;
-        slot.length = length;
-        rbd_aio_create_completion(nullptr, nullptr, &slot.completion);
-        r = rbd_aio_write(image.get(), offset, length, slot.buf.get(), slot.completion);
-        if (r < 0) {
-          rbd_aio_release(slot.completion);
-          slot.completion = nullptr;
-          Drain();
-          return Fail(r, "rbd_aio_write");
-        }
-        written_ += length;
-        next = (next + 1) % slots_.size();
+      if (!WriteNonZeroRuns(image.get(), slot, offset, length)) {
+        Drain();
+        return false;
       }
+      if (!slot.completions.empty()) next = (next + 1) % slots_.size();
       offset += length;
       progress_.Report(offset, size_);
     }
@@ -247,7 +230,64 @@ class ImportWorker : public TransferWorker {
     if (r < 0) return Fail(r, "rbd_flush");
     r = image.Reset();
     if (r < 0) return Fail(r, "rbd_close");
-        return true;
+    return true;
+  }
+
+  // Moves [offset, data_end) to the next data extent at or after `offset`;
+  // false when only holes remain. Without SEEK_DATA support (some file
+  // systems, block devices report everything as data) the rest is one extent.
+  bool NextExtent(int fd, bool* seek_data, uint64_t* offset, uint64_t* data_end) {
+    if (*seek_data) {
+      off_t data = lseek(fd, static_cast<off_t>(*offset), SEEK_DATA);
+      if (data < 0 && errno == ENXIO) return false;
+      if (data >= 0) {
+        off_t hole = lseek(fd, data, SEEK_HOLE);
+        *offset = static_cast<uint64_t>(data);
+        *data_end = hole < 0 ? size_ : std::min<uint64_t>(static_cast<uint64_t>(hole), size_);
+        return *offset < size_;
+      }
+      *seek_data = false;
+    }
+    *data_end = size_;
+    return true;
+  }
+
+  static int ReadFully(int fd, char* buf, uint64_t length, uint64_t offset) {
+    uint64_t got = 0;
+    while (got < length) {
+      ssize_t n = pread(fd, buf + got, length - got, static_cast<off_t>(offset + got));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return -errno;
+      if (n == 0) return -ENODATA;
+      got += static_cast<uint64_t>(n);
+    }
+    return 0;
+  }
+
+  // Submits one aio write per run of non-zero granules of the chunk.
+  bool WriteNonZeroRuns(rbd_image_t image, Slot& slot, uint64_t offset, uint64_t length) {
+    slot.offset = offset;
+    slot.length = length;
+    const char* buf = slot.buf.get();
+    uint64_t pos = 0;
+    while (pos < length) {
+      while (pos < length && AllZero(buf + pos, std::min(kZeroGranule, length - pos))) pos += kZeroGranule;
+      if (pos >= length) break;
+      uint64_t run = pos;
+      while (run < length && !AllZero(buf + run, std::min(kZeroGranule, length - run))) run += kZeroGranule;
+      run = std::min(run, length);
+      rbd_completion_t c = nullptr;
+      rbd_aio_create_completion(nullptr, nullptr, &c);
+      int r = rbd_aio_write(image, offset + pos, run - pos, buf + pos, c);
+      if (r < 0) {
+        rbd_aio_release(c);
+        return Fail(r, "rbd_aio_write");
+      }
+      slot.completions.push_back(c);
+      written_ += run - pos;
+      pos = run;
+    }
+    return true;
   }
 
   ImageLayout layout_;
@@ -322,15 +362,16 @@ class ExportWorker : public TransferWorker {
       uint64_t length = std::min<uint64_t>(chunk_, size_ - offset);
       slot.offset = offset;
       slot.length = length;
-      rbd_aio_create_completion(nullptr, nullptr, &slot.completion);
-      int r = rbd_aio_read(image, offset, length, slot.buf.get(), slot.completion);
+      rbd_completion_t c = nullptr;
+      rbd_aio_create_completion(nullptr, nullptr, &c);
+      int r = rbd_aio_read(image, offset, length, slot.buf.get(), c);
       if (r < 0) {
-        rbd_aio_release(slot.completion);
-        slot.completion = nullptr;
+        rbd_aio_release(c);
         slot.length = 0;
         ok = Fail(r, "rbd_aio_read");
         break;
       }
+      slot.completions.push_back(c);
       offset += length;
       next = (next + 1) % slots_.size();
       progress_.Report(offset, size_);

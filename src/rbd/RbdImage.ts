@@ -132,7 +132,9 @@ export class RbdImage {
    * ```
    */
   async size(snapshot?: string): Promise<number> {
-    return (await this.stat(snapshot)).size;
+    if (snapshot !== undefined) return (await this.stat(snapshot)).size;
+    const { addon, handle } = this.#n;
+    return rbdCall('size', () => addon.rbdSize(handle, this.pool.name, this.name));
   }
 
   /**

@@ -1,5 +1,6 @@
 // nova's RBDDriver surface against the real test cluster, as the restricted
 // compute user (rbd on `vms`, read-only on `images`).
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -79,10 +80,36 @@ describe('RbdDriver against a real cluster', () => {
       code: 'RBD_NOT_FOUND',
       errnoName: 'ENOENT',
       errno: -2,
-      syscall: 'rbd_open_read_only',
+      syscall: 'rados_exec',
       pool: env.pools.vms,
       image: name,
     });
+  });
+
+  it('size() is never stale: resize by another client, re-create, rename + re-create', async () => {
+    const name = uniqueName('sized');
+    const other = `${name}-renamed`;
+    const mine = (await driver.cluster()).pool(env.pools.vms);
+    const theirs = admin.pool(env.pools.vms);
+    await mine.image(name).create(2 * MiB);
+    expect(await driver.size(name)).toBe(2 * MiB);
+    await theirs.image(name).resize(6 * MiB);
+    expect(await driver.size(name)).toBe(6 * MiB);
+    await theirs.image(name).remove();
+    await theirs.image(name).create(3 * MiB);
+    expect(await driver.size(name)).toBe(3 * MiB);
+    // Rename the image away and create a new one under the old name.
+    execFileSync('rbd', ['-c', env.conf, '--id', env.admin.user, '--keyring', env.admin.keyring, 'rename', `${env.pools.vms}/${name}`, `${env.pools.vms}/${other}`]);
+    await theirs.image(name).create(5 * MiB);
+    expect(await driver.size(name)).toBe(5 * MiB);
+    expect(await driver.size(other)).toBe(3 * MiB);
+    // A snapshot's size is its own.
+    await mine.image(name).createSnapshot('s');
+    await mine.image(name).resize(7 * MiB);
+    expect(await mine.image(name).size('s')).toBe(5 * MiB);
+    expect(await mine.image(name).size()).toBe(7 * MiB);
+    await mine.image(name).removeSnapshot('s');
+    for (const n of [name, other]) await driver.destroyVolume(n);
   });
 
   describe('isCloneable', () => {
@@ -138,6 +165,8 @@ describe('RbdDriver against a real cluster', () => {
 
   it('permission errors of the restricted user are typed', async () => {
     const client = await driver.cluster();
+    // Read-only access to images is enough to read sizes there.
+    expect(await driver.size(base, env.pools.images)).toBe(16 * MiB);
     const denied = client.pool(env.pools.images).image(uniqueName('denied'));
     const err = await denied.create(MiB).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RbdPermissionError);

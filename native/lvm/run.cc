@@ -1,0 +1,58 @@
+// lvm2Run(cmdline): a PromiseWorker whose Execute() hands the command to the
+// LVM thread and waits for it. The wait holds a libuv pool thread for the
+// length of one command; LvmLibRunner keeps one call in flight, so at most
+// one pool thread waits, and the worker machinery gives us teardown-safe
+// promise settling for free.
+#include <cerrno>
+
+#include "common/args.h"
+#include "common/promise_worker.h"
+#include "lvm/lvm.h"
+#include "lvm/lvm_thread.h"
+
+namespace ib {
+
+namespace {
+
+class RunWorker : public PromiseWorker {
+ public:
+  RunWorker(Napi::Env env, std::string cmdline) : PromiseWorker(env, "lvm2Run"), cmdline_(std::move(cmdline)) {}
+
+ private:
+  // libuv pool thread.
+  void Execute() override {
+    result_ = lvm::Submit(std::move(cmdline_)).get();
+    if (result_.err != 0) Fail(result_.err, "lvm2_run", result_.err == -ECANCELED ? "the LVM thread stopped" : "lvm2_init failed");
+  }
+
+  Napi::Value Resolve(Napi::Env env) override {
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("status", Napi::Number::New(env, result_.status));
+    Napi::Array messages = Napi::Array::New(env, result_.messages.size());
+    for (size_t i = 0; i < result_.messages.size(); i++) {
+      Napi::Array pair = Napi::Array::New(env, 2);
+      pair.Set(0u, Napi::Number::New(env, result_.messages[i].first));
+      pair.Set(1u, Napi::String::New(env, result_.messages[i].second));
+      messages.Set(static_cast<uint32_t>(i), pair);
+    }
+    out.Set("messages", messages);
+    return out;
+  }
+
+  std::string cmdline_;
+  lvm::Result result_;
+};
+
+Napi::Value Lvm2Run(const Napi::CallbackInfo& info) {
+  std::string cmdline = ArgString(info, 0, "cmdline");
+  return (new RunWorker(info.Env(), std::move(cmdline)))->QueuePromise();
+}
+
+}  // namespace
+
+void InitLvm(Napi::Env env, Napi::Object exports) {
+  lvm::AddUser(env);
+  exports.Set("lvm2Run", Napi::Function::New(env, Lvm2Run, "lvm2Run"));
+}
+
+}  // namespace ib

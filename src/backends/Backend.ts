@@ -11,7 +11,10 @@ import { createQcow2Overlay } from '../image/overlay.js';
 import type { DiskDiscardMode } from '../libvirt/LibvirtDiskConfig.js';
 import { QemuImg } from '../qemu/QemuImg.js';
 import { RbdDriver } from '../rbd/RbdDriver.js';
+import { createLvmDriver } from '../lvm/options.js';
+import type { LvmDriver } from '../lvm/LvmDriver.js';
 import { Flat } from './Flat.js';
+import { Lvm } from './Lvm.js';
 import type { Image } from './Image.js';
 import { Qcow2 } from './Qcow2.js';
 import { Rbd } from './Rbd.js';
@@ -38,7 +41,7 @@ export interface BackendOptions {
   instancesPath: string;
   /** nova's `image_cache.subdirectory_name`; default `_base`. */
   imageCacheSubdirectoryName?: string;
-  /** nova's `libvirt.images_type`: `default`, `raw`/`flat`, `qcow2`, `rbd`, `lvm` (when registered). Default `default`. */
+  /** nova's `libvirt.images_type`: `default`, `raw`/`flat`, `qcow2`, `rbd`, `lvm`. Default `default`. */
   imagesType?: string;
   /** nova's `use_cow_images`: what `default` means (Qcow2 when true, Flat when false). Default true. */
   useCowImages?: boolean;
@@ -62,6 +65,7 @@ const registry = new Map<string, ImageClass>([
   ['raw', Flat],
   ['flat', Flat],
   ['qcow2', Qcow2],
+  ['lvm', Lvm],
   ['rbd', Rbd],
 ]);
 
@@ -104,6 +108,8 @@ export class Backend {
   readonly context: BackendContext;
   #rbdDriver: RbdBackendDriver | undefined;
   #ownsRbdDriver = false;
+  #lvmDriver: LvmDriver | undefined;
+  #ownsLvmDriver = false;
 
   constructor(options: BackendOptions) {
     if (typeof options !== 'object' || options === null) throw invalidArgument('backend options', 'options', options);
@@ -126,6 +132,7 @@ export class Backend {
         locks,
       });
     this.#rbdDriver = options.rbd?.driver;
+    this.#lvmDriver = options.lvm?.driver;
     this.context = Object.freeze({
       instancesPath: this.instancesPath,
       cache,
@@ -138,6 +145,7 @@ export class Backend {
       lvm: options.lvm,
       imageService: options.imageService,
       rbdDriver: () => this.#openRbdDriver(),
+      lvmDriver: () => this.#openLvmDriver(),
     });
     // Fail early on a misconfigured type, as nova does when it starts.
     this.backend(this.imagesType);
@@ -222,7 +230,7 @@ export class Backend {
   }
 
   /**
-   * Closes the cluster connection this backend opened for Rbd (an injected driver is left to its owner).
+   * Closes the cluster connection (Rbd) and the lvm2 driver (Lvm) this backend opened; injected drivers are left to their owners.
    *
    * @example
    * ```ts
@@ -230,12 +238,27 @@ export class Backend {
    * ```
    */
   async close(): Promise<void> {
+    if (this.#ownsLvmDriver && this.#lvmDriver) {
+      const lvm = this.#lvmDriver;
+      this.#lvmDriver = undefined;
+      this.#ownsLvmDriver = false;
+      await lvm.close();
+    }
     const driver = this.#rbdDriver;
     if (this.#ownsRbdDriver && driver instanceof RbdDriver) {
       this.#rbdDriver = undefined;
       this.#ownsRbdDriver = false;
       await driver.close();
     }
+  }
+
+  #openLvmDriver(): LvmDriver {
+    if (!this.#lvmDriver) {
+      const { driver: _driver, ...options } = this.context.lvm ?? {};
+      this.#lvmDriver = createLvmDriver(options);
+      this.#ownsLvmDriver = true;
+    }
+    return this.#lvmDriver;
   }
 
   #openRbdDriver(): RbdBackendDriver {

@@ -157,12 +157,14 @@ export abstract class Image {
         await cache.fetchOnce(filename, fetch, { ...maxSize, ...(signal ? { signal } : {}) });
         return;
       }
-      // A disk generated in place, under the base's lock as nova does.
+      // A disk generated in place, under the base's lock as nova does. A
+      // file left half-written is removed; a volume is the backend's to remove.
       await this.ensureDiskFolder();
       await this.context.locks.synchronized(
         filename,
         async ({ signal: lost }) => {
-          await removeOnError(target, () => fetch({ target, ...maxSize, signal: signal ? AbortSignal.any([lost, signal]) : lost }));
+          const write = () => fetch({ target, ...maxSize, signal: signal ? AbortSignal.any([lost, signal]) : lost });
+          await (this.sourceType === 'file' ? removeOnError(target, write) : write());
         },
         signal ? { signal } : {},
       );
@@ -499,6 +501,7 @@ export abstract class Image {
 
   /** Creates the folder the disk goes in (the instance folder), as the disk is about to be written. */
   protected async ensureDiskFolder(): Promise<void> {
+    if (this.sourceType !== 'file') return;
     try {
       await mkdir(dirname(this.path), { recursive: true });
     } catch (error) {

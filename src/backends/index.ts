@@ -3,6 +3,7 @@ export { Backend, type BackendOptions, type ImageClass } from './Backend.js';
 export { Image, type ImageInit } from './Image.js';
 export { Flat } from './Flat.js';
 export { Qcow2 } from './Qcow2.js';
+export { Lvm } from './Lvm.js';
 export { Rbd } from './Rbd.js';
 export type {
   BackendContext,

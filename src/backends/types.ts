@@ -11,6 +11,8 @@ import type { Qcow2OverlayOptions, Qcow2OverlayResult } from '../image/overlay.j
 import type { DiskBus, DiskCacheMode, DiskDeviceType, DiskDiscardMode } from '../libvirt/LibvirtDiskConfig.js';
 import type { ConvertFromRbdOptions, ConvertOptions, RbdSource, ResizeOptions } from '../qemu/QemuImg.js';
 import type { RbdDriver } from '../rbd/RbdDriver.js';
+import type { LvmDriver } from '../lvm/LvmDriver.js';
+import type { LvmOptions } from '../lvm/options.js';
 
 /** The instance a disk belongs to: its folder is `<instancesPath>/<uuid>`. */
 export interface InstanceRef {
@@ -95,14 +97,10 @@ export interface RbdBackendOptions {
   driver?: RbdBackendDriver;
 }
 
-/** LVM settings (nova's `images_volume_group`, `sparse_logical_volumes`, `volume_clear*`), read by the Lvm image class. */
-export interface LvmBackendOptions {
-  volumeGroup: string;
-  sparse?: boolean;
-  volumeClear?: 'none' | 'zero' | 'shred';
-  volumeClearSizeMiB?: number;
-  /** An injected LVM driver (see src/lvm). */
-  driver?: unknown;
+/** LVM settings (nova's `images_volume_group`, `sparse_logical_volumes`, `volume_clear*`) and the lvm2 runner, read by the Lvm image class. */
+export interface LvmBackendOptions extends LvmOptions {
+  /** An existing driver to use instead of `createLvmDriver(options)`. */
+  driver?: LvmDriver;
 }
 
 /** nova's `preallocate_images`. */
@@ -123,6 +121,8 @@ export interface BackendContext {
   /** The Rbd backend's driver, opened on first use. */
   rbdDriver(): RbdBackendDriver;
   readonly lvm: LvmBackendOptions | undefined;
+  /** The Lvm backend's driver, made on first use. */
+  lvmDriver(): LvmDriver;
   readonly imageService: ImageService | undefined;
 }
 

@@ -51,8 +51,8 @@ describe('Backend (nova BackendTestCase)', () => {
     })();
     expect(error).toBeInstanceOf(UnknownImageTypeError);
     expect(error).toMatchObject({ code: 'UNKNOWN_IMAGE_TYPE' });
-    expect((error as Error).message).toBe("Unknown image type 'ploop'; valid types are: default, flat, qcow2, raw, rbd");
-    expect((error as UnknownImageTypeError).validTypes).toEqual(['default', 'flat', 'qcow2', 'raw', 'rbd']);
+    expect((error as Error).message).toBe("Unknown image type 'ploop'; valid types are: default, flat, lvm, qcow2, raw, rbd");
+    expect((error as UnknownImageTypeError).validTypes).toEqual(['default', 'flat', 'lvm', 'qcow2', 'raw', 'rbd']);
     expect(() => new Backend({ instancesPath: dir }).image({ uuid: UUID }, 'disk', 'lvm2')).toThrow(UnknownImageTypeError);
   });
 

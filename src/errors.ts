@@ -38,6 +38,7 @@ export type ErrorCode =
   | 'LVM_NOT_FOUND'
   | 'LVM_NO_SPACE'
   | 'NATIVE_LOAD_FAILED'
+  | 'NOT_SUPPORTED'
   | 'QEMU_FAILED'
   | 'QEMU_TIMEOUT'
   | 'RBD_BUSY'
@@ -185,6 +186,17 @@ export class CacheError extends ImageBackendError {}
 export class ToolNotFoundError extends ImageBackendError {}
 /** An argument was rejected before any work started. */
 export class InvalidArgumentError extends ImageBackendError {}
+/** An image type (nova's `images_type`) no registered backend answers to; the message names the valid ones. */
+export class UnknownImageTypeError extends ImageBackendError {
+  /** The types that are registered. */
+  readonly validTypes: readonly string[];
+  constructor(message: string, validTypes: readonly string[], details: ErrorDetails = {}) {
+    super('UNKNOWN_IMAGE_TYPE', message, details);
+    this.validTypes = validTypes;
+  }
+}
+/** The backend cannot do this operation (nova's NotImplementedError), e.g. `flatten` on a qcow2 disk (`NOT_SUPPORTED`). */
+export class NotSupportedError extends ImageBackendError {}
 /** `resize2fs` could not grow a file system (`FILESYSTEM_RESIZE_FAILED`); `process` says how it ended. */
 export class FilesystemResizeError extends ImageBackendError {}
 /** An lvm2 command failed (`LVM_FAILED`); `process.stderr` holds lvm2's error messages. */

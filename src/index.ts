@@ -85,4 +85,5 @@ export {
   type LibvirtDiskConfigOptions,
   type NetworkHost,
 } from './libvirt/index.js';
+export * from './backends/index.js';
 export * from './lvm/index.js';

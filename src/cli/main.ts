@@ -4,7 +4,10 @@
  */
 import { parseArgs } from 'node:util';
 
+import { runDemo } from './demo.js';
+import { parseSize } from './format.js';
 import { runInfo } from './info.js';
+import { runProvision } from './provisionCommand.js';
 
 const USAGE = `Usage: imagebackend <command> [options]
 
@@ -12,6 +15,20 @@ Commands:
   info FILE [--output json|human] [--backing-chain]
       Describe a disk image (format, sizes, backing file, data file, safety)
       by reading its header natively, without running qemu-img.
+
+  demo [--count N] [--size SIZE] [--base-size SIZE] [--keep]
+      What \`npm start\` runs: in a temporary instances folder, fetch a base
+      image once, provision N (50) qcow2 disks concurrently, extract a
+      snapshot, print each disk, the timings and one disk's libvirt XML.
+
+  provision --backend qcow2|raw|rbd --count N --size SIZE
+            [--instances-path DIR] [--image FILE] [--base-size SIZE]
+            [--concurrency N] [--ceph-conf FILE --ceph-user ID
+            --ceph-keyring FILE --pool POOL] [--cleanup] [--keep] [--json]
+      Provision N root disks from one base image (FILE, or a generated raw
+      image of --base-size), with a progress bar on stderr. Without
+      --instances-path a temporary folder is used (removed unless --keep).
+      SIZE: bytes or a number with K, M, G, T (e.g. 1G); 0 = the base's size.
 
 Options:
   -h, --help    Show this help.
@@ -48,7 +65,84 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${await runInfo(file, values.output, values['backing-chain'])}\n`);
     return 0;
   }
+  if (command === 'demo') {
+    const { values } = parseArgs({
+      args: rest,
+      options: {
+        count: { type: 'string', default: '50' },
+        size: { type: 'string', default: '1G' },
+        'base-size': { type: 'string', default: '256M' },
+        keep: { type: 'boolean', default: false },
+      },
+    });
+    const count = positiveInteger(values.count);
+    const size = parseSize(values.size);
+    const baseSize = parseSize(values['base-size']);
+    if (count === undefined || size === undefined || baseSize === undefined || baseSize === 0) return usageError('demo: bad --count, --size or --base-size');
+    await runDemo({ count, size, baseSize, keep: values.keep, out: process.stdout, progress: process.stderr });
+    return 0;
+  }
+  if (command === 'provision') {
+    const { values } = parseArgs({
+      args: rest,
+      options: {
+        backend: { type: 'string', default: 'qcow2' },
+        count: { type: 'string', default: '10' },
+        size: { type: 'string', default: '0' },
+        'base-size': { type: 'string', default: '256M' },
+        concurrency: { type: 'string' },
+        'instances-path': { type: 'string' },
+        image: { type: 'string' },
+        'ceph-conf': { type: 'string' },
+        'ceph-user': { type: 'string' },
+        'ceph-keyring': { type: 'string' },
+        pool: { type: 'string' },
+        cleanup: { type: 'boolean', default: false },
+        keep: { type: 'boolean', default: false },
+        json: { type: 'boolean', default: false },
+      },
+    });
+    const backend = values.backend;
+    if (backend !== 'qcow2' && backend !== 'raw' && backend !== 'rbd') return usageError(`provision: --backend must be qcow2, raw or rbd, not '${backend}'`);
+    const count = positiveInteger(values.count);
+    const size = parseSize(values.size);
+    const baseSize = parseSize(values['base-size']);
+    const concurrency = values.concurrency === undefined ? Math.min(count ?? 1, 50) : positiveInteger(values.concurrency);
+    if (count === undefined || size === undefined || baseSize === undefined || baseSize === 0 || concurrency === undefined) {
+      return usageError('provision: bad --count, --size, --base-size or --concurrency');
+    }
+    await runProvision({
+      backend,
+      count,
+      size,
+      baseSize,
+      concurrency,
+      ...(values['instances-path'] ? { instancesPath: values['instances-path'] } : {}),
+      ...(values.image ? { image: values.image } : {}),
+      ...(values['ceph-conf'] ? { cephConf: values['ceph-conf'] } : {}),
+      ...(values['ceph-user'] ? { cephUser: values['ceph-user'] } : {}),
+      ...(values['ceph-keyring'] ? { cephKeyring: values['ceph-keyring'] } : {}),
+      ...(values.pool ? { pool: values.pool } : {}),
+      cleanup: values.cleanup,
+      keep: values.keep,
+      json: values.json,
+      out: process.stdout,
+      progress: process.stderr,
+    });
+    return 0;
+  }
   process.stderr.write(`imagebackend: unknown command '${command}'\n\n${USAGE}`);
   return 2;
 }
 
+
+function positiveInteger(text: string | undefined): number | undefined {
+  if (text === undefined || !/^[1-9][0-9]*$/.test(text)) return undefined;
+  const n = Number(text);
+  return Number.isSafeInteger(n) ? n : undefined;
+}
+
+function usageError(message: string): number {
+  process.stderr.write(`imagebackend ${message}\n\n${USAGE}`);
+  return 2;
+}

@@ -69,6 +69,24 @@ export interface CreateOptions extends CallOptions {
   options?: Record<string, string | number | boolean>;
 }
 
+/** An RBD image (or snapshot) as qemu's rbd block driver opens it. */
+export interface RbdSource {
+  pool: string;
+  image: string;
+  snapshot?: string;
+  /** Ceph user id without `client.` (`:id=`). */
+  user?: string;
+  /** ceph.conf path (`:conf=`). */
+  conf?: string;
+  /** Keyring path (`:keyring=`), when ceph.conf does not name it. */
+  keyring?: string;
+}
+
+export interface ConvertFromRbdOptions extends Omit<ConvertOptions, 'srcFormat'> {
+  /** The format of the RBD image's bytes; default `raw` (what nova's Rbd backend stores). */
+  srcFormat?: string;
+}
+
 export interface ResizeOptions extends CallOptions {
   format: string;
   /** Allow a smaller size (`--shrink`); data past the new end is lost. */
@@ -76,6 +94,9 @@ export interface ResizeOptions extends CallOptions {
 }
 
 const FORMAT = /^[a-z0-9][a-z0-9_.-]*$/;
+// Names qemu's `rbd:` filename syntax carries without escaping: no ':', '@', '/', '\\' or ','.
+const RBD_WORD = /^[A-Za-z0-9_.+-]+$/;
+const RBD_PATH = /^\/[A-Za-z0-9_.+\-/]+$/;
 const OPTION_KEY = /^[a-z0-9][a-z0-9_.-]*$/i;
 
 function checkFormat(name: string, value: unknown): string {
@@ -93,6 +114,33 @@ function checkSize(name: string, value: unknown): number {
     throw invalidArgument('a non-negative integer', name, value);
   }
   return value;
+}
+
+/**
+ * nova's `rbd:pool/image[@snap]:id=user:conf=path` pseudo-path, from validated
+ * parts only, so nothing in it can add an option of its own.
+ *
+ * @example
+ * ```ts
+ * rbdFilename({ pool: 'vms', image: 'uuid_disk', user: 'nova', conf: '/etc/ceph/ceph.conf' });
+ * // 'rbd:vms/uuid_disk:id=nova:conf=/etc/ceph/ceph.conf'
+ * ```
+ */
+export function rbdFilename(source: RbdSource): string {
+  const word = (name: string, value: unknown): string => {
+    if (typeof value !== 'string' || !RBD_WORD.test(value)) throw invalidArgument('an RBD name of letters, digits and _.+-', name, value);
+    return value;
+  };
+  const path = (name: string, value: unknown): string => {
+    if (typeof value !== 'string' || !RBD_PATH.test(value)) throw invalidArgument('an absolute path of letters, digits and _.+-/', name, value);
+    return value;
+  };
+  let out = `rbd:${word('pool', source?.pool)}/${word('image', source.image)}`;
+  if (source.snapshot !== undefined) out += `@${word('snapshot', source.snapshot)}`;
+  if (source.user !== undefined) out += `:id=${word('user', source.user)}`;
+  if (source.conf !== undefined) out += `:conf=${path('conf', source.conf)}`;
+  if (source.keyring !== undefined) out += `:keyring=${path('keyring', source.keyring)}`;
+  return out;
 }
 
 /** `-o` value: key=value pairs, commas inside values doubled as qemu-img expects. */
@@ -239,6 +287,44 @@ export class QemuImg {
       if (error instanceof QemuImgError && error.code === 'QEMU_FAILED' && !targetSide && !error.process?.resourceLimited) {
         throw recode(error, ImageUnacceptableError, 'IMAGE_UNACCEPTABLE', absSrc);
       }
+      throw error;
+    }
+  }
+
+  /**
+   * `qemu-img convert` from an RBD image (qemu's rbd block driver, Debian's
+   * qemu-block-extra) to a local file: nova's `Rbd.snapshot_extract`. The
+   * source is built by {@link rbdFilename} from validated parts; the target
+   * follows {@link QemuImg.convert}'s rules (absolute, removed on failure when
+   * this call created it).
+   *
+   * @example
+   * ```ts
+   * await qemu.convertFromRbd({ pool: 'vms', image: 'uuid_disk', user: 'nova', conf: '/etc/ceph/ceph.conf' },
+   *   '/var/lib/nova/instances/snapshots/tmp/snap.qcow2', { dstFormat: 'qcow2' });
+   * ```
+   */
+  async convertFromRbd(source: RbdSource, dst: string, options: ConvertFromRbdOptions): Promise<void> {
+    const src = rbdFilename(source);
+    const absDst = checkPath('dst', dst);
+    const srcFormat = checkFormat('srcFormat', options?.srcFormat ?? 'raw');
+    const dstFormat = checkFormat('dstFormat', options.dstFormat);
+    const before = await lstat(absDst).catch(() => undefined);
+    const argv = ['convert', '-t', options.cacheMode ?? 'writeback', '-f', srcFormat, '-O', dstFormat];
+    if (options.compress) argv.push('-c');
+    if (options.sparse === false) argv.push('-S', '0');
+    if (options.options && Object.keys(options.options).length > 0) argv.push('-o', optionString(options.options));
+    const parser = options.onProgress ? new ProgressParser(options.onProgress) : undefined;
+    if (parser) argv.push('-p');
+    argv.push(src, absDst);
+    const callLimits = options.limits ?? this.#defaults.limits;
+    const limits = callLimits === false ? false : { cpuSeconds: 0, ...callLimits };
+    try {
+      const timeoutMs = options.timeoutMs ?? this.#defaults.timeoutMs ?? 0;
+      await this.#run(argv, { ...options, limits, timeoutMs }, parser ? { onStdout: (chunk) => parser.push(chunk) } : {});
+      parser?.end();
+    } catch (error) {
+      if (!before) await rm(absDst, { force: true }).catch(() => undefined);
       throw error;
     }
   }

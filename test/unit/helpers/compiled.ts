@@ -1,9 +1,9 @@
 // Child processes cannot run TypeScript here (Node 20 has no type stripping and
 // tsx is not a dependency), so tests that spawn them compile src/ once per test
 // file into node_modules/.cache, where the children resolve the project's own
-// dependencies.
+// dependencies, and a link to the addon's build folder.
 import { execFile, spawn } from 'node:child_process';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,17 +13,20 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 
 /** Compiles src/ to a private folder; returns it and its cleanup. */
 export async function compileLibrary(): Promise<{ dist: string; cleanup: () => Promise<void> }> {
-  const dist = join(root, 'node_modules/.cache/imagebackend-test', randomBytes(6).toString('hex'));
+  const top = join(root, 'node_modules/.cache/imagebackend-test', randomBytes(6).toString('hex'));
+  // <top>/dist like the package's own dist/, so the addon loader finds <top>/build.
+  const dist = join(top, 'dist');
   await mkdir(dist, { recursive: true });
   // Under node_modules, ESM needs its own package scope.
-  await writeFile(join(dist, 'package.json'), '{"type":"module"}\n');
+  await writeFile(join(top, 'package.json'), '{"type":"module"}\n');
+  await symlink(join(root, 'build'), join(top, 'build'));
   const tsc = join(root, 'node_modules/typescript/bin/tsc');
   await promisify(execFile)(
     process.execPath,
     [tsc, '-p', join(root, 'tsconfig.build.json'), '--outDir', dist, '--declaration', 'false', '--declarationMap', 'false', '--sourceMap', 'false'],
     { cwd: root },
   );
-  return { dist, cleanup: () => rm(dist, { recursive: true, force: true }) };
+  return { dist, cleanup: () => rm(top, { recursive: true, force: true }) };
 }
 
 /** The path of a child script in test/unit/children. */

@@ -1,0 +1,88 @@
+// The backends across processes: compute agents sharing one instances folder.
+import { readFile, readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+
+import { Backend } from '../../src/backends/Backend.js';
+import { Locks } from '../../src/cache/Locks.js';
+import { cacheFileName } from '../../src/cache/cacheFileName.js';
+import { inspect } from '../../src/image/inspect.js';
+import { compileLibrary, startChild } from './helpers/compiled.js';
+import { qemuImg } from './image/qemu.js';
+import { tempDir } from './helpers/system.js';
+
+const MiB = 2 ** 20;
+const PROCESSES = 8;
+const DISKS = 20;
+
+let dist: string;
+let cleanupDist: () => Promise<void>;
+beforeAll(async () => ({ dist, cleanup: cleanupDist } = await compileLibrary()), 120_000);
+afterAll(() => cleanupDist?.());
+
+describe('image backends across processes', () => {
+  let dir: string;
+  let remove: () => Promise<void>;
+  beforeEach(async () => ({ dir, remove } = await tempDir('backend-procs')));
+  afterEach(() => remove());
+
+  it(`${PROCESSES} processes × ${DISKS} disks on one base: fetched once, every disk valid, every disk.info intact`, async () => {
+    const counter = join(dir, 'fetches');
+    const children = Array.from({ length: PROCESSES }, (_, p) =>
+      startChild(dist, 'backend-provision.mjs', [dir, String(p), String(DISKS), counter, String(8 * MiB)], 120_000),
+    );
+    const results = await Promise.all(children.map((c) => c.done));
+    for (const r of results) {
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      expect(r.stdout).toBe('done\n');
+    }
+    expect((await readFile(counter, 'utf8')).trim().split('\n')).toHaveLength(1);
+    const base = join(dir, '_base', cacheFileName('shared-image'));
+    expect(await readdir(join(dir, '_base'))).toEqual([cacheFileName('shared-image')]);
+    expect(await readdir(join(dir, 'locks'))).toEqual([]);
+
+    for (let i = 0; i < DISKS; i++) {
+      const folder = join(dir, `inst-${i}`);
+      const names = Array.from({ length: PROCESSES }, (_, p) => `disk-${p}`);
+      // Every writer's entry is there, and the file is one valid JSON object.
+      const recorded = JSON.parse(await readFile(join(folder, 'disk.info'), 'utf8')) as Record<string, string>;
+      expect(recorded).toEqual(Object.fromEntries(names.map((n) => [join(folder, n), 'qcow2'])));
+      expect((await readdir(folder)).sort()).toEqual([...names, 'disk.info'].sort());
+      for (const name of names) {
+        const info = await inspect(join(folder, name));
+        expect(info).toMatchObject({ format: 'qcow2', virtualSize: 16 * MiB, backingFile: base, backingFormat: 'raw', corrupt: false });
+      }
+    }
+    // qemu-img's own consistency check on a sample from every process.
+    for (let p = 0; p < PROCESSES; p++) await qemuImg('check', '-f', 'qcow2', join(dir, `inst-${p % DISKS}`, `disk-${p}`));
+  });
+
+  it('recovers from a process killed mid-fetch: no partial base, the lock taken over, the disk made', async () => {
+    const counter = join(dir, 'fetches');
+    const child = startChild(dist, 'backend-provision.mjs', [dir, '0', '1', counter, String(8 * MiB), 'hang']);
+    const line = await child.line((l) => l.startsWith('fetching '));
+    child.kill('SIGKILL');
+    expect((await child.done).signal).toBe('SIGKILL');
+    const partial = line.slice('fetching '.length);
+    expect(await readFile(partial, 'utf8')).toBe('partial');
+    // No base and no disk: only the partial file and the stale lock.
+    await expect(stat(join(dir, '_base', cacheFileName('shared-image')))).rejects.toMatchObject({ code: 'ENOENT' });
+    await expect(stat(join(dir, 'inst-0', 'disk-0'))).rejects.toMatchObject({ code: 'ENOENT' });
+
+    const locks = new Locks({ lockPath: join(dir, 'locks'), staleMs: 2000, updateMs: 1000, timeoutMs: 30_000 });
+    const backend = new Backend({ instancesPath: dir, imagesType: 'qcow2', locks });
+    const disk = backend.image({ uuid: 'inst-0' }, 'disk-0');
+    await disk.cache({
+      filename: cacheFileName('shared-image'),
+      imageId: 'shared-image',
+      fetch: async ({ target }) => {
+        await qemuImg('create', '-f', 'raw', target, String(8 * MiB));
+      },
+    });
+    expect(await readdir(join(dir, '_base'))).toEqual([cacheFileName('shared-image')]);
+    expect(await readdir(join(dir, 'locks'))).toEqual([]);
+    expect((await inspect(disk.path)).backingFile).toBe(join(dir, '_base', cacheFileName('shared-image')));
+    await qemuImg('check', '-f', 'qcow2', disk.path);
+  });
+});

@@ -1,0 +1,232 @@
+// nova's FlatTestCase and the shared _ImageTestCase against real files and
+// real qemu-img, plus the format-change attack at the Image level.
+import { mkdir, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+
+import { Backend } from '../../../src/backends/Backend.js';
+import { Flat } from '../../../src/backends/Flat.js';
+import { cacheFileName } from '../../../src/cache/cacheFileName.js';
+import { DiskInfo } from '../../../src/diskinfo/DiskInfo.js';
+import { FlavorDiskTooSmallError } from '../../../src/errors.js';
+import { inspect } from '../../../src/image/inspect.js';
+import { compileLibrary } from '../helpers/compiled.js';
+import { tempDir } from '../helpers/system.js';
+import { qemuImg, qemuInfo, run } from '../image/qemu.js';
+import { MiB, copyingFetch, generatingFetch, qcow2WithBacking, rawImage } from './helpers.js';
+
+const UUID = '0b8e7c55-0000-4000-8000-000000000002';
+const IMAGE_ID = 'flat-image';
+const FILENAME = cacheFileName(IMAGE_ID);
+
+describe('Flat (nova FlatTestCase)', () => {
+  let dir: string;
+  let remove: () => Promise<void>;
+  let instances: string;
+  let source: string;
+  let backend: Backend;
+  let disk: Flat;
+  let diskPath: string;
+  let base: string;
+
+  beforeEach(async () => {
+    ({ dir, remove } = await tempDir('flat'));
+    instances = join(dir, 'instances');
+    source = await rawImage(dir, 'source.raw', 16 * MiB);
+    backend = new Backend({ instancesPath: instances, imagesType: 'raw' });
+    disk = backend.image({ uuid: UUID }, 'disk') as Flat;
+    diskPath = join(instances, UUID, 'disk');
+    base = join(instances, '_base', FILENAME);
+  });
+  afterEach(() => remove());
+
+  it('is the class of raw and flat, a file in the instance folder', () => {
+    expect(disk).toBeInstanceOf(Flat);
+    expect(backend.image({ uuid: UUID }, 'disk', 'flat')).toBeInstanceOf(Flat);
+    expect(disk.path).toBe(diskPath);
+    expect(disk.driverFormat).toBe('raw');
+    expect(disk.isFileInInstancePath()).toBe(true);
+  });
+
+  it('test_cache / test_create_image: base fetched once into _base, copied, extended to the size', async () => {
+    const { fetch, calls } = copyingFetch(source);
+    await disk.cache({ fetch, filename: FILENAME, imageId: IMAGE_ID, size: 64 * MiB });
+    expect(calls).toHaveLength(1);
+    expect((await stat(base)).size).toBe(16 * MiB);
+    const info = await qemuInfo(diskPath);
+    expect(info.format).toBe('raw');
+    expect(info['virtual-size']).toBe(64 * MiB);
+    expect((await readFile(diskPath)).subarray(0, 512).equals((await readFile(source)).subarray(0, 512))).toBe(true);
+    // Sparse: the copy did not write the holes.
+    expect((await stat(diskPath)).blocks * 512).toBeLessThan(4 * MiB);
+    expect(await DiskInfo.forInstance(join(instances, UUID)).readFormat(diskPath)).toBe('raw');
+  });
+
+  it('test_cache_image_exists: nothing fetched or copied when disk and base exist', async () => {
+    await disk.cache({ ...copyingFetch(source), filename: FILENAME, imageId: IMAGE_ID });
+    await writeFile(diskPath, 'guest data', { flag: 'r+' });
+    const again = copyingFetch(source);
+    await disk.cache({ fetch: again.fetch, filename: FILENAME, imageId: IMAGE_ID });
+    expect(again.calls).toEqual([]);
+    expect((await readFile(diskPath)).subarray(0, 10).toString()).toBe('guest data');
+  });
+
+  it('test_cache_template_exists: a cached base is copied without fetching', async () => {
+    await disk.cache({ ...copyingFetch(source), filename: FILENAME, imageId: IMAGE_ID });
+    const other = backend.image({ uuid: 'second' }, 'disk');
+    const again = copyingFetch(source);
+    await other.cache({ fetch: again.fetch, filename: FILENAME, imageId: IMAGE_ID });
+    expect(again.calls).toEqual([]);
+    expect((await stat(other.path)).size).toBe(16 * MiB);
+  });
+
+  it('test_create_image_generated: no image id, the disk is generated in place, nothing in _base', async () => {
+    const { fetch, calls } = generatingFetch(8 * MiB);
+    const eph = backend.image({ uuid: UUID }, 'disk.eph0');
+    await eph.cache({ fetch, filename: 'ephemeral_8_abcdef0', size: 8 * MiB, ephemeralSize: 8 * MiB });
+    expect(calls).toEqual([eph.path]);
+    expect((await stat(eph.path)).size).toBe(8 * MiB);
+    await expect(stat(join(instances, '_base', 'ephemeral_8_abcdef0'))).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('test_cache_generating_resize (bug 1608934): a generated disk is never sized against a base that does not exist', async () => {
+    const eph = backend.image({ uuid: UUID }, 'disk.eph0');
+    let sized = 0;
+    const original = eph.getDiskSize.bind(eph);
+    eph.getDiskSize = async (path) => {
+      sized++;
+      return original(path);
+    };
+    await eph.cache({ ...generatingFetch(8 * MiB), filename: 'ephemeral_8_abcdef0', size: 16 * MiB });
+    expect(sized).toBe(0);
+    // nova resizes only from a base; the generated disk keeps the size the fetch gave it.
+    expect((await stat(eph.path)).size).toBe(8 * MiB);
+  });
+
+  it('test_create_image_extend: an existing generated disk is grown when created again with a size', async () => {
+    const eph = backend.image({ uuid: UUID }, 'disk.eph0');
+    await eph.cache({ ...generatingFetch(8 * MiB), filename: 'ephemeral_8_abcdef0' });
+    await eph.createImage(async () => {
+      throw new Error('must not regenerate');
+    }, join(instances, '_base', 'ephemeral_8_abcdef0'), 24 * MiB);
+    expect((await stat(eph.path)).size).toBe(24 * MiB);
+  });
+
+  it('removes a half-generated disk when the generating fetch fails', async () => {
+    const eph = backend.image({ uuid: UUID }, 'disk.eph0');
+    const fetch = async ({ target }: { target: string }) => {
+      await writeFile(target, 'half');
+      throw new Error('mkfs failed');
+    };
+    await expect(eph.cache({ fetch, filename: 'ephemeral_8_abcdef0' })).rejects.toThrow('mkfs failed');
+    await expect(stat(eph.path)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('FLAVOR_DISK_TOO_SMALL before any copy', async () => {
+    const error = await disk.cache({ ...copyingFetch(source), filename: FILENAME, imageId: IMAGE_ID, size: 4 * MiB }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(FlavorDiskTooSmallError);
+    await expect(stat(diskPath)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('refuses an unsafe base (backing file) with IMAGE_UNSAFE, nothing copied', async () => {
+    const evil = await qcow2WithBacking(dir, 'evil.qcow2', '/etc/hostname');
+    await expect(disk.cache({ ...copyingFetch(evil), filename: FILENAME, imageId: IMAGE_ID })).rejects.toMatchObject({ code: 'IMAGE_UNSAFE' });
+    await expect(stat(diskPath)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('test_correct_format: a disk that really is qcow2 (copied from a qcow2 base) resolves to qcow2 and is grown with qemu-img', async () => {
+    const q = join(dir, 'source.qcow2');
+    await qemuImg('convert', '-f', 'raw', '-O', 'qcow2', source, q);
+    await disk.cache({ ...copyingFetch(q), filename: FILENAME, imageId: IMAGE_ID, size: 32 * MiB });
+    expect(await disk.resolveDriverFormat()).toBe('qcow2');
+    const info = await qemuInfo(diskPath);
+    expect(info.format).toBe('qcow2');
+    expect(info['virtual-size']).toBe(32 * MiB);
+    const xml = (await disk.libvirtInfo({ diskBus: 'virtio', diskDev: 'vda' })).toXml();
+    expect(xml).toContain('type="qcow2"');
+  });
+
+  it('test_resolve_driver_format: raw when the header cannot be read', async () => {
+    await mkdir(join(instances, UUID), { recursive: true });
+    // A qcow2 magic with a nonsense header: inspection fails as IMAGE_INVALID.
+    const fh = await open(diskPath, 'w');
+    const header = Buffer.alloc(4096);
+    header.write('QFI\xfb', 0, 'latin1');
+    header.writeUInt32BE(3, 4);
+    header.writeUInt32BE(99, 20); // cluster_bits out of range
+    await fh.write(header);
+    await fh.close();
+    await expect(inspect(diskPath)).rejects.toMatchObject({ code: 'IMAGE_INVALID' });
+    expect(await disk.resolveDriverFormat()).toBe('raw');
+  });
+
+  it('snapshotExtract converts from the recorded format', async () => {
+    await disk.cache({ ...copyingFetch(source), filename: FILENAME, imageId: IMAGE_ID, size: 32 * MiB });
+    const target = join(dir, 'snap.qcow2');
+    await disk.snapshotExtract(target, 'qcow2');
+    expect(await qemuInfo(target)).toMatchObject({ format: 'qcow2', 'virtual-size': 32 * MiB });
+    await qemuImg('compare', '-f', 'raw', '-F', 'qcow2', diskPath, target);
+  });
+
+  it('clone, flatten, snapshots: typed errors; removeSnap and cleanupDirectSnapshot are no-ops', async () => {
+    await expect(disk.clone({}, IMAGE_ID)).rejects.toMatchObject({ code: 'IMAGE_UNACCEPTABLE' });
+    await expect(disk.flatten()).rejects.toMatchObject({ code: 'NOT_SUPPORTED' });
+    await expect(disk.createSnap('s')).rejects.toMatchObject({ code: 'NOT_SUPPORTED' });
+    await expect(disk.rollbackToSnap('s')).rejects.toMatchObject({ code: 'NOT_SUPPORTED' });
+    await expect(disk.directSnapshot({}, 's', 'raw', 'new', IMAGE_ID)).rejects.toMatchObject({ code: 'NOT_SUPPORTED' });
+    await expect(disk.importFile({ uuid: UUID }, '/tmp/elsewhere', 'disk')).rejects.toMatchObject({ code: 'NOT_SUPPORTED' });
+    await expect(disk.importFile({ uuid: UUID }, diskPath, 'disk')).resolves.toBeUndefined();
+    await expect(disk.removeSnap('s')).resolves.toBe(false);
+    await expect(disk.cleanupDirectSnapshot({ url: 'rbd://x/y/z/w' })).resolves.toBeUndefined();
+  });
+});
+
+describe('the format-change attack at the Image level (nova bug 1221190)', () => {
+  let dir: string;
+  let remove: () => Promise<void>;
+  let dist: string;
+  let cleanupDist: () => Promise<void>;
+  beforeAll(async () => ({ dist, cleanup: cleanupDist } = await compileLibrary()), 120_000);
+  afterAll(() => cleanupDist?.());
+  beforeEach(async () => ({ dir, remove } = await tempDir('attack')));
+  afterEach(() => remove());
+
+  it('a raw disk whose guest writes a qcow2 header still resolves to raw, here and in a new process', async () => {
+    const instances = join(dir, 'instances');
+    const source = await rawImage(dir, 'source.raw', 16 * MiB);
+    const backend = new Backend({ instancesPath: instances, useCowImages: false });
+    const disk = backend.image({ uuid: UUID }, 'disk');
+    expect(disk).toBeInstanceOf(Flat);
+    await disk.cache({ ...copyingFetch(source), filename: FILENAME, imageId: IMAGE_ID, size: 32 * MiB });
+    expect(await disk.resolveDriverFormat()).toBe('raw');
+
+    // The guest writes a qcow2 header pointing at a host file over its disk's first sector.
+    const evil = await qcow2WithBacking(dir, 'evil.qcow2', '/etc/shadow');
+    const header = (await readFile(evil)).subarray(0, 65536);
+    const fh = await open(disk.path, 'r+');
+    await fh.write(header, 0, header.length, 0);
+    await fh.close();
+    expect((await inspect(disk.path)).format).toBe('qcow2');
+
+    // Same process, a fresh Image object for the same disk, and the path libvirt knows.
+    expect(await backend.image({ uuid: UUID }, 'disk').resolveDriverFormat()).toBe('raw');
+    expect(await backend.snapshot(disk.path, 'raw').resolveDriverFormat()).toBe('raw');
+    const xml = (await backend.image({ uuid: UUID }, 'disk').libvirtInfo({ diskBus: 'virtio', diskDev: 'vda' })).toXml();
+    expect(xml).toContain('type="raw"');
+
+    // A new process (a restarted compute agent).
+    const script = [
+      `const { Backend } = await import(${JSON.stringify(join(dist, 'index.js'))});`,
+      `const b = new Backend({ instancesPath: ${JSON.stringify(instances)}, useCowImages: false });`,
+      `process.stdout.write(await b.image({ uuid: ${JSON.stringify(UUID)} }, 'disk').resolveDriverFormat());`,
+    ].join('\n');
+    expect(await run(process.execPath, ['--input-type=module', '-e', script])).toBe('raw');
+
+    // The snapshot of the attacked disk reads it as raw: no host file is pulled in.
+    const snap = join(dir, 'snap.raw');
+    await disk.snapshotExtract(snap, 'raw');
+    expect((await stat(snap)).size).toBe(32 * MiB);
+    expect((await readFile(snap)).subarray(0, 4).toString('latin1')).toBe('QFI\xfb');
+    await rm(snap);
+  });
+});

@@ -1,4 +1,5 @@
 import { inspect, type ImageInfo } from '../image/inspect.js';
+import { humanBytes } from './format.js';
 
 /** Human-readable lines in the spirit of `qemu-img info`. */
 export function formatInfoHuman(path: string, info: ImageInfo): string {
@@ -30,17 +31,6 @@ export function formatInfoHuman(path: string, info: ImageInfo): string {
     lines.push('', formatInfoHuman(link.path, link));
   }
   return lines.join('\n');
-}
-
-function humanBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
-  let value = n;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return unit === 0 ? `${n} B` : `${Number(value.toFixed(2))} ${units[unit]}`;
 }
 
 /** `imagebackend info FILE [--output json|human] [--backing-chain]` */

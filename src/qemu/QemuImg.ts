@@ -265,21 +265,9 @@ export class QemuImg {
       const direct = before?.isBlockDevice() === true || (await supportsDirectIo(dirname(absDst)));
       cacheMode = direct ? 'none' : 'writeback';
     }
-    const argv = ['convert', '-t', cacheMode, '-f', srcFormat, '-O', dstFormat];
-    if (options.compress) argv.push('-c');
-    if (options.sparse === false) argv.push('-S', '0');
-    if (options.options && Object.keys(options.options).length > 0) argv.push('-o', optionString(options.options));
-    const parser = options.onProgress ? new ProgressParser(options.onProgress) : undefined;
-    if (parser) argv.push('-p');
-    argv.push(absSrc, absDst);
-    const callLimits = options.limits ?? this.#defaults.limits;
-    const limits = callLimits === false ? false : { cpuSeconds: 0, ...callLimits };
     try {
-      const timeoutMs = options.timeoutMs ?? this.#defaults.timeoutMs ?? 0;
-      await this.#run(argv, { ...options, limits, timeoutMs }, parser ? { onStdout: (chunk) => parser.push(chunk) } : {});
-      parser?.end();
+      await this.#convert(absSrc, absDst, srcFormat, dstFormat, cacheMode, options);
     } catch (error) {
-      if (!before) await rm(absDst, { force: true }).catch(() => undefined);
       // nova reports a failed convert as ImageUnacceptable; a failure on the
       // target side (no space, no permission) is not the image's fault.
       const stderr = error instanceof QemuImgError ? (error.process?.stderr ?? '') : '';
@@ -309,8 +297,22 @@ export class QemuImg {
     const absDst = checkPath('dst', dst);
     const srcFormat = checkFormat('srcFormat', options?.srcFormat ?? 'raw');
     const dstFormat = checkFormat('dstFormat', options.dstFormat);
+    await this.#convert(src, absDst, srcFormat, dstFormat, options.cacheMode ?? 'writeback', options);
+  }
+
+  // The run both converts share: argv, progress, limits (no CPU limit: a
+  // large copy may rightly take minutes), and the target removed on failure
+  // when this call created it.
+  async #convert(
+    src: string,
+    absDst: string,
+    srcFormat: string,
+    dstFormat: string,
+    cacheMode: string,
+    options: ConvertFromRbdOptions,
+  ): Promise<void> {
     const before = await lstat(absDst).catch(() => undefined);
-    const argv = ['convert', '-t', options.cacheMode ?? 'writeback', '-f', srcFormat, '-O', dstFormat];
+    const argv = ['convert', '-t', cacheMode, '-f', srcFormat, '-O', dstFormat];
     if (options.compress) argv.push('-c');
     if (options.sparse === false) argv.push('-S', '0');
     if (options.options && Object.keys(options.options).length > 0) argv.push('-o', optionString(options.options));

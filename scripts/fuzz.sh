@@ -43,6 +43,15 @@ done
 rm -f base.raw df.raw
 cd "$root"
 
+# Inputs that once crashed the parser run first, every time, as regressions.
+regressions="$root/native/image/fuzz/regressions"
+echo "fuzz.sh: replaying $(find "$regressions" -type f | wc -l) regression inputs"
+"$out/inspect_fuzzer" -runs=1 "$regressions"/* >/dev/null 2>&1 || {
+  "$out/inspect_fuzzer" -runs=1 "$regressions"/*
+  echo "fuzz.sh: a regression input fails again" >&2
+  exit 1
+}
+
 echo "fuzz.sh: running for ${seconds}s"
-"$out/inspect_fuzzer" "$corpus" "$seeds" -max_total_time="$seconds" -max_len=3145728 -timeout=10 \
+"$out/inspect_fuzzer" "$corpus" "$seeds" "$regressions" -max_total_time="$seconds" -max_len=3145728 -timeout=10 \
   -rss_limit_mb=2048 -artifact_prefix="$out/artifacts/" -print_final_stats=1

@@ -52,11 +52,13 @@ uint64_t Bytes::Le64(size_t off) const {
 }
 std::string Bytes::CString(size_t off, size_t len) const {
   Need(off, len);
+  if (len == 0) return {};  // data() may be null: no pointer arithmetic on it
   const char* p = reinterpret_cast<const char*>(data_.data() + off);
   return std::string(p, strnlen(p, len));
 }
 std::string Bytes::Str(size_t off, size_t len) const {
   Need(off, len);
+  if (len == 0) return {};
   return std::string(reinterpret_cast<const char*>(data_.data() + off), len);
 }
 
@@ -101,7 +103,9 @@ size_t FdReader::ReadAt(uint64_t off, uint8_t* buf, size_t len) {
 size_t MemReader::ReadAt(uint64_t off, uint8_t* buf, size_t len) {
   if (off >= size_) return 0;
   size_t n = len < size_ - off ? len : static_cast<size_t>(size_ - off);
-  std::memcpy(buf, data_ + off, n);
+  // A zero-length read may come with a null buffer (an empty vector's data()),
+  // which memcpy must not be given even for n == 0.
+  if (n > 0) std::memcpy(buf, data_ + off, n);
   return n;
 }
 

@@ -74,7 +74,7 @@ echo '{ "name": "prebuild-check", "version": "1.0.0", "private": true, "type": "
   for tool in g++ c++ cc gcc clang make python3 python; do
     if command -v "$tool" >/dev/null; then echo "test-prebuild: $tool is reachable; the check would prove nothing" >&2; exit 1; fi
   done
-  npm install --ignore-scripts=false --no-audit --no-fund --loglevel=error "${tarball[0]}"
+  npm install --ignore-scripts=false --prefer-offline --no-audit --no-fund --loglevel=error "${tarball[0]}"
   installed=node_modules/imagebackend
   [[ -f $installed/package.json ]] || { echo "test-prebuild: not installed" >&2; exit 1; }
   if [[ -e $installed/build ]]; then

@@ -15,6 +15,8 @@ packages=(
   qemu-block-extra
   # fuzzing and sanitizer builds of the native parser
   clang libclang-rt-14-dev cmake
+  # npm run test:leak (memcheck over a loop of native calls)
+  valgrind
   # libvirt's schema validator for the disk XML (a shell script that runs
   # xmllint, which libvirt-clients does not pull in)
   libvirt-clients libxml2-utils

@@ -54,19 +54,29 @@ export type ErrorCode =
 
 /** What an error concerned; absent fields did not apply. */
 export interface ErrorDetails {
+  /** The library operation that failed, e.g. `clone` or `inspect`. */
   operation?: string;
+  /** The RBD pool concerned. */
   pool?: string;
+  /** The RBD image concerned. */
   image?: string;
+  /** The RBD snapshot concerned. */
   snapshot?: string;
+  /** The file or device concerned. */
   path?: string;
-  /** LVM volume group and logical volume names. */
+  /** The LVM volume group concerned. */
   volumeGroup?: string;
+  /** The LVM logical volume concerned. */
   logicalVolume?: string;
+  /** Negative errno, as Node's system errors carry it. */
   errno?: number;
+  /** The errno's symbolic name, e.g. `ENOENT`. */
   errnoName?: string;
+  /** The system or librbd/librados function that failed, e.g. `rbd_open`. */
   syscall?: string;
   /** Set when an external program (qemu-img) failed: how it ended and what it said. */
   process?: ProcessFailure;
+  /** The underlying error, kept as the error's `cause`. */
   cause?: unknown;
 }
 
@@ -74,7 +84,9 @@ export interface ErrorDetails {
 export interface ProcessFailure {
   /** The argv that ran, program first (after any prlimit wrapper). */
   command: readonly string[];
+  /** Its exit status, or null when a signal ended it. */
   exitCode: number | null;
+  /** The signal that ended it, or null. */
   signal: NodeJS.Signals | null;
   /** Its standard error, trimmed. */
   stderr: string;
@@ -84,13 +96,34 @@ export interface ProcessFailure {
   timedOut: boolean;
 }
 
-/** Base class of every error the library throws. */
+/**
+ * Base class of every error the library throws: branch on `code` (stable) or
+ * on the subclass, read the context from `operation`, `pool`, `image`, `path`,
+ * `errnoName`, `syscall`.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await cluster.pool('vms').image('disk').remove();
+ * } catch (e) {
+ *   if (!(e instanceof ImageBackendError)) throw e;
+ *   if (e.code === 'RBD_BUSY') await retryLater();
+ *   else console.error(e.code, e.operation, e.errnoName, e.syscall, e.message);
+ * }
+ * ```
+ */
 export class ImageBackendError extends Error {
+  /** The stable error code; branch on this, not on the message. */
   readonly code: ErrorCode;
+  /** The library operation that failed, e.g. `clone` or `inspect`. */
   readonly operation?: string;
+  /** The RBD pool concerned. */
   readonly pool?: string;
+  /** The RBD image concerned. */
   readonly image?: string;
+  /** The RBD snapshot concerned. */
   readonly snapshot?: string;
+  /** The file or device concerned. */
   readonly path?: string;
   /** The LVM volume group concerned. */
   readonly volumeGroup?: string;
@@ -238,11 +271,29 @@ export interface NativeError extends Error {
   detail?: string;
 }
 
+/**
+ * True when `e` came from the native addon: an Error carrying the `syscall`
+ * (and errno) of the call that failed, before it is mapped to an
+ * {@link ImageBackendError}.
+ *
+ * @example
+ * ```ts
+ * if (isNativeError(e)) console.log(e.syscall, e.code, e.errno);
+ * ```
+ */
 export function isNativeError(e: unknown): e is NativeError {
   return e instanceof Error && typeof (e as NativeError).syscall === 'string';
 }
 
-/** One wording for argument errors, the same as the native layer's. */
+/**
+ * One wording for argument errors, the same as the native layer's.
+ *
+ * @example
+ * ```ts
+ * throw invalidArgument('a non-empty string', 'pool', pool);
+ * // InvalidArgumentError: Expected a non-empty string for pool but received 42
+ * ```
+ */
 export function invalidArgument(what: string, name: string, received: unknown): InvalidArgumentError {
   return new InvalidArgumentError(
     'INVALID_ARGUMENT',

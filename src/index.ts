@@ -23,6 +23,8 @@ export {
   type ImageMeta,
   type CleanupReport,
 } from './rbd/RbdDriver.js';
+/** The plain objects the RBD calls return (aliased as RbdImageStat, RbdLayout, RbdParentInfo, RbdSnapshotInfo). */
+export type { NativeImageStat, NativeLayout, NativeParentInfo, NativeSnapInfo } from './native.js';
 export { parseRbdUrl, type RbdLocation } from './rbd/url.js';
 export { parseMonMap, splitAddr, type MonitorAddress } from './rbd/monmap.js';
 
@@ -74,6 +76,7 @@ export {
   IOTUNE_EXTRA_SPECS,
   IOTUNE_MAX,
   XmlElement,
+  type XmlAttributeValue,
   type IoTune,
   type DiskAuth,
   type DiskBus,

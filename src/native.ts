@@ -1,6 +1,7 @@
 /**
- * The only file that touches the compiled addon: it loads the binary (a
- * prebuild first, then `build/Release`) and gives it TypeScript types. When the
+ * The only file that touches the compiled addon: it loads the binary with
+ * node-gyp-build (`build/Release` when a source build made one, else the
+ * shipped `prebuilds/linux-x64` binary) and gives it TypeScript types. When the
  * binary cannot load, one {@link NativeLoadError} names the cause and the fix.
  */
 import { createRequire } from 'node:module';

@@ -3,6 +3,7 @@ import { native } from '../native.js';
 import { blockdevError } from './native-error.js';
 import { checkByteCount, checkFunction, checkPath } from './validate.js';
 
+/** Options of {@link copyRawData}. */
 export interface CopyRawOptions {
   /**
    * `'create'` (default): `dst` must not exist; it is created and removed again
@@ -26,6 +27,7 @@ export interface CopyRawOptions {
   signal?: AbortSignal;
 }
 
+/** What {@link copyRawData} did. */
 export interface CopyRawResult {
   /** Size of the source in bytes. */
   size: number;

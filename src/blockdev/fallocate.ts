@@ -2,6 +2,7 @@ import { native } from '../native.js';
 import { blockdevError } from './native-error.js';
 import { checkByteCount, checkPath } from './validate.js';
 
+/** Options of {@link fallocateFile}. */
 export interface FallocateOptions {
   /** Bytes to allocate from offset 0. */
   size: number;

@@ -8,6 +8,7 @@ import { native } from '../native.js';
 import { blockdevError } from './native-error.js';
 import { checkByteCount, checkFunction, checkPath } from './validate.js';
 
+/** A byte range of a disk; the whole disk by default. */
 export interface RangeOptions {
   /** First byte; default 0. */
   offset?: number;
@@ -15,6 +16,7 @@ export interface RangeOptions {
   length?: number;
 }
 
+/** Options of {@link zeroRange} and {@link overwriteRandom}. */
 export interface WipeOptions extends RangeOptions {
   /** Called with (bytes done, bytes in the range), increasing; (total, total) before the promise resolves. */
   onProgress?: (done: number, total: number) => void;

@@ -23,6 +23,12 @@ export class KeyedMutex {
    * Runs `fn` once every earlier caller with `key` has finished. When `signal`
    * fires while waiting, rejects with an `ABORTED` error and leaves the queue
    * intact.
+   *
+   * @example
+   * ```ts
+   * const mutex = new KeyedMutex();
+   * await mutex.run('instance-uuid', async () => writeDiskInfo(), AbortSignal.timeout(5000));
+   * ```
    */
   async run<T>(key: string, fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
     const previous = this.#tails.get(key) ?? Promise.resolve();

@@ -28,6 +28,15 @@ export interface SynchronizedOptions {
  * this interface, so tests can inject a fake.
  */
 export interface LockService {
+  /**
+   * Runs `fn` while holding the lock `name`, in this process and across
+   * processes sharing the lock folder; releases it when `fn` settles.
+   *
+   * @example
+   * ```ts
+   * await locks.synchronized('base-image-hash', async ({ signal }) => fetchBase(signal));
+   * ```
+   */
   synchronized<T>(name: string, fn: (context: LockContext) => Promise<T>, options?: SynchronizedOptions): Promise<T>;
 }
 

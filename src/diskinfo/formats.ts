@@ -20,6 +20,7 @@ export const DISK_FORMATS = [
   'bochs',
 ] as const;
 
+/** A disk format name that may be recorded in disk.info (one of {@link DISK_FORMATS}). */
 export type DiskFormat = (typeof DISK_FORMATS)[number];
 
 const known: ReadonlySet<string> = new Set(DISK_FORMATS);

@@ -12,6 +12,7 @@ import { mapImageError } from './native-error.js';
 /** qemu's format names; `raw` also covers what qemu does not know (iso, gpt...). */
 export type ImageFormat = 'raw' | 'qcow2' | 'qed' | 'vmdk' | 'vpc' | 'vhdx' | 'vdi' | 'luks';
 
+/** Whether an image may be used as it is, and every reason when it may not (see README "Safety"). */
 export interface ImageSafety {
   /** False when the image refers to other files, uses unknown features or is ambiguous. */
   safe: boolean;
@@ -19,6 +20,10 @@ export interface ImageSafety {
   reasons: string[];
 }
 
+/**
+ * What {@link inspect} read from an image's header: qemu-img info's fields,
+ * natively and without running qemu-img.
+ */
 export interface ImageInfo {
   format: ImageFormat;
   /** Guest-visible size in bytes (what `qemu-img info` calls virtual-size). */
@@ -52,6 +57,7 @@ export interface ImageInfo {
   chain?: (ImageInfo & { path: string })[];
 }
 
+/** Options of {@link inspect}. */
 export interface InspectOptions {
   /**
    * Inspect the backing files too (relative names resolve against the

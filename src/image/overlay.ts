@@ -7,6 +7,7 @@ import { invalidArgument } from '../errors.js';
 import { native } from '../native.js';
 import { mapImageError } from './native-error.js';
 
+/** Options of {@link createQcow2Overlay}: what `qemu-img create -f qcow2 -b` takes. */
 export interface Qcow2OverlayOptions {
   /** The backing file as it will be recorded; relative names resolve against the overlay's directory. */
   backingFile: string;
@@ -20,6 +21,7 @@ export interface Qcow2OverlayOptions {
   extendedL2?: boolean;
 }
 
+/** What {@link createQcow2Overlay} created. */
 export interface Qcow2OverlayResult {
   path: string;
   size: number;

@@ -23,10 +23,15 @@ export interface DiskAuth {
   secretUuid: string;
 }
 
+/** libvirt's `<disk device=...>`. */
 export type DiskDeviceType = 'disk' | 'cdrom' | 'floppy' | 'lun';
+/** libvirt's `<target bus=...>`. */
 export type DiskBus = 'virtio' | 'scsi' | 'ide' | 'sata' | 'usb' | 'fdc' | 'xen' | 'sd';
+/** libvirt's `<driver cache=...>` (nova's `disk_cachemodes`). */
 export type DiskCacheMode = 'none' | 'writeback' | 'writethrough' | 'directsync' | 'unsafe' | 'default';
+/** libvirt's `<driver io=...>`. */
 export type DiskIoMode = 'native' | 'threads' | 'io_uring';
+/** libvirt's `<driver discard=...>` (nova's `hw_disk_discard`). */
 export type DiskDiscardMode = 'unmap' | 'ignore';
 
 /** Everything a `<disk>` element says (nova's `LibvirtConfigGuestDisk`). */
@@ -178,7 +183,15 @@ export class LibvirtDiskConfig {
     return this.toElement().toString();
   }
 
-  /** The `<disk>` element as an {@link XmlElement}, to embed in a larger document. */
+  /**
+   * The `<disk>` element as an {@link XmlElement}, to embed in a larger document.
+   *
+   * @example
+   * ```ts
+   * const devices = new XmlElement('devices');
+   * devices.append(disk.toElement());
+   * ```
+   */
   toElement(): XmlElement {
     const disk = new XmlElement('disk', { type: this.source.type, device: this.deviceType });
     disk.append(

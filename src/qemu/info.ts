@@ -4,12 +4,14 @@
  */
 import { InvalidDiskInfoError } from '../errors.js';
 
+/** One internal snapshot listed by `qemu-img info`. */
 export interface QemuImgSnapshot {
   id: string;
   name: string;
   vmStateSize: number;
 }
 
+/** `qemu-img info --output=json`, parsed and checked (nova's `QemuImgInfo`). */
 export interface QemuImgInfo {
   filename: string;
   /** The format qemu-img was told (it is never asked to probe). */

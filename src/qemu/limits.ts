@@ -10,6 +10,7 @@ import { delimiter, isAbsolute, join } from 'node:path';
 
 import { ToolNotFoundError } from '../errors.js';
 
+/** The prlimit(1) limits qemu-img runs under (nova's `QEMU_IMG_LIMITS`). */
 export interface ResourceLimits {
   /** RLIMIT_AS in bytes; 0 means unlimited. Default 1 GiB (nova's QEMU_IMG_LIMITS). */
   addressSpaceBytes: number;
@@ -17,6 +18,7 @@ export interface ResourceLimits {
   cpuSeconds: number;
 }
 
+/** nova's limits for qemu-img: 1 GiB of address space, 30 s of CPU time. */
 export const DEFAULT_LIMITS: Readonly<ResourceLimits> = Object.freeze({
   addressSpaceBytes: 1 << 30,
   cpuSeconds: 30,

@@ -9,6 +9,7 @@ import { abortError } from '../abort.js';
 import { invalidArgument, QemuImgError, type ProcessFailure } from '../errors.js';
 import { DEFAULT_LIMITS, describeLimits, findProgram, prlimitOptions, type ResourceLimits } from './limits.js';
 
+/** Options of {@link runQemuImg}. */
 export interface RunQemuImgOptions {
   /** Limits for this run; `false` runs without prlimit. Defaults: {@link DEFAULT_LIMITS}. */
   limits?: Partial<ResourceLimits> | false;
@@ -22,6 +23,7 @@ export interface RunQemuImgOptions {
   qemuImg?: string;
 }
 
+/** How a successful qemu-img run ended. */
 export interface RunQemuImgResult {
   stdout: string;
   stderr: string;
@@ -29,6 +31,7 @@ export interface RunQemuImgResult {
   command: string[];
 }
 
+/** How long a qemu-img run may take before it is killed: five minutes. */
 export const DEFAULT_TIMEOUT_MS = 5 * 60_000;
 
 // Subcommands that open an existing image: the input format must be explicit,

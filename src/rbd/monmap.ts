@@ -37,6 +37,12 @@ export function splitAddr(addr: string): { host: string; port: number } | undefi
  * Reads the monitors' addresses out of `mon dump --format json`: the legacy
  * (v1) address of each monitor when it has one, as nova used, else its v2
  * address. Monitors with no usable address are left out.
+ *
+ * @example
+ * ```ts
+ * const { output } = await cluster.monCommand({ prefix: 'mon dump', format: 'json' });
+ * parseMonMap(output); // [{ host: '192.0.2.10', port: 6789 }, ...]
+ * ```
  */
 export function parseMonMap(json: string): MonitorAddress[] {
   // Older releases prefix the JSON with "dumped monmap epoch N".

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# What a release CI job calls (on Debian 12 x64, after scripts/setup.sh):
+# builds the N-API addon once with prebuildify and leaves it stripped in
+# prebuilds/linux-x64/, where node-gyp-build finds it before trying
+# build/Release or compiling. One binary serves every Node.js >= 20 (N-API 8).
+# The binary links the system librbd1, librados2 and liblvm2cmd2.03
+# dynamically; README "Prebuilt binaries" lists the versions it was built with.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+rm -rf prebuilds
+npx --no-install prebuildify --napi --strip --tag-libc
+found=(prebuilds/linux-x64/*.node)
+[[ -f ${found[0]} ]] || { echo "prebuild.sh: no prebuilds/linux-x64/*.node produced" >&2; exit 1; }
+for f in "${found[@]}"; do
+  echo "prebuild.sh: $f ($(stat -c %s "$f") bytes)"
+  # Fail here, not on a user's machine, if a needed library is not linked.
+  if ldd "$f" | grep -q 'not found'; then
+    ldd "$f" >&2
+    echo "prebuild.sh: $f has unresolved libraries" >&2
+    exit 1
+  fi
+done

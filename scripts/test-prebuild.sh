@@ -24,15 +24,18 @@ tmp="$(mktemp -d -t imagebackend-prebuild.XXXXXX)"
 # Leave the checkout as it was: prebuildify replaces build/, and a prebuilds/
 # folder left behind would be loaded by the next `npm ci` instead of
 # compiling the current sources.
+# Absolute paths: the script changes directory before it exits.
 had_prebuilds=false
-[[ -d prebuilds ]] && had_prebuilds=true
-[[ -f build/Release/imagebackend.node ]] && cp build/Release/imagebackend.node "$tmp/addon-backup.node"
+[[ -d $root/prebuilds ]] && had_prebuilds=true
+if [[ -f $root/build/Release/imagebackend.node ]]; then
+  cp "$root/build/Release/imagebackend.node" "$tmp/addon-backup.node"
+fi
 restore() {
   if [[ -f $tmp/addon-backup.node ]]; then
-    mkdir -p build/Release && cp "$tmp/addon-backup.node" build/Release/imagebackend.node
+    mkdir -p "$root/build/Release" && cp "$tmp/addon-backup.node" "$root/build/Release/imagebackend.node"
   fi
   # KEEP_PREBUILDS=1 keeps them, for a release job's pack:check --release.
-  $had_prebuilds || [[ ${KEEP_PREBUILDS:-0} == 1 ]] || rm -rf prebuilds
+  $had_prebuilds || [[ ${KEEP_PREBUILDS:-0} == 1 ]] || rm -rf "$root/prebuilds"
   rm -rf "$tmp"
 }
 trap restore EXIT

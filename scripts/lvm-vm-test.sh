@@ -5,7 +5,10 @@
 # machine's root read-only over 9p, chroots into it and runs
 # scripts/lvm-vm-guest.mjs with the built library: VG on a loop device,
 # volumes created, bases written, file systems grown, wiped and removed,
-# over both lvm2 runners. Results come back through a second, writable 9p
+# over both lvm2 runners; then the Lvm image backend through the public API
+# (Backend.image().cache(), libvirtInfo, snapshotExtract, delete) for both
+# runners, dense and sparse, and `imagebackend provision --backend lvm`
+# (about 4 minutes on 2 cores). Results come back through a second, writable 9p
 # share. Exits 0 when the guest reports PASS, 1 otherwise.
 #
 # Needs: qemu-system-x86 busybox-static cpio (scripts/setup.sh installs them),

@@ -35,6 +35,8 @@ export interface ImageInit {
   preallocate: boolean;
   /** Whether the disk's format is remembered in its instance's disk.info (file backends). */
   usesDiskInfo: boolean;
+  /** libvirt's `<driver io>`; default `native` when preallocating, else unset. */
+  driverIo?: DiskIoMode;
 }
 
 const NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
@@ -59,7 +61,7 @@ export abstract class Image {
   readonly isBlockDev: boolean;
   /** `preallocateImages: 'space'` is set and applies to this backend. */
   readonly preallocate: boolean;
-  /** `native` when preallocating (as nova sets it), else unset. */
+  /** `native` when preallocating or a non-sparse volume (as nova sets it), else unset. */
   readonly driverIo: DiskIoMode | undefined;
   /** The instance's disk.info, for backends that record formats. */
   readonly diskInfo: DiskInfo | undefined;
@@ -72,7 +74,7 @@ export abstract class Image {
     this.driverFormat = init.driverFormat;
     this.isBlockDev = init.isBlockDev;
     this.preallocate = init.preallocate && context.preallocateImages === 'space';
-    this.driverIo = this.preallocate ? 'native' : undefined;
+    this.driverIo = init.driverIo ?? (this.preallocate ? 'native' : undefined);
     this.diskInfo = init.usesDiskInfo ? new DiskInfo(join(dirname(this.path), DISK_INFO_FILENAME)) : undefined;
   }
 

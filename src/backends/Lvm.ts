@@ -2,8 +2,8 @@ import type { DiskFormat } from '../diskinfo/formats.js';
 import { DiskNotFoundError, LvmNotFoundError } from '../errors.js';
 import { resolveLvmOptions } from '../lvm/options.js';
 import { parseVolumePath, volumeName, volumePath } from '../lvm/names.js';
-import { provisionFromBase, provisionGenerated } from '../lvm/provision.js';
-import type { LvmDriver } from '../lvm/LvmDriver.js';
+import { deleteVolumes, provisionFromBase, provisionGenerated } from '../lvm/provision.js';
+import type { ClearVolumeOptions, LvmDriver } from '../lvm/LvmDriver.js';
 import { Image } from './Image.js';
 import type { BackendContext, CreateImageOptions, ImageLocation, PrepareTemplate } from './types.js';
 
@@ -13,7 +13,9 @@ import type { BackendContext, CreateImageOptions, ImageLocation, PrepareTemplate
  * `max(size, base size)` bytes and its file system grown; a generated disk
  * (ephemeral, swap) written straight into a new volume. A volume whose
  * writing fails is removed. Not preallocated (the volume is allocated
- * already, or sparse on purpose); the libvirt source is the block device.
+ * already, or sparse on purpose); the libvirt source is the block device,
+ * opened with `io="native"` unless the volume is sparse (as nova). {@link Lvm.delete}
+ * wipes it per `volumeClear` and removes it.
  *
  * @example
  * ```ts
@@ -26,6 +28,8 @@ export class Lvm extends Image {
   readonly logicalVolume: string;
   /** nova's `sparse_logical_volumes`. */
   readonly sparse: boolean;
+  /** nova's `volume_clear` and `volume_clear_size`, applied by {@link Lvm.delete}. */
+  readonly clear: ClearVolumeOptions;
   readonly #driver: LvmDriver;
 
   constructor(context: BackendContext, location: ImageLocation) {
@@ -41,10 +45,12 @@ export class Lvm extends Image {
       isBlockDev: true,
       preallocate: false,
       usesDiskInfo: false,
+      ...(settings.sparse ? {} : { driverIo: 'native' as const }),
     });
     this.volumeGroup = volumeGroup;
     this.logicalVolume = logicalVolume;
     this.sparse = settings.sparse;
+    this.clear = { volumeClear: settings.volumeClear, volumeClearSizeMiB: settings.volumeClearSizeMiB };
     this.#driver = context.lvmDriver();
   }
 
@@ -118,6 +124,21 @@ export class Lvm extends Image {
    * ```
    */
   async resizeImage(_size: number): Promise<void> {}
+
+  /**
+   * Deletes the disk as nova's `_cleanup_lvm` does: wipes the volume per
+   * `volumeClear` (`none`, `zero`, `shred`; the first `volumeClearSizeMiB`
+   * MiB, 0 = all) and removes it. A volume already gone is not an error.
+   *
+   * @example
+   * ```ts
+   * await (backend.image({ uuid }, 'disk') as Lvm).delete();
+   * ```
+   */
+  async delete(): Promise<void> {
+    if (!(await this.exists())) return;
+    await deleteVolumes(this.#driver, [this.path], this.clear);
+  }
 
   /** Always raw. */
   protected override async detectDriverFormat(): Promise<DiskFormat> {

@@ -21,13 +21,18 @@ Commands:
       image once, provision N (50) qcow2 disks concurrently, extract a
       snapshot, print each disk, the timings and one disk's libvirt XML.
 
-  provision --backend qcow2|raw|rbd --count N --size SIZE
+  provision --backend qcow2|raw|rbd|lvm --count N --size SIZE
             [--instances-path DIR] [--image FILE] [--base-size SIZE]
             [--concurrency N] [--ceph-conf FILE --ceph-user ID
-            --ceph-keyring FILE --pool POOL] [--cleanup] [--keep] [--json]
+            --ceph-keyring FILE --pool POOL] [--volume-group VG
+            --lvm-runner cli|lib --sparse --volume-clear none|zero|shred]
+            [--cleanup] [--keep] [--json]
       Provision N root disks from one base image (FILE, or a generated raw
       image of --base-size), with a progress bar on stderr. Without
       --instances-path a temporary folder is used (removed unless --keep).
+      lvm: logical volumes in VG (required), made by the lvm program (cli,
+      the default) or liblvm2cmd (lib); --cleanup wipes them per
+      --volume-clear (zero) and removes them.
       SIZE: bytes or a number with K, M, G, T (e.g. 1G); 0 = the base's size.
 
 Options:
@@ -97,13 +102,25 @@ export async function main(argv: string[]): Promise<number> {
         'ceph-user': { type: 'string' },
         'ceph-keyring': { type: 'string' },
         pool: { type: 'string' },
+        'volume-group': { type: 'string' },
+        'lvm-runner': { type: 'string', default: 'cli' },
+        sparse: { type: 'boolean', default: false },
+        'volume-clear': { type: 'string', default: 'zero' },
         cleanup: { type: 'boolean', default: false },
         keep: { type: 'boolean', default: false },
         json: { type: 'boolean', default: false },
       },
     });
     const backend = values.backend;
-    if (backend !== 'qcow2' && backend !== 'raw' && backend !== 'rbd') return usageError(`provision: --backend must be qcow2, raw or rbd, not '${backend}'`);
+    if (backend !== 'qcow2' && backend !== 'raw' && backend !== 'rbd' && backend !== 'lvm') {
+      return usageError(`provision: --backend must be qcow2, raw, rbd or lvm, not '${backend}'`);
+    }
+    const lvmRunner = values['lvm-runner'];
+    if (lvmRunner !== 'cli' && lvmRunner !== 'lib') return usageError(`provision: --lvm-runner must be cli or lib, not '${lvmRunner}'`);
+    const volumeClear = values['volume-clear'];
+    if (volumeClear !== 'none' && volumeClear !== 'zero' && volumeClear !== 'shred') {
+      return usageError(`provision: --volume-clear must be none, zero or shred, not '${volumeClear}'`);
+    }
     const count = positiveInteger(values.count);
     const size = parseSize(values.size);
     const baseSize = parseSize(values['base-size']);
@@ -123,6 +140,9 @@ export async function main(argv: string[]): Promise<number> {
       ...(values['ceph-user'] ? { cephUser: values['ceph-user'] } : {}),
       ...(values['ceph-keyring'] ? { cephKeyring: values['ceph-keyring'] } : {}),
       ...(values.pool ? { pool: values.pool } : {}),
+      ...(backend === 'lvm'
+        ? { lvm: { ...(values['volume-group'] ? { volumeGroup: values['volume-group'] } : {}), runner: lvmRunner, sparse: values.sparse, volumeClear } }
+        : {}),
       cleanup: values.cleanup,
       keep: values.keep,
       json: values.json,

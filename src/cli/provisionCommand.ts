@@ -4,14 +4,16 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 import { Backend } from '../backends/Backend.js';
+import type { Lvm } from '../backends/Lvm.js';
 import type { Rbd } from '../backends/Rbd.js';
+import { resolveLvmOptions, type LvmOptions } from '../lvm/options.js';
 import { RbdDriver } from '../rbd/RbdDriver.js';
 import { humanBytes } from './format.js';
 import { formatProvisionReport, provisionDisks } from './provision.js';
 
 /** Options of {@link runProvision}. */
 export interface ProvisionCommandOptions {
-  backend: 'qcow2' | 'raw' | 'rbd';
+  backend: 'qcow2' | 'raw' | 'rbd' | 'lvm';
   count: number;
   size: number;
   baseSize: number;
@@ -22,7 +24,9 @@ export interface ProvisionCommandOptions {
   cephUser?: string;
   cephKeyring?: string;
   pool?: string;
-  /** Remove the disks afterwards (rbd volumes, instance folders). */
+  /** lvm: the volume group (required), runner, sparse volumes, wiping on cleanup. */
+  lvm?: Pick<LvmOptions, 'volumeGroup' | 'runner' | 'sparse' | 'volumeClear' | 'volumeClearSizeMiB'>;
+  /** Remove the disks afterwards (rbd volumes, logical volumes, instance folders). */
   cleanup: boolean;
   /** Keep a temporary instances folder (made when `instancesPath` is not given). */
   keep: boolean;
@@ -40,6 +44,8 @@ export interface ProvisionCommandOptions {
  * ```
  */
 export async function runProvision(options: ProvisionCommandOptions): Promise<void> {
+  // A missing or bad volume group is LVM_NOT_CONFIGURED before anything is made.
+  if (options.backend === 'lvm') resolveLvmOptions(options.lvm);
   const temporary = options.instancesPath === undefined;
   const instancesPath = options.instancesPath ? resolve(options.instancesPath) : await mkdtemp(join(tmpdir(), 'imagebackend-provision-'));
   let driver: RbdDriver | undefined;
@@ -65,6 +71,7 @@ export async function runProvision(options: ProvisionCommandOptions): Promise<vo
           },
         }
       : {}),
+    ...(options.backend === 'lvm' ? { lvm: { ...options.lvm } } : {}),
   });
   try {
     const report = await provisionDisks({
@@ -83,6 +90,7 @@ export async function runProvision(options: ProvisionCommandOptions): Promise<vo
       options.out.write(
         `Provisioned ${report.disks.length} ${options.backend} disks of ${humanBytes(options.size || report.disks[0]?.virtualSize || 0)} in ${instancesPath}` +
           (driver ? ` (pool ${driver.pool})` : '') +
+          (options.backend === 'lvm' ? ` (volume group ${options.lvm?.volumeGroup})` : '') +
           '\n' +
           `${formatProvisionReport(report, { maxRows: 20, relativeTo: instancesPath })}\n`,
       );
@@ -90,6 +98,7 @@ export async function runProvision(options: ProvisionCommandOptions): Promise<vo
     if (options.cleanup) {
       for (const d of report.disks) {
         if (driver) await driver.destroyVolume((d.image as Rbd).rbdName);
+        else if (options.backend === 'lvm') await (d.image as Lvm).delete();
         else await rm(join(instancesPath, d.instance), { recursive: true, force: true });
       }
     }

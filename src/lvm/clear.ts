@@ -3,6 +3,8 @@
  * `zero` and native random overwrites for `shred` (nova forked `dd` and
  * `shred`).
  */
+import { readdir, readFile, stat } from 'node:fs/promises';
+
 import { blockDeviceSize, overwriteRandom, zeroRange } from '../blockdev/index.js';
 import { ImageBackendError, invalidArgument } from '../errors.js';
 import type { ClearVolumeOptions, ClearVolumeResult } from './LvmDriver.js';
@@ -20,8 +22,46 @@ export function checkClearOptions(options: unknown): asserts options is ClearVol
 }
 
 /**
+ * What wiping `path` must overwrite. A sparse volume (nova's snapshot of the
+ * zero target) holds its data only in its copy-on-write store, a device-mapper
+ * device `<vg>-<lv>-cow` under the snapshot: that store is wiped, as writing
+ * the whole virtual size through the snapshot would allocate a chunk for each
+ * block never written and overflow the store (EIO, the volume left behind).
+ * Anything else is wiped as it is.
+ *
+ * @example
+ * ```ts
+ * await wipeTarget('/dev/nova-vg/uuid_disk'); // '/dev/dm-7' for a sparse volume
+ * ```
+ */
+export async function wipeTarget(path: string): Promise<string> {
+  // By device number: without udev, /dev/<vg>/<lv> leads to a node in
+  // /dev/mapper, not to /dev/dm-N.
+  let sysfs: string;
+  let slaves: string[];
+  try {
+    const { rdev } = await stat(path);
+    const major = ((rdev >>> 8) & 0xfff) | (Math.floor(rdev / 2 ** 32) & ~0xfff);
+    const minor = (rdev & 0xff) | ((rdev >>> 12) & ~0xff & 0xfffff);
+    sysfs = `/sys/dev/block/${major}:${minor}`;
+    slaves = await readdir(`${sysfs}/slaves`);
+  } catch {
+    return path;
+  }
+  for (const slave of slaves) {
+    const name = (await readFile(`/sys/block/${slave}/dm/name`, 'utf8').catch(() => '')).trim();
+    if (!name.endsWith('-cow')) continue;
+    const mapper = `/dev/mapper/${name}`;
+    return (await stat(mapper).then((s) => s.isBlockDevice(), () => false)) ? mapper : `/dev/${slave}`;
+  }
+  return path;
+}
+
+/**
  * Clears `path` per `volumeClear`. The length is `volumeClearSizeMiB` capped
- * at the device size (0: all of it); a missing device is ignored.
+ * at the device size (0: all of it); a missing device is ignored. A sparse
+ * volume's copy-on-write store is cleared instead of its virtual extent
+ * (see {@link wipeTarget}); `volumeClearSizeMiB` then counts from the store's start.
  *
  * @example
  * ```ts
@@ -33,6 +73,8 @@ export async function clearVolumeData(path: string, options: ClearVolumeOptions)
   if (options.volumeClear === 'none') return { bytes: 0, missing: false };
   let size: number;
   try {
+    size = await blockDeviceSize(path);
+    path = await wipeTarget(path);
     size = await blockDeviceSize(path);
   } catch (error) {
     if (error instanceof ImageBackendError && error.code === 'DISK_NOT_FOUND') return { bytes: 0, missing: true };

@@ -69,6 +69,15 @@ export interface CreateOptions extends CallOptions {
   options?: Record<string, string | number | boolean>;
 }
 
+
+// convert's defaults: no CPU-time cap (a large copy rightly takes long) and a
+// wider address-space cap than info's 1 GiB: qemu-img's I/O thread pool (up
+// to 64 threads, each reserving a stack and a 64 MiB malloc arena) fails to
+// start threads under 1 GiB (seen converting a logical volume:
+// "qemu_thread_create: Resource temporarily unavailable"). 8 GiB fits that
+// pool and still stops a runaway allocation. Explicit `limits` still apply.
+const CONVERT_LIMITS: Readonly<ResourceLimits> = Object.freeze({ cpuSeconds: 0, addressSpaceBytes: 8 * 2 ** 30 });
+
 /** An RBD image (or snapshot) as qemu's rbd block driver opens it. */
 export interface RbdSource {
   pool: string;
@@ -320,7 +329,7 @@ export class QemuImg {
     if (parser) argv.push('-p');
     argv.push(src, absDst);
     const callLimits = options.limits ?? this.#defaults.limits;
-    const limits = callLimits === false ? false : { cpuSeconds: 0, ...callLimits };
+    const limits = callLimits === false ? false : { ...CONVERT_LIMITS, ...callLimits };
     try {
       const timeoutMs = options.timeoutMs ?? this.#defaults.timeoutMs ?? 0;
       await this.#run(argv, { ...options, limits, timeoutMs }, parser ? { onStdout: (chunk) => parser.push(chunk) } : {});

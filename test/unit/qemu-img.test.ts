@@ -1,7 +1,7 @@
 // The qemu-img runner against the real qemu-img and prlimit.
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, stat, truncate, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -55,6 +55,19 @@ describe('runQemuImg', () => {
 });
 
 describe('QemuImg', () => {
+  it('convert runs with an 8 GiB address-space cap and no CPU cap unless asked (its thread pool needs more than 1 GiB)', async () => {
+    const fake = join(dir, 'fake-qemu-img');
+    const seen = join(dir, 'limits.txt');
+    await writeFile(fake, `#!/bin/sh\necho "$(ulimit -v) $(ulimit -t)" >> ${seen}\n`, { mode: 0o755 });
+    const src = join(dir, 'limits-src.raw');
+    await writeFile(src, 'x');
+    const qemu = new QemuImg({ qemuImg: fake });
+    await qemu.convert(src, join(dir, 'limits-dst.raw'), { srcFormat: 'raw', dstFormat: 'raw' });
+    await qemu.convert(src, join(dir, 'limits-dst.raw'), { srcFormat: 'raw', dstFormat: 'raw', limits: { addressSpaceBytes: 2 ** 31 } });
+    await qemu.info(src, { format: 'raw' }).catch(() => undefined);
+    expect((await readFile(seen, 'utf8')).trim().split('\n')).toEqual([`${2 ** 23} unlimited`, `${2 ** 21} unlimited`, `${2 ** 20} 30`]);
+  });
+
   it('creates, describes, converts raw -> qcow2 -> raw with equal bytes, and reports progress', async () => {
     const raw = join(dir, 'src.raw');
     await writeFile(raw, randomBytes(3 << 20));

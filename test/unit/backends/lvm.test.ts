@@ -20,6 +20,7 @@ const UUID = '3c0ffee0-0000-4000-8000-000000000004';
 class FileLvm implements Partial<LvmDriver> {
   readonly created: Array<[string, string, number, boolean | undefined]> = [];
   readonly removed: string[] = [];
+  readonly clears: unknown[] = [];
   readonly volumes = new Map<string, string>();
   constructor(readonly dir: string) {}
   async createVolume(vg: string, lv: string, size: number, options: { sparse?: boolean } = {}): Promise<CreatedVolume> {
@@ -34,8 +35,14 @@ class FileLvm implements Partial<LvmDriver> {
     if (!this.volumes.has(path)) throw new LvmNotFoundError('LVM_NOT_FOUND', `no volume ${path}`);
     return { path } as never;
   }
-  async removeVolumes(paths: readonly string[]): Promise<void> {
+  async removeVolumes(paths: readonly string[], options: { clear?: unknown } = {}): Promise<void> {
+    if (options.clear) this.clears.push(options.clear);
     for (const p of paths) {
+      if (this.volumes.has(p)) {
+        this.removed.push(p);
+        this.volumes.delete(p);
+        continue;
+      }
       this.removed.push(p);
       await rm(p, { force: true });
       for (const [k, v] of this.volumes) if (v === p) this.volumes.delete(k);
@@ -129,5 +136,31 @@ describe('Lvm (nova LvmTestCase, fake lvm2)', () => {
     expect(await disk.resolveDriverFormat()).toBe('raw');
     await expect(disk.createSnap('s')).rejects.toMatchObject({ code: 'NOT_SUPPORTED' });
     await expect(disk.clone({}, 'i')).rejects.toMatchObject({ code: 'IMAGE_UNACCEPTABLE' });
+  });
+
+  it('io="native" unless sparse (nova: driver_io when not sparse_logical_volumes)', async () => {
+    const dense = (await backend.image({ uuid: UUID }, 'disk').libvirtInfo({ diskBus: 'virtio', diskDev: 'vda' })).toXml();
+    expect(dense).toContain('io="native"');
+    const sparse = new Backend({ instancesPath: dir, imagesType: 'lvm', lvm: { volumeGroup: 'nova-vg', sparse: true, driver: lvm as unknown as LvmDriver } });
+    const xml = (await sparse.image({ uuid: UUID }, 'disk').libvirtInfo({ diskBus: 'virtio', diskDev: 'vda' })).toXml();
+    expect(xml).not.toContain('io=');
+    expect(validateDomain(domainWith(dense)).valid).toBe(true);
+  });
+
+  it('delete(): wiped per volumeClear/volumeClearSizeMiB and removed; a missing volume is left alone', async () => {
+    const shredding = new Backend({
+      instancesPath: dir,
+      imagesType: 'lvm',
+      lvm: { volumeGroup: 'nova-vg', volumeClear: 'shred', volumeClearSizeMiB: 4, driver: lvm as unknown as LvmDriver },
+    });
+    const disk = shredding.image({ uuid: UUID }, 'disk') as Lvm;
+    await disk.cache({ ...copyingFetch(source), filename: cacheFileName('i'), imageId: 'i', size: 8 * MiB });
+    await disk.delete();
+    expect(lvm.clears).toEqual([{ volumeClear: 'shred', volumeClearSizeMiB: 4 }]);
+    expect(lvm.removed).toEqual([disk.path]);
+    expect(await disk.exists()).toBe(false);
+    await disk.delete();
+    expect(lvm.removed).toHaveLength(1);
+    expect((backend.image({ uuid: UUID }, 'disk') as Lvm).clear).toEqual({ volumeClear: 'zero', volumeClearSizeMiB: 0 });
   });
 });

@@ -147,25 +147,95 @@ export class ImageBackendError extends Error {
   }
 }
 
-/** The RBD image or snapshot does not exist (nova: ImageNotFound). */
+/**
+ * The RBD image or snapshot does not exist (nova: ImageNotFound).
+ *
+ * @example
+ * ```ts
+ * const size = await driver.size(name).catch((e) => (e instanceof RbdNotFoundError ? 0 : Promise.reject(e)));
+ * ```
+ */
 export class RbdNotFoundError extends ImageBackendError {}
-/** The cluster user lacks the capability for the operation (nova: Forbidden). */
+/**
+ * The cluster user lacks the capability for the operation (nova: Forbidden).
+ *
+ * @example
+ * ```ts
+ * try { await driver.clone(location, name) } catch (e) { if (e instanceof RbdPermissionError) await importInstead() }
+ * ```
+ */
 export class RbdPermissionError extends ImageBackendError {}
-/** The image is in use: watchers, snapshots, or children (nova: ImageBusy). */
+/**
+ * The image is in use: watchers, snapshots, or children (nova: ImageBusy).
+ *
+ * @example
+ * ```ts
+ * if (error instanceof RbdBusyError) await setTimeout(5000); // watchers or snapshots: retry later
+ * ```
+ */
 export class RbdBusyError extends ImageBackendError {}
-/** The image or snapshot already exists. */
+/**
+ * The image or snapshot already exists.
+ *
+ * @example
+ * ```ts
+ * await image.create(size).catch((e) => { if (!(e instanceof RbdExistsError)) throw e });
+ * ```
+ */
 export class RbdExistsError extends ImageBackendError {}
-/** The cluster did not answer within the configured timeout. */
+/**
+ * The cluster did not answer within the configured timeout.
+ *
+ * @example
+ * ```ts
+ * if (error instanceof RbdTimeoutError) log.warn(`cluster unreachable: ${error.syscall}`);
+ * ```
+ */
 export class RbdTimeoutError extends ImageBackendError {}
-/** The cluster connection was closed before the call. */
+/**
+ * The cluster connection was closed before the call.
+ *
+ * @example
+ * ```ts
+ * if (error instanceof RbdClosedError) cluster = await RbdCluster.connect(options);
+ * ```
+ */
 export class RbdClosedError extends ImageBackendError {}
-/** Any other librbd/librados failure. */
+/**
+ * Any other librbd/librados failure.
+ *
+ * @example
+ * ```ts
+ * if (error instanceof RbdError) log.error(error.errnoName, error.syscall, error.pool, error.image);
+ * ```
+ */
 export class RbdError extends ImageBackendError {}
-/** The image cannot be used as asked (nova: ImageUnacceptable). */
+/**
+ * The image cannot be used as asked (nova: ImageUnacceptable).
+ *
+ * @example
+ * ```ts
+ * if (error instanceof ImageUnacceptableError) return fallBackToImport(); // e.g. not cloneable
+ * ```
+ */
 export class ImageUnacceptableError extends ImageBackendError {}
-/** The image's bytes are not a valid image of the format they claim (malformed header). */
+/**
+ * The image's bytes are not a valid image of the format they claim (malformed header).
+ *
+ * @example
+ * ```ts
+ * const info = await inspect(path).catch((e) => { if (e instanceof ImageInvalidError) quarantine(path); throw e });
+ * ```
+ */
 export class ImageInvalidError extends ImageBackendError {}
-/** The image is valid but refers to other files or is ambiguous; `reasons` says why. */
+/**
+ * The image is valid but refers to other files or is ambiguous; `reasons` says why.
+ *
+ * @example
+ * ```ts
+ * if (error instanceof ImageUnsafeError) console.error(error.reasons.join('; '));
+ * ```
+ */
 export class ImageUnsafeError extends ImageBackendError {
   readonly reasons: readonly string[];
   constructor(code: ErrorCode, message: string, reasons: readonly string[], details: ErrorDetails = {}) {
@@ -173,28 +243,89 @@ export class ImageUnsafeError extends ImageBackendError {
     this.reasons = reasons;
   }
 }
-/** A disk or image file (file or block device) does not exist (nova: DiskNotFound). */
+/**
+ * A disk or image file (file or block device) does not exist (nova: DiskNotFound).
+ *
+ * @example
+ * ```ts
+ * if (error instanceof DiskNotFoundError) return undefined; // error.path is the missing disk
+ * ```
+ */
 export class DiskNotFoundError extends ImageBackendError {}
-/** Any other system error while reading or writing an image file. */
+/**
+ * Any other system error while reading or writing an image file.
+ *
+ * @example
+ * ```ts
+ * if (error instanceof ImageIoError) log.error(`${error.errnoName} reading ${error.path}`);
+ * ```
+ */
 export class ImageIoError extends ImageBackendError {}
-/** The operation was aborted through its AbortSignal. */
+/**
+ * The operation was aborted through its AbortSignal.
+ *
+ * @example
+ * ```ts
+ * await image.import(path, { signal }).catch((e) => { if (!(e instanceof AbortError)) throw e });
+ * ```
+ */
 export class AbortError extends ImageBackendError {}
-/** A block device or raw file operation (size, zero, discard, wipe, fallocate) failed. */
+/**
+ * A block device or raw file operation (size, zero, discard, wipe, fallocate) failed.
+ *
+ * @example
+ * ```ts
+ * if (error instanceof BlockDeviceError) log.error(error.syscall, error.errnoName, error.path);
+ * ```
+ */
 export class BlockDeviceError extends ImageBackendError {}
-/** Copying raw disk data failed; a destination the copy created was removed. */
+/**
+ * Copying raw disk data failed; a destination the copy created was removed.
+ *
+ * @example
+ * ```ts
+ * if (error instanceof CopyFailedError) await retryCopy(); // the partial destination is already gone
+ * ```
+ */
 export class CopyFailedError extends ImageBackendError {}
 /**
  * `qemu-img info` could not describe the disk, or its answer was unusable, or a
  * `disk.info` file holds something other than a `{path: format}` object of known
  * formats, or a caller tried to record a different format for a path already in
  * it (nova: InvalidDiskInfo).
+ *
+ * @example
+ * ```ts
+ * if (error instanceof InvalidDiskInfoError) refuseToBoot(instance); // never re-probe the format
+ * ```
  */
 export class InvalidDiskInfoError extends ImageBackendError {}
-/** qemu-img failed (`QEMU_FAILED`) or ran past its timeout (`QEMU_TIMEOUT`). */
+/**
+ * qemu-img failed (`QEMU_FAILED`) or ran past its timeout (`QEMU_TIMEOUT`).
+ *
+ * @example
+ * ```ts
+ * if (error instanceof QemuImgError) log.error(error.code, error.message); // QEMU_FAILED or QEMU_TIMEOUT
+ * ```
+ */
 export class QemuImgError extends ImageBackendError {}
-/** Reading (`DISK_INFO_READ_FAILED`) or writing (`DISK_INFO_WRITE_FAILED`) disk.info failed (nova: DiskInfoReadWriteFail). */
+/**
+ * Reading (`DISK_INFO_READ_FAILED`) or writing (`DISK_INFO_WRITE_FAILED`) disk.info failed (nova: DiskInfoReadWriteFail).
+ *
+ * @example
+ * ```ts
+ * if (error instanceof DiskInfoIoError) log.error(`${error.code}: ${error.errnoName} on ${error.path}`);
+ * ```
+ */
 export class DiskInfoIoError extends ImageBackendError {}
-/** A base image is larger than the disk asked for (nova: FlavorDiskSmallerThanImage). */
+/**
+ * A base image is larger than the disk asked for (nova: FlavorDiskSmallerThanImage).
+ *
+ * @example
+ * ```ts
+ * if (error instanceof FlavorDiskTooSmallError) reject(`image needs ${error.baseSize} bytes, flavor gives ${error.requestedSize}`);
+ * ```
+ */
 export class FlavorDiskTooSmallError extends ImageBackendError {
   /** The base image's virtual size, bytes. */
   readonly baseSize: number;
@@ -211,15 +342,48 @@ export class FlavorDiskTooSmallError extends ImageBackendError {
  * A lock could not be taken (`LOCK_FAILED`: the lock folder is unusable), was not
  * free within the wait limit (`LOCK_TIMEOUT`), or was lost while held
  * (`LOCK_COMPROMISED`: another holder took it over as stale).
+ *
+ * @example
+ * ```ts
+ * if (error instanceof LockError && error.code === 'LOCK_TIMEOUT') await retryLater();
+ * ```
  */
 export class LockError extends ImageBackendError {}
-/** The base-image cache could not create, place or remove a base file (`CACHE_FAILED`). */
+/**
+ * The base-image cache could not create, place or remove a base file (`CACHE_FAILED`).
+ *
+ * @example
+ * ```ts
+ * if (error instanceof CacheError) log.error(`image cache: ${error.message}`);
+ * ```
+ */
 export class CacheError extends ImageBackendError {}
-/** A required program (qemu-img, prlimit) is not installed. */
+/**
+ * A required program (qemu-img, prlimit) is not installed.
+ *
+ * @example
+ * ```ts
+ * if (error instanceof ToolNotFoundError) console.error(error.message); // names the package to install
+ * ```
+ */
 export class ToolNotFoundError extends ImageBackendError {}
-/** An argument was rejected before any work started. */
+/**
+ * An argument was rejected before any work started.
+ *
+ * @example
+ * ```ts
+ * try { new BaseImageCache({ instancesPath: '' }) } catch (e) { if (e instanceof InvalidArgumentError) usage() }
+ * ```
+ */
 export class InvalidArgumentError extends ImageBackendError {}
-/** An image type (nova's `images_type`) no registered backend answers to; the message names the valid ones. */
+/**
+ * An image type (nova's `images_type`) no registered backend answers to; the message names the valid ones.
+ *
+ * @example
+ * ```ts
+ * try { backend.image(instance, 'disk', 'ploop') } catch (e) { if (e instanceof UnknownImageTypeError) console.log(e.validTypes) }
+ * ```
+ */
 export class UnknownImageTypeError extends ImageBackendError {
   /** The types that are registered. */
   readonly validTypes: readonly string[];
@@ -228,23 +392,77 @@ export class UnknownImageTypeError extends ImageBackendError {
     this.validTypes = validTypes;
   }
 }
-/** The backend cannot do this operation (nova's NotImplementedError), e.g. `flatten` on a qcow2 disk (`NOT_SUPPORTED`). */
+/**
+ * The backend cannot do this operation (nova's NotImplementedError), e.g. `flatten` on a qcow2 disk (`NOT_SUPPORTED`).
+ *
+ * @example
+ * ```ts
+ * await disk.flatten().catch((e) => { if (!(e instanceof NotSupportedError)) throw e });
+ * ```
+ */
 export class NotSupportedError extends ImageBackendError {}
-/** `resize2fs` could not grow a file system (`FILESYSTEM_RESIZE_FAILED`); `process` says how it ended. */
+/**
+ * `resize2fs` could not grow a file system (`FILESYSTEM_RESIZE_FAILED`); `process` says how it ended.
+ *
+ * @example
+ * ```ts
+ * if (error instanceof FilesystemResizeError) log.warn('disk grown, file system not: the guest can resize it');
+ * ```
+ */
 export class FilesystemResizeError extends ImageBackendError {}
-/** An lvm2 command failed (`LVM_FAILED`); `process.stderr` holds lvm2's error messages. */
+/**
+ * An lvm2 command failed (`LVM_FAILED`); `process.stderr` holds lvm2's error messages.
+ *
+ * @example
+ * ```ts
+ * if (error instanceof LvmError) log.error(error.message); // carries lvm2's own messages
+ * ```
+ */
 export class LvmError extends ImageBackendError {}
-/** The volume group or logical volume does not exist (`LVM_NOT_FOUND`). */
+/**
+ * The volume group or logical volume does not exist (`LVM_NOT_FOUND`).
+ *
+ * @example
+ * ```ts
+ * await driver.volumeInfo(path).catch((e) => (e instanceof LvmNotFoundError ? undefined : Promise.reject(e)));
+ * ```
+ */
 export class LvmNotFoundError extends ImageBackendError {}
-/** The logical volume already exists (`LVM_EXISTS`). */
+/**
+ * The logical volume already exists (`LVM_EXISTS`).
+ *
+ * @example
+ * ```ts
+ * await driver.createVolume(vg, lv, size).catch((e) => { if (!(e instanceof LvmExistsError)) throw e });
+ * ```
+ */
 export class LvmExistsError extends ImageBackendError {}
-/** The volume group has too little free space for the volume (`LVM_NO_SPACE`). */
+/**
+ * The volume group has too little free space for the volume (`LVM_NO_SPACE`).
+ *
+ * @example
+ * ```ts
+ * if (error instanceof LvmNoSpaceError) scheduler.reportFull(vg);
+ * ```
+ */
 export class LvmNoSpaceError extends ImageBackendError {}
-/** LVM images were asked for but no volume group is configured (`LVM_NOT_CONFIGURED`). */
+/**
+ * LVM images were asked for but no volume group is configured (`LVM_NOT_CONFIGURED`).
+ *
+ * @example
+ * ```ts
+ * if (error instanceof LvmNotConfiguredError) console.error('set lvm.volumeGroup (nova: images_volume_group)');
+ * ```
+ */
 export class LvmNotConfiguredError extends ImageBackendError {}
 /**
  * Some volumes could not be removed (nova: VolumesNotRemoved). Every path was
  * tried; `failures` lists each one that failed with its error.
+ *
+ * @example
+ * ```ts
+ * if (error instanceof VolumesNotRemovedError) for (const f of error.failures) log.error(f.path, f.error.code);
+ * ```
  */
 export class VolumesNotRemovedError extends ImageBackendError {
   readonly failures: readonly { path: string; error: ImageBackendError }[];
@@ -255,7 +473,14 @@ export class VolumesNotRemovedError extends ImageBackendError {
     this.failures = failures;
   }
 }
-/** The native addon could not be loaded; the message names the cause and the fix. */
+/**
+ * The native addon could not be loaded; the message names the cause and the fix.
+ *
+ * @example
+ * ```ts
+ * try { await inspect(path) } catch (e) { if (e instanceof NativeLoadError) console.error(e.message) } // cause and fix
+ * ```
+ */
 export class NativeLoadError extends ImageBackendError {}
 
 /** The shape of errors the native addon rejects with. */

@@ -29,7 +29,14 @@ export { parseRbdUrl, type RbdLocation } from './rbd/url.js';
 export { parseMonMap, splitAddr, type MonitorAddress } from './rbd/monmap.js';
 
 import { RbdCluster } from './rbd/RbdCluster.js';
-/** Short alias from the design sketch: `await Rbd.connect({...})`. */
+/**
+ * Short alias from the design sketch: `await Rbd.connect({...})`.
+ *
+ * @example
+ * ```ts
+ * const cluster = await Rbd.connect({ cephConf: '/etc/ceph/ceph.conf', user: 'nova' });
+ * ```
+ */
 export const Rbd = { connect: RbdCluster.connect.bind(RbdCluster) };
 
 export {

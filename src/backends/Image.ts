@@ -51,6 +51,12 @@ const fallocateChecks = new WeakMap<object, Map<string, Promise<boolean>>>();
  * the cache protocol, size checks, disk.info, preallocation and the libvirt
  * configuration. Get instances from {@link Backend.image} or
  * {@link Backend.snapshot}.
+ *
+ * @example
+ * ```ts
+ * const disk: Image = backend.image({ uuid }, 'disk');
+ * if (!(await disk.exists())) await disk.cache({ fetch, filename, imageId, size });
+ * ```
  */
 export abstract class Image {
   /** libvirt's name of the disk: a file path, a device, or `rbd:pool/image…`. */

@@ -39,7 +39,14 @@ export interface BaseImageCacheOptions {
   locks?: LockService;
 }
 
-/** Infix of the temporary files a fetch writes: `<filename>.part-<random>`. */
+/**
+ * Infix of the temporary files a fetch writes: `<filename>.part-<random>`.
+ *
+ * @example
+ * ```ts
+ * const partial = (await readdir(cache.baseDir)).filter((n) => n.includes(PARTIAL_INFIX));
+ * ```
+ */
 export const PARTIAL_INFIX = '.part-';
 
 const FILE_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;

@@ -19,7 +19,14 @@ export interface DiskInfoOptions {
 /** Finds a disk's format when disk.info does not know it yet, e.g. by inspecting its header. */
 export type DetectFormat = (diskPath: string) => Promise<DiskFormat>;
 
-/** The name of the file in an instance folder. */
+/**
+ * The name of the file in an instance folder.
+ *
+ * @example
+ * ```ts
+ * const path = join(instanceDir, DISK_INFO_FILENAME); // '<instance dir>/disk.info'
+ * ```
+ */
 export const DISK_INFO_FILENAME = 'disk.info';
 
 const TEMP_INFIX = '.tmp-';

@@ -3,6 +3,11 @@
  * also driver types in libvirt's schema (`storageFormat`), so a recorded
  * format can always be put in a `<driver type=…>`. nova's backends record
  * `raw` (Flat, Lvm, Rbd), `qcow2` and `ploop`.
+ *
+ * @example
+ * ```ts
+ * if (!DISK_FORMATS.includes(format)) throw new Error(`not a disk.info format: ${format}`);
+ * ```
  */
 export const DISK_FORMATS = [
   'raw',

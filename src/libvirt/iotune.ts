@@ -17,6 +17,11 @@ export interface IoTune {
  * xmllint's RelaxNG cannot match nova's interleaved order (read_bytes,
  * read_iops, write_bytes, …) against libvirt's schema, though libvirt's own
  * parser accepts any order.
+ *
+ * @example
+ * ```ts
+ * const keys = IOTUNE_EXTRA_SPECS.map(([spec]) => spec); // 'quota:disk_total_bytes_sec', ...
+ * ```
  */
 export const IOTUNE_EXTRA_SPECS = [
   ['quota:disk_total_bytes_sec', 'totalBytesSec', 'total_bytes_sec'],
@@ -27,7 +32,14 @@ export const IOTUNE_EXTRA_SPECS = [
   ['quota:disk_write_iops_sec', 'writeIopsSec', 'write_iops_sec'],
 ] as const;
 
-/** qemu's largest throttle value (THROTTLE_VALUE_MAX); libvirt passes larger ones on and qemu refuses them. */
+/**
+ * qemu's largest throttle value (THROTTLE_VALUE_MAX); libvirt passes larger ones on and qemu refuses them.
+ *
+ * @example
+ * ```ts
+ * if (limit > IOTUNE_MAX) throw new Error('qemu would refuse this throttle value');
+ * ```
+ */
 export const IOTUNE_MAX = 1e15;
 
 /**

@@ -15,7 +15,14 @@ import type { LvmCommandResult, LvmRunner } from './LvmRunner.js';
 import { checkLogicalVolumeName, checkVolumeGroupName, parseVolumePath } from './names.js';
 import { bytesField, commandError, parseLvmJson, type LvmJson } from './report.js';
 
-/** What nova preallocates for a sparse volume. */
+/**
+ * What nova preallocates for a sparse volume.
+ *
+ * @example
+ * ```ts
+ * console.log(`sparse volumes start with ${SPARSE_PREALLOCATION / 2 ** 20} MiB allocated`);
+ * ```
+ */
 export const SPARSE_PREALLOCATION = 64 * 2 ** 20;
 
 // Reports in bytes. JSON output and the command log come from the runner's

@@ -18,7 +18,14 @@ export interface ResourceLimits {
   cpuSeconds: number;
 }
 
-/** nova's limits for qemu-img: 1 GiB of address space, 30 s of CPU time. */
+/**
+ * nova's limits for qemu-img: 1 GiB of address space, 30 s of CPU time.
+ *
+ * @example
+ * ```ts
+ * const qemu = new QemuImg({ limits: { ...DEFAULT_LIMITS, cpuSeconds: 60 } });
+ * ```
+ */
 export const DEFAULT_LIMITS: Readonly<ResourceLimits> = Object.freeze({
   addressSpaceBytes: 1 << 30,
   cpuSeconds: 30,

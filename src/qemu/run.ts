@@ -31,7 +31,14 @@ export interface RunQemuImgResult {
   command: string[];
 }
 
-/** How long a qemu-img run may take before it is killed: five minutes. */
+/**
+ * How long a qemu-img run may take before it is killed: five minutes.
+ *
+ * @example
+ * ```ts
+ * await runQemuImg(['info', '-f', 'qcow2', path], { timeoutMs: DEFAULT_TIMEOUT_MS * 2 });
+ * ```
+ */
 export const DEFAULT_TIMEOUT_MS = 5 * 60_000;
 
 // Subcommands that open an existing image: the input format must be explicit,

@@ -6,7 +6,14 @@ import { RbdCluster, type RbdConnectOptions } from './RbdCluster.js';
 import type { RbdImage, RbdParentInfo, RbdTransferOptions, RbdTransferResult } from './RbdImage.js';
 import { parseRbdUrl, type RbdLocation } from './url.js';
 
-/** nova's name for the snapshot it takes before a resize (`libvirt_utils.RESIZE_SNAPSHOT_NAME`). */
+/**
+ * nova's name for the snapshot it takes before a resize (`libvirt_utils.RESIZE_SNAPSHOT_NAME`).
+ *
+ * @example
+ * ```ts
+ * await driver.rollbackToSnap(volume, RESIZE_SNAPSHOT_NAME); // revert a resize
+ * ```
+ */
 export const RESIZE_SNAPSHOT_NAME = 'nova-resize';
 
 /** Configuration of {@link RbdDriver}; the nova option each one replaces is named. */

@@ -1,5 +1,4 @@
 import { truncate } from 'node:fs/promises';
-import { resolve } from 'node:path';
 
 import { isDiskFormat, type DiskFormat } from '../diskinfo/formats.js';
 import { DiskNotFoundError, ImageIoError } from '../errors.js';
@@ -23,7 +22,7 @@ import type { BackendContext, CreateImageOptions, ImageLocation, PrepareTemplate
 export class Flat extends Image {
   constructor(context: BackendContext, location: ImageLocation) {
     super(context, {
-      path: 'path' in location ? resolve(location.path) : Image.instanceDiskPath(context.instancesPath, location.instance, location.diskName),
+      path: Image.fileDiskPath(context.instancesPath, location),
       sourceType: 'file',
       driverFormat: 'raw',
       isBlockDev: false,

@@ -18,6 +18,7 @@ import type {
   BackendContext,
   CacheOptions,
   CreateImageOptions,
+  ImageLocation,
   InstanceRef,
   LibvirtInfoOptions,
   PrepareTemplate,
@@ -97,6 +98,21 @@ export abstract class Image {
     checkName('instance.uuid', instance?.uuid);
     checkName('diskName', diskName);
     return join(instancesPath, instance.uuid, diskName);
+  }
+
+  /**
+   * The file of a file-backed disk: the path libvirt knows it by, or its
+   * place in the instance folder.
+   *
+   * @example
+   * ```ts
+   * Image.fileDiskPath('/var/lib/nova/instances', { instance: { uuid }, diskName: 'disk' });
+   * ```
+   */
+  static fileDiskPath(instancesPath: string, location: ImageLocation): string {
+    return 'path' in location
+      ? resolve(location.path)
+      : Image.instanceDiskPath(instancesPath, location.instance, location.diskName);
   }
 
   /**

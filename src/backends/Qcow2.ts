@@ -1,4 +1,4 @@
-import { basename, resolve } from 'node:path';
+import { basename } from 'node:path';
 
 import type { DiskFormat } from '../diskinfo/formats.js';
 import { Image, pathExists, removeOnError } from './Image.js';
@@ -22,7 +22,7 @@ const GiB = 2 ** 30;
 export class Qcow2 extends Image {
   constructor(context: BackendContext, location: ImageLocation) {
     super(context, {
-      path: 'path' in location ? resolve(location.path) : Image.instanceDiskPath(context.instancesPath, location.instance, location.diskName),
+      path: Image.fileDiskPath(context.instancesPath, location),
       sourceType: 'file',
       driverFormat: 'qcow2',
       isBlockDev: false,

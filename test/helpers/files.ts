@@ -42,3 +42,14 @@ export async function sha256(path: string): Promise<string> {
 export async function allocated(path: string): Promise<number> {
   return (await stat(path)).blocks * 512;
 }
+
+/** Overwrites bytes of an existing file in place (a latin1 string or a Buffer). */
+export async function patch(path: string, offset: number, bytes: Buffer | string): Promise<void> {
+  const fh = await open(path, 'r+');
+  try {
+    const b = typeof bytes === 'string' ? Buffer.from(bytes, 'latin1') : bytes;
+    await fh.write(b, 0, b.length, offset);
+  } finally {
+    await fh.close();
+  }
+}

@@ -2,7 +2,7 @@
 // descriptors, random mutations. Each must give IMAGE_INVALID or a sane
 // result; a crash would take the test worker down with it.
 import { randomBytes } from 'node:crypto';
-import { copyFile, mkdtemp, open, readFile, rm, truncate, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -10,21 +10,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { ImageInvalidError } from '../../../src/errors.js';
 import { inspect, type ImageInfo } from '../../../src/image/inspect.js';
+import { patch } from '../../helpers/files.js';
 import { qemuImg, qemuImgRetrying } from './qemu.js';
 
 const M = 1 << 20;
 let dir: string;
 const samples: Record<string, string> = {};
 
-async function patch(path: string, offset: number, bytes: Buffer | string): Promise<void> {
-  const fh = await open(path, 'r+');
-  try {
-    const b = typeof bytes === 'string' ? Buffer.from(bytes, 'latin1') : bytes;
-    await fh.write(b, 0, b.length, offset);
-  } finally {
-    await fh.close();
-  }
-}
 
 const FORMATS = ['raw', 'qcow2', 'qed', 'vmdk', 'vpc', 'vhdx', 'vdi', 'luks'];
 

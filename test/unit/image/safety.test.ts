@@ -1,6 +1,6 @@
 // The safety verdict: what makes an image refer to other files or read
 // differently depending on who looks at it (nova's format_inspector checks).
-import { copyFile, mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -8,20 +8,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { DiskNotFoundError, ImageInvalidError, ImageUnsafeError } from '../../../src/errors.js';
 import { assertSafe, inspect } from '../../../src/image/inspect.js';
+import { patch } from '../../helpers/files.js';
 import { qemuImg, qemuInfo } from './qemu.js';
 
 const M = 1 << 20;
 let dir: string;
 
-async function patch(path: string, offset: number, bytes: Buffer | string): Promise<void> {
-  const fh = await open(path, 'r+');
-  try {
-    const b = typeof bytes === 'string' ? Buffer.from(bytes, 'latin1') : bytes;
-    await fh.write(b, 0, b.length, offset);
-  } finally {
-    await fh.close();
-  }
-}
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'ib-safety-'));

@@ -17,6 +17,7 @@ import { verifyBaseSize } from '../verify.js';
 import type {
   BackendContext,
   CacheOptions,
+  CloneFirstOptions,
   CreateImageOptions,
   ImageLocation,
   InstanceRef,
@@ -169,8 +170,10 @@ export abstract class Image {
    */
   async cache(options: CacheOptions): Promise<void> {
     if (typeof options !== 'object' || options === null) throw invalidArgument('cache options', 'options', options);
-    const { fetch, filename, size, imageId, ephemeralSize, safe, signal } = options;
+    const { fetch, filename, size, imageId, ephemeralSize, safe, clone, signal } = options;
     if (typeof fetch !== 'function') throw invalidArgument('a function', 'fetch', fetch);
+    if (clone !== undefined && (typeof clone !== 'object' || clone === null)) throw invalidArgument('clone options', 'clone', clone);
+    if (clone !== undefined && imageId === undefined) throw invalidArgument('an image id (clone needs one)', 'imageId', imageId);
     if (size !== undefined && !(Number.isSafeInteger(size) && size >= 0)) throw invalidArgument('a byte count', 'size', size);
     if (imageId !== undefined && (typeof imageId !== 'string' || imageId === '')) throw invalidArgument('an image id', 'imageId', imageId);
     const cache = this.context.cache;
@@ -178,6 +181,7 @@ export abstract class Image {
     const maxSize = size ? { maxSize: size } : {};
     const prepare: PrepareTemplate = async (target) => {
       if (target === base) {
+        if (clone && imageId !== undefined && (await this.#cloneInstead(clone, imageId))) return;
         await cache.fetchOnce(filename, fetch, { ...maxSize, ...(signal ? { signal } : {}) });
         return;
       }
@@ -205,6 +209,23 @@ export abstract class Image {
       if (this.preallocate && (await this.canFallocate()) && (await this.context.tools.isWritable(this.path))) {
         await this.context.tools.fallocateFile(this.path, { size, keepSize: true });
       }
+    }
+  }
+
+  /**
+   * nova's `clone_fallback_to_fetch`: true when the disk is now a clone of
+   * the image, false when the image cannot be cloned and the base must be
+   * fetched. Unlike nova, the clone runs outside the base's lock and is tried
+   * even when the base is cached: it copies no data and never touches the
+   * cache, and a clone is cheaper than importing the cached base.
+   */
+  async #cloneInstead(clone: CloneFirstOptions, imageId: string): Promise<boolean> {
+    try {
+      await this.clone(clone.context, imageId);
+      return true;
+    } catch (error) {
+      if (!(error instanceof ImageUnacceptableError) || clone.neverDownload) throw error;
+      return false;
     }
   }
 

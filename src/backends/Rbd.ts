@@ -20,7 +20,8 @@ const RBD_NAME = /^[A-Za-z0-9_.+-]+$/;
  * const backend = new Backend({ instancesPath, imagesType: 'rbd', imageService,
  *   rbd: { pool: 'vms', cephConf: '/etc/ceph/ceph.conf', user: 'nova', secretUuid } });
  * const disk = backend.image({ uuid }, 'disk');
- * try { await disk.clone(context, imageId) } catch { await disk.cache({ fetch, filename, imageId, size }) }
+ * // A clone of the image service's snapshot when it lives in this cluster, else fetch + import; then grown to size.
+ * await disk.cache({ fetch, filename, imageId, size, clone: { context } });
  * ```
  */
 export class Rbd extends Image {
@@ -83,22 +84,27 @@ export class Rbd extends Image {
     if (!(await this.exists())) {
       await this.underBaseLock(base, () => this.#removeNonRawBase(base), options.signal);
       await prepare(base);
-      const format = (await this.context.tools.inspect(base)).format;
-      if (format !== 'raw') {
-        throw new ImageUnacceptableError('IMAGE_UNACCEPTABLE', `base image ${base} is ${format}; the Rbd backend imports raw images only`, {
-          operation: 'createImage',
-          path: base,
-        });
-      }
-      try {
-        await this.underBaseLock(base, () => this.#driver.importImage(base, this.rbdName, options.signal ? { signal: options.signal } : {}), options.signal);
-      } catch (error) {
-        // Another process imported it first.
-        if (!(error instanceof RbdExistsError)) throw error;
-      }
+      // prepare may have cloned the image instead of fetching it (CacheOptions.clone).
+      if (!(await this.exists())) await this.#importBase(base, options.signal);
     }
     await this.verifyBaseSize(base, size);
     if (size && size > (await this.getDiskSize(base))) await this.#driver.resize(this.rbdName, size);
+  }
+
+  async #importBase(base: string, signal: AbortSignal | undefined): Promise<void> {
+    const format = (await this.context.tools.inspect(base)).format;
+    if (format !== 'raw') {
+      throw new ImageUnacceptableError('IMAGE_UNACCEPTABLE', `base image ${base} is ${format}; the Rbd backend imports raw images only`, {
+        operation: 'createImage',
+        path: base,
+      });
+    }
+    try {
+      await this.underBaseLock(base, () => this.#driver.importImage(base, this.rbdName, signal ? { signal } : {}), signal);
+    } catch (error) {
+      // Another process imported it first.
+      if (!(error instanceof RbdExistsError)) throw error;
+    }
   }
 
   async #removeNonRawBase(base: string): Promise<void> {

@@ -8,6 +8,7 @@ export { Rbd } from './Rbd.js';
 export type {
   BackendContext,
   CacheOptions,
+  CloneFirstOptions,
   CreateImageOptions,
   ImageCache,
   ImageLocation,

@@ -143,7 +143,26 @@ export interface CacheOptions {
   ephemeralSize?: number;
   /** Skip the base's safety check (nova's `safe=True`, for bases the host generated itself). */
   safe?: boolean;
+  /**
+   * Try {@link Image.clone} before fetching (nova's `clone_fallback_to_fetch`,
+   * used for backends that support clone: Rbd). An image the image service
+   * stores in this Ceph cluster becomes a copy-on-write clone and nothing is
+   * downloaded; `IMAGE_UNACCEPTABLE` falls back to fetching the base, unless
+   * `neverDownload` is set. Needs `imageId`.
+   */
+  clone?: CloneFirstOptions;
   signal?: AbortSignal;
+}
+
+/** {@link CacheOptions.clone}: clone first, fetch only when the image cannot be cloned. */
+export interface CloneFirstOptions {
+  /** Passed to the image service's `get` as is (nova's request context). */
+  context?: unknown;
+  /**
+   * Rethrow the clone's `IMAGE_UNACCEPTABLE` instead of downloading (nova's
+   * `[workarounds] never_download_image_if_on_rbd`); default false.
+   */
+  neverDownload?: boolean;
 }
 
 /** Writes a template (the base, or a generated disk) to `target`. */

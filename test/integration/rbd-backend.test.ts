@@ -112,6 +112,43 @@ describe('Rbd image backend against a real cluster (nova RbdTestCase)', () => {
     await driver.destroyVolume(disk.rbdName);
   });
 
+  it('cache with clone (clone_fallback_to_fetch): a clone of the snapshot grown to the size; nothing fetched or cached', async () => {
+    const disk = backend.image({ uuid: uniqueName('inst') }, 'disk') as Rbd;
+    const { fetch, calls } = fetchSource();
+    const filename = cacheFileName(uniqueName('clone-image'));
+    await disk.cache({ fetch, filename, imageId: 'raw-image', size: 48 * MiB, clone: { context: {} } });
+    expect(calls).toEqual([]);
+    expect(await driver.parentInfo(disk.rbdName)).toMatchObject({ pool: env.pools.images, image: glanceImage, snapshot: 'snap' });
+    expect(await driver.size(disk.rbdName)).toBe(48 * MiB);
+    await expect(readFile(backend.context.cache.path(filename))).rejects.toMatchObject({ code: 'ENOENT' });
+    // Cached again: already there, nothing cloned or fetched.
+    await disk.cache({ fetch, filename, imageId: 'raw-image', size: 48 * MiB, clone: { context: {} } });
+    expect(calls).toEqual([]);
+    // The clone's size is what the flavor is checked against.
+    await expect(disk.cache({ fetch, filename, imageId: 'raw-image', size: 32 * MiB, clone: {} })).rejects.toMatchObject({
+      code: 'FLAVOR_DISK_TOO_SMALL',
+      baseSize: 48 * MiB,
+    });
+    await driver.destroyVolume(disk.rbdName);
+  });
+
+  it('cache with clone falls back to fetch + import when the image is not cloneable; neverDownload refuses instead', async () => {
+    const disk = backend.image({ uuid: uniqueName('inst') }, 'disk') as Rbd;
+    const refused = fetchSource();
+    await expect(
+      disk.cache({ fetch: refused.fetch, filename: cacheFileName('elsewhere'), imageId: 'elsewhere', size: 32 * MiB, clone: { neverDownload: true } }),
+    ).rejects.toMatchObject({ code: 'IMAGE_UNACCEPTABLE', message: expect.stringMatching(/no image locations are accessible/) });
+    expect(refused.calls).toEqual([]);
+    expect(await disk.exists()).toBe(false);
+
+    const { fetch, calls } = fetchSource();
+    await disk.cache({ fetch, filename: cacheFileName('elsewhere'), imageId: 'elsewhere', size: 32 * MiB, clone: { context: {} } });
+    expect(calls).toHaveLength(1);
+    expect(await driver.size(disk.rbdName)).toBe(32 * MiB);
+    await expect(driver.parentInfo(disk.rbdName)).rejects.toMatchObject({ code: 'IMAGE_UNACCEPTABLE' });
+    await driver.destroyVolume(disk.rbdName);
+  });
+
   it('test_create_image_too_small: FLAVOR_DISK_TOO_SMALL against the imported volume', async () => {
     const disk = backend.image({ uuid: uniqueName('inst') }, 'disk') as Rbd;
     await expect(disk.cache({ ...fetchSource(), filename: cacheFileName('raw-image'), imageId: 'raw-image', size: MiB })).rejects.toMatchObject({

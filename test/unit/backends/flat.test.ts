@@ -62,6 +62,18 @@ describe('Flat (nova FlatTestCase)', () => {
     expect(await DiskInfo.forInstance(join(instances, UUID)).readFormat(diskPath)).toBe('raw');
   });
 
+  it('cache with clone: a backend that cannot clone fetches as usual; neverDownload refuses; clone needs an imageId', async () => {
+    await expect(
+      disk.cache({ ...copyingFetch(source), filename: FILENAME, imageId: IMAGE_ID, clone: { neverDownload: true } }),
+    ).rejects.toMatchObject({ code: 'IMAGE_UNACCEPTABLE' });
+    await expect(stat(diskPath)).rejects.toMatchObject({ code: 'ENOENT' });
+    await expect(disk.cache({ ...copyingFetch(source), filename: FILENAME, clone: {} })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    const { fetch, calls } = copyingFetch(source);
+    await disk.cache({ fetch, filename: FILENAME, imageId: IMAGE_ID, size: 32 * MiB, clone: { context: {} } });
+    expect(calls).toHaveLength(1);
+    expect((await qemuInfo(diskPath))['virtual-size']).toBe(32 * MiB);
+  });
+
   it('test_cache_image_exists: nothing fetched or copied when disk and base exist', async () => {
     await disk.cache({ ...copyingFetch(source), filename: FILENAME, imageId: IMAGE_ID });
     await writeFile(diskPath, 'guest data', { flag: 'r+' });

@@ -22,6 +22,27 @@ ThreadPoolExecutor of the same size with the whole per-call sequence, connect
 included, inside each thread. That is generous to nova: there, connect and
 open_ioctx are not proxied and block the eventlet hub.
 
+Provisioning (provision_many): what nova runs per instance disk when the
+image service has a cloneable rbd:// location (nova/virt/libvirt/driver.py
+_create_and_inject_local_root + _try_fetch_image_cache with
+clone_fallback_to_fetch; imagebackend.py Image.cache and Rbd.create_image;
+nova/storage/rbd_utils.py). Every driver call opens its own connection:
+  backend.exists()                        (driver: created_disks)
+  Image.cache: self.exists()
+  Rbd.create_image: self.exists(); _remove_non_raw_cache_image (no local
+    base: nothing); prepare_template -> fetch_func_sync under the external
+    lock named after the base file (oslo lockutils: a thread lock plus a
+    lockf file lock) -> base not on disk -> clone_fallback_to_fetch ->
+    Rbd.clone: IMAGE_API.get (an HTTP call to Glance: NOT mirrored, the
+    metadata is given; generous to nova), is_cloneable -> get_fsid()
+    (connection), exists(image, pool, snapshot) (connection); driver.clone
+    (two connections)
+  self.exists(); verify_base_size -> get_disk_size -> size(); size() again,
+    then resize() to the flavor size.
+That is ten connections per disk. Builds run one at a time (workers=1) or as
+nova-compute runs them, up to max_concurrent_builds (default 10) at once in
+threads (here real threads; nova's greenthreads hand the rbd calls to tpool).
+
 Ops beyond nova (clearly named): size_persistent and clone_persistent keep
 one connection and ioctx per pool open for the life of the process, to show
 how much of the gap is the connection and how much is librbd itself.
@@ -30,10 +51,15 @@ Run with Debian's interpreter: /usr/bin/python3 nova_rbd.py --conf C --user U
 """
 
 import argparse
+import contextlib
+import fcntl
 import json
+import os
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import unquote
 
 import rados
 import rbd
@@ -91,6 +117,64 @@ class NovaRBDDriver:
         finally:
             self._disconnect_from_rados(src_client, src_ioctx)
 
+    def resize(self, pool, name, size):
+        client, ioctx = self._connect_to_rados(pool)
+        try:
+            volume = rbd.Image(ioctx, name)
+            try:
+                volume.resize(size)
+            finally:
+                volume.close()
+        finally:
+            self._disconnect_from_rados(client, ioctx)
+
+    def exists(self, pool, name, snapshot=None):
+        client, ioctx = self._connect_to_rados(pool)
+        try:
+            try:
+                rbd.Image(ioctx, name, snapshot=snapshot, read_only=True).close()
+                return True
+            except rbd.ImageNotFound:
+                return False
+        finally:
+            self._disconnect_from_rados(client, ioctx)
+
+    def get_fsid(self):
+        client = rados.Rados(rados_id=self.rbd_user, conffile=self.ceph_conf)
+        try:
+            client.connect(timeout=self.rbd_connect_timeout)
+            return client.get_fsid()
+        finally:
+            client.shutdown()
+
+    @staticmethod
+    def parse_url(url):
+        prefix = 'rbd://'
+        if not url.startswith(prefix):
+            raise ValueError('not stored in rbd')
+        pieces = [unquote(piece) for piece in url[len(prefix):].split('/')]
+        if '' in pieces or len(pieces) != 4:
+            raise ValueError('not an rbd snapshot')
+        return pieces
+
+    def is_cloneable(self, url, image_meta):
+        try:
+            fsid, pool, image, snapshot = self.parse_url(url)
+        except ValueError:
+            return False
+        if self.get_fsid() != fsid:
+            return False
+        if image_meta.get('disk_format') != 'raw':
+            return False
+        try:
+            return self.exists(pool, image, snapshot)
+        except rbd.Error:
+            return False
+
+    def clone_url(self, url, dest_pool, dest_name):
+        _fsid, pool, image, snapshot = self.parse_url(url)
+        self.clone(pool, image, snapshot, dest_pool, dest_name)
+
     def size_persistent(self, pool, name):
         if pool not in self._persistent:
             self._persistent[pool] = self._connect_to_rados(pool)
@@ -113,6 +197,61 @@ class NovaRBDDriver:
         for client, ioctx in self._persistent.values():
             self._disconnect_from_rados(client, ioctx)
         self._persistent.clear()
+
+
+_thread_locks = {}
+_thread_locks_guard = threading.Lock()
+
+
+@contextlib.contextmanager
+def external_lock(lock_path, name):
+    """oslo_concurrency.lockutils.lock(name, external=True): a per-name lock
+    inside the process, then a lockf lock on <lock_path>/nova-<name>."""
+    with _thread_locks_guard:
+        inner = _thread_locks.setdefault(name, threading.Lock())
+    with inner:
+        with open(os.path.join(lock_path, 'nova-' + name), 'a') as lock_file:
+            fcntl.lockf(lock_file, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.lockf(lock_file, fcntl.LOCK_UN)
+
+
+def provision_rbd_disk(driver, cmd, name):
+    """One instance's root disk, as nova's libvirt driver and Rbd backend make it."""
+    pool, size, base = cmd['pool'], cmd['size'], cmd['base']
+    image_meta = cmd['image_meta']
+    driver.exists(pool, name)  # driver: created_disks = not backend.exists()
+    if not driver.exists(pool, name) or not os.path.exists(base):  # Image.cache
+        if not driver.exists(pool, name):  # Rbd.create_image
+            # _remove_non_raw_cache_image: the base is not on disk, nothing to do.
+            with external_lock(cmd['lock_path'], os.path.basename(base)):  # fetch_func_sync
+                if not os.path.exists(base):
+                    # clone_fallback_to_fetch -> Rbd.clone (IMAGE_API.get not mirrored)
+                    if image_meta.get('disk_format') not in ('raw', 'iso'):
+                        raise RuntimeError('Image is not raw format')
+                    for location in image_meta['locations']:
+                        if driver.is_cloneable(location['url'], image_meta):
+                            driver.clone_url(location['url'], pool, name)
+                            break
+                    else:
+                        raise RuntimeError('No image locations are accessible')
+        if not driver.exists(pool, name):
+            raise RuntimeError('the clone did not happen; this harness does not import')
+        if size and size < driver.size(pool, name):  # verify_base_size
+            raise RuntimeError('flavor disk smaller than the image')
+        if size and size > driver.size(pool, name):
+            driver.resize(pool, name, size)
+
+
+def provision_many(driver, cmd):
+    def one(name):
+        provision_rbd_disk(driver, cmd, name)
+
+    with ThreadPoolExecutor(max_workers=cmd.get('workers', 1)) as pool:
+        list(pool.map(one, cmd['names']))  # re-raises the first failure
+    return len(cmd['names'])
 
 
 def timed(fn, *args):
@@ -143,6 +282,8 @@ def handle(driver, cmd):
                 list(pool.map(one, cmd['names']))
 
         ms, result = timed(all_of_them)
+    elif op == 'provision_many':
+        ms, result = timed(provision_many, driver, cmd)
     elif op == 'ping':
         ms, result = 0.0, 'pong'
     else:

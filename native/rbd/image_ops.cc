@@ -2,7 +2,8 @@
 //
 // librbd calls bound here:
 //   rbd_list2                                  -> rbdList(h, pool)
-//   rbd_open_read_only (ENOENT -> false)        -> rbdExists(h, pool, image, snap?)
+//   rados_exec rbd.get_id + rbd.get_size        -> rbdExists(h, pool, image)
+//     (falls back to rbd_open_read_only, ENOENT -> false; always for a snapshot)
 //   rbd_create4                                -> rbdCreate(h, pool, image, size, layout)
 //   rbd_remove                                 -> rbdRemove(h, pool, image)
 //   rbd_resize2                                -> rbdResize(h, pool, image, size, { allowShrink })
@@ -51,6 +52,63 @@ class ListWorker : public ClusterWorker {
   std::vector<std::string> names_;
 };
 
+// The size of an image's head in two OSD round trips instead of a full open
+// (which reads the header, snapshots, parent, features, object map... and
+// closes): the rbd class methods get_id on rbd_id.<name> and get_size on
+// rbd_header.<id>, the calls librbd's own open starts with. The id is looked
+// up every time, never cached: a rename plus re-create would otherwise
+// silently answer for another image. Returns 0 with *size set; -ENOENT when
+// there is no such image (no id object, no header, no format 1 header);
+// anything else (a format 1 image: -EAGAIN, an OSD without the method, an odd
+// reply) means "ask librbd". Runs on the worker thread.
+namespace {
+
+bool ObjectExists(rados_ioctx_t ioctx, const std::string& oid) {
+  uint64_t size = 0;
+  time_t mtime = 0;
+  return rados_stat(ioctx, oid.c_str(), &size, &mtime) == 0;
+}
+uint32_t LoadLe32(const char* p) {
+  uint32_t v = 0;
+  for (int i = 3; i >= 0; i--) v = (v << 8) | static_cast<uint8_t>(p[i]);
+  return v;
+}
+uint64_t LoadLe64(const char* p) {
+  uint64_t v = 0;
+  for (int i = 7; i >= 0; i--) v = (v << 8) | static_cast<uint8_t>(p[i]);
+  return v;
+}
+void StoreLe64(char* p, uint64_t v) {
+  for (int i = 0; i < 8; i++) p[i] = static_cast<char>((v >> (8 * i)) & 0xff);
+}
+constexpr uint64_t kNoSnap = static_cast<uint64_t>(-2);  // CEPH_NOSNAP
+
+int FastHeadSize(rados_ioctx_t ioctx, const std::string& image, uint64_t* size) {
+  char out[512];
+  std::string id_object = "rbd_id." + image;
+  int n = rados_exec(ioctx, id_object.c_str(), "rbd", "get_id", nullptr, 0, out, sizeof(out));
+  if (n == -ENOENT) {
+    // No format 2 id object: a format 1 image has "<name>.rbd" instead.
+    return ObjectExists(ioctx, image + ".rbd") ? -EAGAIN : -ENOENT;
+  }
+  if (n < 4) return n < 0 ? n : -EPROTO;
+  uint32_t len = LoadLe32(out);
+  if (len == 0 || len > static_cast<uint32_t>(n) - 4) return -EPROTO;
+  std::string header_object = "rbd_header." + std::string(out + 4, len);
+  char snap[8];
+  StoreLe64(snap, kNoSnap);
+  n = rados_exec(ioctx, header_object.c_str(), "rbd", "get_size", snap, sizeof(snap), out, sizeof(out));
+  if (n == -ENOENT) return -ENOENT;  // removed between the two calls
+  if (n < 9) return n < 0 ? n : -EPROTO;
+  *size = LoadLe64(out + 1);  // u8 order, le64 size
+  return 0;
+}
+
+}  // namespace
+
+// A head without a snapshot is looked up with FastHeadSize (the common
+// question: "is this instance's disk there yet?"); a snapshot, a format 1
+// image or anything unexpected takes librbd's read-only open.
 class ExistsWorker : public ImageWorker {
  public:
   explicit ExistsWorker(const Napi::CallbackInfo& info) : ImageWorker(info, "rbdExists") { OptSnapshot(info, 3); }
@@ -59,6 +117,15 @@ class ExistsWorker : public ImageWorker {
   void Run() override {
     rados_ioctx_t ioctx;
     if (!IoCtx(context_.pool, &ioctx)) return;
+    if (context_.snapshot.empty()) {
+      uint64_t size = 0;
+      int fast = FastHeadSize(ioctx, context_.image, &size);
+      if (fast == -ENOENT) return;
+      if (fast == 0) {
+        exists_ = true;
+        return;
+      }
+    }
     ImageRef image;
     const char* snap = context_.snapshot.empty() ? nullptr : context_.snapshot.c_str();
     int r = rbd_open_read_only(ioctx, context_.image.c_str(), image.out(), snap);
@@ -163,13 +230,6 @@ class StatWorker : public ImageWorker {
   uint64_t features_ = 0, flags_ = 0;
 };
 
-// Size of the image head in two OSD round trips instead of a full open (which
-// reads the header, snapshots, parent, features, object map... and closes):
-// the rbd class methods get_id on rbd_id.<name> and get_size on
-// rbd_header.<id>, the calls librbd's own open starts with. The id is looked
-// up every time, never cached: a rename plus re-create would otherwise
-// silently answer for another image. Anything unexpected (a format 1 image,
-// an OSD without the method, an odd reply) takes librbd's regular path.
 class SizeWorker : public ImageWorker {
  public:
   explicit SizeWorker(const Napi::CallbackInfo& info) : ImageWorker(info, "rbdSize") {}
@@ -178,7 +238,7 @@ class SizeWorker : public ImageWorker {
   void Run() override {
     rados_ioctx_t ioctx;
     if (!IoCtx(context_.pool, &ioctx)) return;
-    int r = FastSize(ioctx);
+    int r = FastHeadSize(ioctx, context_.image, &size_);
     if (r == 0 || r == -ENOENT) {
       if (r == -ENOENT) Fail(r, "rados_exec", "rbd.get_id");
       return;
@@ -188,48 +248,6 @@ class SizeWorker : public ImageWorker {
     r = rbd_get_size(image.get(), &size_);
     if (r < 0) Fail(r, "rbd_get_size");
   }
-
-  // 0 with size_ set, -ENOENT when no such image (format 2), else another error.
-  int FastSize(rados_ioctx_t ioctx) {
-    char out[512];
-    std::string id_object = "rbd_id." + context_.image;
-    int n = rados_exec(ioctx, id_object.c_str(), "rbd", "get_id", nullptr, 0, out, sizeof(out));
-    if (n == -ENOENT) {
-      // No format 2 id object: a format 1 image has "<name>.rbd" instead.
-      return ObjectExists(ioctx, context_.image + ".rbd") ? -EAGAIN : -ENOENT;
-    }
-    if (n < 4) return n < 0 ? n : -EPROTO;
-    uint32_t len = LoadLe32(out);
-    if (len == 0 || len > static_cast<uint32_t>(n) - 4) return -EPROTO;
-    std::string header_object = "rbd_header." + std::string(out + 4, len);
-    char snap[8];
-    StoreLe64(snap, kNoSnap);
-    n = rados_exec(ioctx, header_object.c_str(), "rbd", "get_size", snap, sizeof(snap), out, sizeof(out));
-    if (n == -ENOENT) return -ENOENT;  // removed between the two calls
-    if (n < 9) return n < 0 ? n : -EPROTO;
-    size_ = LoadLe64(out + 1);  // u8 order, le64 size
-    return 0;
-  }
-
-  static bool ObjectExists(rados_ioctx_t ioctx, const std::string& oid) {
-    uint64_t size = 0;
-    time_t mtime = 0;
-    return rados_stat(ioctx, oid.c_str(), &size, &mtime) == 0;
-  }
-  static uint32_t LoadLe32(const char* p) {
-    uint32_t v = 0;
-    for (int i = 3; i >= 0; i--) v = (v << 8) | static_cast<uint8_t>(p[i]);
-    return v;
-  }
-  static uint64_t LoadLe64(const char* p) {
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--) v = (v << 8) | static_cast<uint8_t>(p[i]);
-    return v;
-  }
-  static void StoreLe64(char* p, uint64_t v) {
-    for (int i = 0; i < 8; i++) p[i] = static_cast<char>((v >> (8 * i)) & 0xff);
-  }
-  static constexpr uint64_t kNoSnap = static_cast<uint64_t>(-2);  // CEPH_NOSNAP
 
   Napi::Value Resolve(Napi::Env env) override { return FromUint64(env, size_); }
   uint64_t size_ = 0;

@@ -112,6 +112,43 @@ describe('RbdDriver against a real cluster', () => {
     for (const n of [name, other]) await driver.destroyVolume(n);
   });
 
+  it('exists() answers as a read-only open would: rename, trash, a header gone, snapshots', async () => {
+    const name = uniqueName('exists');
+    const renamed = `${name}-renamed`;
+    const pool = admin.pool(env.pools.vms);
+    const rbdCli = (...args: string[]) =>
+      execFileSync('rbd', ['-c', env.conf, '--id', env.admin.user, '--keyring', env.admin.keyring, ...args], { encoding: 'utf8' });
+    const radosCli = (...args: string[]) =>
+      execFileSync('rados', ['-c', env.conf, '--id', env.admin.user, '--keyring', env.admin.keyring, '-p', env.pools.vms, ...args], { encoding: 'utf8' });
+    await pool.image(name).create(MiB);
+    await pool.image(name).createSnapshot('s');
+    expect(await driver.exists(name)).toBe(true);
+    expect(await driver.exists(name, env.pools.vms, 's')).toBe(true);
+    expect(await driver.exists(name, env.pools.vms, 'nosuch')).toBe(false);
+    rbdCli('rename', `${env.pools.vms}/${name}`, `${env.pools.vms}/${renamed}`);
+    expect(await driver.exists(name)).toBe(false);
+    expect(await driver.exists(renamed)).toBe(true);
+    // In the trash: not an image by that name any more.
+    rbdCli('trash', 'move', `${env.pools.vms}/${renamed}`);
+    expect(await driver.exists(renamed)).toBe(false);
+    expect(await driver.exists(renamed, env.pools.vms, 's')).toBe(false);
+    // An id object whose header is gone (a remove cut short) cannot be opened.
+    await pool.image(name).create(MiB);
+    const id = JSON.parse(rbdCli('info', '--format', 'json', `${env.pools.vms}/${name}`)).id as string;
+    radosCli('rm', `rbd_header.${id}`);
+    expect(await driver.exists(name)).toBe(false);
+    // A pool that does not exist is an error, not "no".
+    await expect(driver.exists(name, 'nosuchpool')).rejects.toMatchObject({ code: 'RBD_NOT_FOUND' });
+    // Best-effort cleanup of what the cluster allows removing.
+    for (const args of [['trash', 'purge', env.pools.vms], ['rm', `${env.pools.vms}/${name}`]]) {
+      try {
+        rbdCli(...args);
+      } catch {
+        // a half-removed image may refuse; the cluster is temporary
+      }
+    }
+  });
+
   describe('isCloneable', () => {
     it('accepts a raw image of this cluster whose snapshot can be opened', async () => {
       expect(await driver.isCloneable(location, { disk_format: 'raw' })).toBe(true);

@@ -237,6 +237,7 @@ export class ImageInvalidError extends ImageBackendError {}
  * ```
  */
 export class ImageUnsafeError extends ImageBackendError {
+  /** One stable sentence per safety concern, e.g. `backing file: 'base.raw'` (see {@link ImageSafety.reasons}). */
   readonly reasons: readonly string[];
   constructor(code: ErrorCode, message: string, reasons: readonly string[], details: ErrorDetails = {}) {
     super(code, message, details);
@@ -465,7 +466,13 @@ export class LvmNotConfiguredError extends ImageBackendError {}
  * ```
  */
 export class VolumesNotRemovedError extends ImageBackendError {
-  readonly failures: readonly { path: string; error: ImageBackendError }[];
+  /** Each volume that could not be removed, with the error that stopped it. */
+  readonly failures: readonly {
+    /** The volume's path as it was given (`/dev/<vg>/<lv>` or `<vg>/<lv>`). */
+    path: string;
+    /** Why it was not removed: an {@link LvmError} from `lvremove`, the error of clearing it first, or an invalid path. */
+    error: ImageBackendError;
+  }[];
 
   constructor(failures: readonly { path: string; error: ImageBackendError }[], details: ErrorDetails = {}) {
     const list = failures.map((f) => `${f.path}: ${f.error.message}`).join('; ');
@@ -485,12 +492,19 @@ export class NativeLoadError extends ImageBackendError {}
 
 /** The shape of errors the native addon rejects with. */
 export interface NativeError extends Error {
+  /** The errno's symbolic name, e.g. `ENOENT` (as Node's system errors). */
   code?: string;
+  /** Negative errno of the failed call. */
   errno?: number;
+  /** The system or librbd/librados function that failed, e.g. `rbd_open`. */
   syscall?: string;
+  /** The RBD pool concerned. */
   pool?: string;
+  /** The RBD image concerned. */
   image?: string;
+  /** The RBD snapshot concerned. */
   snapshot?: string;
+  /** The file or device concerned. */
   path?: string;
   /** Extra words from the native layer, e.g. why an image header is invalid. */
   detail?: string;

@@ -23,7 +23,7 @@ export {
   type ImageMeta,
   type CleanupReport,
 } from './rbd/RbdDriver.js';
-/** The plain objects the RBD calls return (aliased as RbdImageStat, RbdLayout, RbdParentInfo, RbdSnapshotInfo). */
+// The plain objects the RBD calls return (aliased as RbdImageStat, RbdLayout, RbdParentInfo, RbdSnapshotInfo).
 export type { NativeImageStat, NativeLayout, NativeParentInfo, NativeSnapInfo } from './native.js';
 export { parseRbdUrl, type RbdLocation } from './rbd/url.js';
 export { parseMonMap, splitAddr, type MonitorAddress } from './rbd/monmap.js';
@@ -37,7 +37,10 @@ import { RbdCluster } from './rbd/RbdCluster.js';
  * const cluster = await Rbd.connect({ cephConf: '/etc/ceph/ceph.conf', user: 'nova' });
  * ```
  */
-export const Rbd = { connect: RbdCluster.connect.bind(RbdCluster) };
+export const Rbd = {
+  /** {@link RbdCluster.connect}, bound: connects and returns the shared cluster connection. */
+  connect: RbdCluster.connect.bind(RbdCluster),
+};
 
 export {
   inspect,
@@ -96,4 +99,7 @@ export {
   type NetworkHost,
 } from './libvirt/index.js';
 export * from './backends/index.js';
+// The backends' ImageLocation (where a disk is) under a name of its own: the
+// plain name is the RBD driver's ImageLocation (an image-service location).
+export type { ImageLocation as DiskLocation } from './backends/index.js';
 export * from './lvm/index.js';

@@ -49,14 +49,19 @@ export interface BackendOptions {
   preallocateImages?: PreallocateImages;
   /** nova's `libvirt.hw_disk_discard`. */
   discardMode?: DiskDiscardMode;
+  /** Ceph settings for images type `rbd` (nova's `images_rbd_pool`, `images_rbd_ceph_conf`, `rbd_user`, `rbd_secret_uuid`); the connection opens on first use. */
   rbd?: RbdBackendOptions;
+  /** LVM settings for images type `lvm` (nova's `images_volume_group`, `sparse_logical_volumes`, `volume_clear`, `volume_clear_size`). */
   lvm?: LvmBackendOptions;
   /** For Rbd's clone and direct snapshot: where images' locations come from. */
   imageService?: ImageService;
   /** Injected dependencies; the real ones by default. */
   qemu?: QemuRunner;
+  /** The base-image cache to use; default a {@link BaseImageCache} of `<instancesPath>/<imageCacheSubdirectoryName>`. */
   cache?: ImageCache;
+  /** The locks for fetches and base reads; default the cache's, else {@link Locks} in `<instancesPath>/locks`. */
   locks?: LockService;
+  /** Replaces some of the native file operations (inspect, copy, fallocate, overlay, writability); the rest stay the defaults. */
   tools?: Partial<ImageTools>;
 }
 
@@ -102,9 +107,13 @@ const defaultTools: ImageTools = {
  * ```
  */
 export class Backend {
+  /** `instancesPath` made absolute. */
   readonly instancesPath: string;
+  /** The images type asked for (`default` when not given); {@link Backend.backend} resolves it to a class. */
   readonly imagesType: string;
+  /** nova's `use_cow_images`: whether `default` means Qcow2 (true) or Flat (false). */
   readonly useCowImages: boolean;
+  /** What every image this backend builds shares: cache, locks, qemu-img runner, tools, settings and drivers (frozen). */
   readonly context: BackendContext;
   #rbdDriver: RbdBackendDriver | undefined;
   #ownsRbdDriver = false;
@@ -152,12 +161,14 @@ export class Backend {
   }
 
   /**
-   * Adds an image type to every Backend: how the Lvm class (and any other)
-   * plugs in, with one call.
+   * Adds an image type to every Backend: how an image class of your own
+   * (a subclass of {@link Image}) plugs in, with one call.
    *
    * @example
    * ```ts
-   * Backend.register('lvm', Lvm);
+   * class Ploop extends Flat {} // an Image subclass of your own
+   * Backend.register('ploop', Ploop);
+   * new Backend({ instancesPath, imagesType: 'ploop' });
    * ```
    */
   static register(type: string, imageClass: ImageClass): void {
@@ -171,7 +182,7 @@ export class Backend {
    *
    * @example
    * ```ts
-   * Backend.types(); // ['default', 'flat', 'qcow2', 'raw', 'rbd']
+   * Backend.types(); // ['default', 'flat', 'lvm', 'qcow2', 'raw', 'rbd']
    * ```
    */
   static types(): string[] {

@@ -29,9 +29,11 @@ import type {
 export interface ImageInit {
   /** libvirt's name of the disk: a file path, a device, or nova's `rbd:pool/image…` pseudo-path. */
   path: string;
+  /** libvirt's `<disk type>`: `file` (Flat, Qcow2), `block` (Lvm) or `network` (Rbd). */
   sourceType: 'file' | 'block' | 'network';
   /** The format the disk is created in (nova's `driver_format`). */
   driverFormat: DiskFormat;
+  /** Whether the disk is a block device (Lvm) rather than a file or a network volume. */
   isBlockDev: boolean;
   /** Whether `preallocateImages: 'space'` applies to this backend. */
   preallocate: boolean;
@@ -48,7 +50,7 @@ const fallocateChecks = new WeakMap<object, Map<string, Promise<boolean>>>();
 
 /**
  * One guest disk on one storage backend: nova's `imagebackend.Image`. The
- * subclasses ({@link Flat}, {@link Qcow2}, {@link Rbd}, and Lvm) decide how a
+ * subclasses ({@link Flat}, {@link Qcow2}, {@link Lvm}, and Rbd) decide how a
  * disk is made from a cached base image; this class holds what they share:
  * the cache protocol, size checks, disk.info, preallocation and the libvirt
  * configuration. Get instances from {@link Backend.image} or
@@ -63,9 +65,11 @@ const fallocateChecks = new WeakMap<object, Map<string, Promise<boolean>>>();
 export abstract class Image {
   /** libvirt's name of the disk: a file path, a device, or `rbd:pool/image…`. */
   readonly path: string;
+  /** libvirt's `<disk type>` and the kind of `<source>`: `file` (Flat, Qcow2), `block` (Lvm) or `network` (Rbd). */
   readonly sourceType: 'file' | 'block' | 'network';
   /** The format the disk is created in; {@link Image.resolveDriverFormat} gives the one to open it with. */
   readonly driverFormat: DiskFormat;
+  /** Whether the disk is a block device (Lvm) rather than a file or a network volume. */
   readonly isBlockDev: boolean;
   /** `preallocateImages: 'space'` is set and applies to this backend. */
   readonly preallocate: boolean;
@@ -73,6 +77,7 @@ export abstract class Image {
   readonly driverIo: DiskIoMode | undefined;
   /** The instance's disk.info, for backends that record formats. */
   readonly diskInfo: DiskInfo | undefined;
+  /** The {@link Backend}'s shared context: cache, locks, qemu-img runner, tools, settings and drivers. */
   protected readonly context: BackendContext;
 
   protected constructor(context: BackendContext, init: ImageInit) {
@@ -518,6 +523,7 @@ export abstract class Image {
     throw this.notSupported('rollbackToSnap');
   }
 
+  /** The `NOT_SUPPORTED` error an operation this backend lacks rejects with, naming the operation and the backend class. */
   protected notSupported(operation: string): NotSupportedError {
     return new NotSupportedError('NOT_SUPPORTED', `${operation} is not supported by the ${this.constructor.name} backend`, {
       operation,

@@ -24,7 +24,9 @@ import type { BackendContext, CreateImageOptions, ImageLocation, PrepareTemplate
  * ```
  */
 export class Lvm extends Image {
+  /** The volume group the volume is in: nova's `images_volume_group`, or the group named by the path given to {@link Backend.snapshot}. */
   readonly volumeGroup: string;
+  /** The logical volume's name: `<instance uuid>_<disk name>` (underscores in the disk name doubled), or the one named by the path. */
   readonly logicalVolume: string;
   /** nova's `sparse_logical_volumes`. */
   readonly sparse: boolean;

@@ -1,4 +1,4 @@
-/** The image backends: nova's imagebackend (Image, Flat, Qcow2, Rbd) and the Backend registry. */
+// The image backends: nova's imagebackend (Image, Flat, Qcow2, Rbd) and the Backend registry.
 export { Backend, type BackendOptions, type ImageClass } from './Backend.js';
 export { Image, type ImageInit } from './Image.js';
 export { Flat } from './Flat.js';

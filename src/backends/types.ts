@@ -16,15 +16,19 @@ import type { LvmOptions } from '../lvm/options.js';
 
 /** The instance a disk belongs to: its folder is `<instancesPath>/<uuid>`. */
 export interface InstanceRef {
+  /** The instance's UUID: names its folder `<instancesPath>/<uuid>`, and is the prefix of its rbd and LVM volume names (`<uuid>_<disk name>`). */
   uuid: string;
-  /** nova's instance name (`instance-0000002a`); the Lvm backend names volumes after it. */
+  /** nova's instance name (`instance-0000002a`); informational only: the backends name files and volumes after {@link InstanceRef.uuid}. */
   name?: string;
 }
 
 /** The qemu-img operations the backends run ({@link QemuImg} implements them). */
 export interface QemuRunner {
+  /** `qemu-img convert` of a local image to `dst` (see {@link QemuImg.convert}). */
   convert(src: string, dst: string, options: ConvertOptions): Promise<void>;
+  /** `qemu-img convert` of an RBD image or snapshot to a local file (see {@link QemuImg.convertFromRbd}). */
   convertFromRbd(source: RbdSource, dst: string, options: ConvertFromRbdOptions): Promise<void>;
+  /** `qemu-img resize` of `path` to `size` bytes (see {@link QemuImg.resize}). */
   resize(path: string, size: number, options: ResizeOptions): Promise<void>;
 }
 
@@ -34,15 +38,21 @@ export interface ImageCache {
   readonly baseDir: string;
   /** The locks fetches run under; backends take the same lock while they read a base. */
   readonly locks: LockService;
+  /** The path of base file `filename` in {@link ImageCache.baseDir} (which need not exist). */
   path(filename: string): string;
+  /** The path of base file `filename`, fetched first (once, under its lock) when absent; see {@link BaseImageCache.fetchOnce}. */
   fetchOnce(filename: string, fetch: FetchFunction, options?: FetchOnceOptions): Promise<string>;
 }
 
 /** Native file operations the backends use (defaults: the addon's). */
 export interface ImageTools {
+  /** Reads an image header natively (default: the library's `inspect`). */
   inspect(path: string, options?: InspectOptions): Promise<ImageInfo>;
+  /** Copies a raw image or device byte for byte, keeping holes (default: the library's `copyRawData`). */
   copyRawData(src: string, dst: string, options?: CopyRawOptions): Promise<CopyRawResult>;
+  /** Allocates the blocks of a file, for `preallocateImages: 'space'` (default: the library's `fallocateFile`). */
   fallocateFile(path: string, options: FallocateOptions): Promise<void>;
+  /** Writes a qcow2 overlay on a backing file without qemu-img (default: the library's `createQcow2Overlay`). */
   createQcow2Overlay(path: string, options: Qcow2OverlayOptions): Promise<Qcow2OverlayResult>;
   /** Whether this process may write the file (nova's `os.access(path, os.W_OK)`). */
   isWritable(path: string): Promise<boolean>;
@@ -71,14 +81,23 @@ export type RbdBackendDriver = Pick<
 
 /** An image-service record (Glance's image with `locations`). */
 export interface ImageServiceImage {
+  /** The image's id in the image service (Glance image UUID). */
   id?: string;
+  /** Glance's `disk_format` (`raw`, `qcow2`, `iso`...); the Rbd backend clones only `raw` images. */
   disk_format?: string;
-  locations?: Array<{ url: string; metadata?: Record<string, unknown> }>;
+  /** Where the image's data is stored (Glance `locations`, returned when asked with `includeLocations`); Rbd clones from an `rbd://fsid/pool/image/snap` one on the same cluster. */
+  locations?: Array<{
+    /** The location's URL, e.g. `rbd://<fsid>/<pool>/<image>/<snapshot>` for an image stored in Ceph. */
+    url: string;
+    /** The location's metadata as the image service gives it; not read by this library. */
+    metadata?: Record<string, unknown>;
+  }>;
   [key: string]: unknown;
 }
 
 /** The image service the Rbd backend asks for an image's locations (nova's `IMAGE_API`). */
 export interface ImageService {
+  /** Fetches image `imageId`'s record; `context` is passed through untouched (nova's request context), and `includeLocations: true` asks for its `locations`. */
   get(context: unknown, imageId: string, options: { includeLocations: boolean }): Promise<ImageServiceImage>;
 }
 
@@ -86,6 +105,7 @@ export interface ImageService {
 export interface RbdBackendOptions {
   /** Pool of instance disks; default `rbd`. */
   pool?: string;
+  /** Path of ceph.conf (nova's `images_rbd_ceph_conf`); librados's default search (`/etc/ceph/ceph.conf`...) when absent. */
   cephConf?: string;
   /** Ceph user id without `client.`. */
   user?: string;
@@ -108,26 +128,50 @@ export type PreallocateImages = 'none' | 'space';
 
 /** Everything an image needs from its {@link Backend}. */
 export interface BackendContext {
+  /** Absolute path of nova's `instances_path`, the folder of instance folders. */
   readonly instancesPath: string;
+  /** The base-image cache (`<instancesPath>/_base` by default) bases are fetched into. */
   readonly cache: ImageCache;
   /** The lock folder `<instancesPath>/locks`, shared with the cache. */
   readonly locks: LockService;
+  /** Runs qemu-img (convert, resize) for the backends. */
   readonly qemu: QemuRunner;
+  /** Native file operations: inspect, raw copy, fallocate, qcow2 overlay, writability. */
   readonly tools: ImageTools;
+  /** nova's `preallocate_images`: `space` allocates file-backed disks' blocks after they are made. */
   readonly preallocateImages: PreallocateImages;
   /** nova's `hw_disk_discard`. */
   readonly discardMode: DiskDiscardMode | undefined;
+  /** Ceph settings of the Rbd backend, as given in {@link BackendOptions.rbd}; undefined when not set. */
   readonly rbd: RbdBackendOptions | undefined;
   /** The Rbd backend's driver, opened on first use. */
   rbdDriver(): RbdBackendDriver;
+  /** LVM settings of the Lvm backend, as given in {@link BackendOptions.lvm}; undefined when not set. */
   readonly lvm: LvmBackendOptions | undefined;
   /** The Lvm backend's driver, made on first use. */
   lvmDriver(): LvmDriver;
+  /** Where the Rbd backend looks up image locations for clone and direct snapshot; undefined when not set. */
   readonly imageService: ImageService | undefined;
 }
 
-/** Where an image is: a disk of an instance, or a path libvirt knows it by. */
-export type ImageLocation = { instance: InstanceRef; diskName: string } | { path: string; instance?: InstanceRef };
+/**
+ * Where an image is: a disk of an instance, or a path libvirt knows it by.
+ * Exported from the package as `DiskLocation` (the name `ImageLocation` there
+ * is the RBD driver's image-service location).
+ */
+export type ImageLocation =
+  | {
+      /** The instance the disk belongs to. */
+      instance: InstanceRef;
+      /** The disk's name in the instance (`disk`, `disk.local`, `disk.swap`, `disk.config`...), as in {@link Backend.image}. */
+      diskName: string;
+    }
+  | {
+      /** The disk's libvirt source: a file path, `/dev/<vg>/<lv>`, or `pool/name` (or `rbd:pool/name`) for rbd, as in {@link Backend.snapshot}. */
+      path: string;
+      /** The instance the disk belongs to, when known. */
+      instance?: InstanceRef;
+    };
 
 /** What {@link Image.cache} is asked to do. */
 export interface CacheOptions {
@@ -151,6 +195,7 @@ export interface CacheOptions {
    * `neverDownload` is set. Needs `imageId`.
    */
   clone?: CloneFirstOptions;
+  /** Aborts waiting for the lock, the fetch and the disk creation. */
   signal?: AbortSignal;
 }
 
@@ -170,24 +215,31 @@ export type PrepareTemplate = (target: string) => Promise<void>;
 
 /** What {@link Image.createImage} receives besides the template function. */
 export interface CreateImageOptions {
+  /** The image the base comes from; absent when the disk is generated by the template (ephemeral, swap). */
   imageId?: string;
+  /** Ephemeral disks: the size asked for, in bytes (nova's `ephemeral_size`); the Lvm backend then writes the disk straight into a new volume. */
   ephemeralSize?: number;
+  /** Skip the base's safety check (nova's `safe=True`, for bases the host generated itself). */
   safe?: boolean;
+  /** Aborts the copy or import of the base into the disk. */
   signal?: AbortSignal;
 }
 
 /** The guest side of a disk, for {@link Image.libvirtInfo}. */
 export interface LibvirtInfoOptions {
+  /** The guest bus (`<target bus>`): `virtio`, `scsi`, `ide`, `sata`, `usb`... */
   diskBus: DiskBus;
   /** `vda`, `sdb`... */
   diskDev: string;
   /** Default `disk`. */
   deviceType?: DiskDeviceType;
+  /** `<driver cache>` (nova's `disk_cachemodes`, e.g. `none`); left out when absent. */
   cacheMode?: DiskCacheMode;
   /** The flavor's extra specs: the `quota:disk_*` keys become `<iotune>`. */
   extraSpecs?: Readonly<Record<string, unknown>>;
   /** The hypervisor's version; KVM/QEMU always use driver `qemu`. */
   hypervisorVersion?: number;
+  /** `<boot order>`: the position of this disk in the boot order, 1 first; none when absent. */
   bootOrder?: number;
   /** SCSI bus: the drive address unit. */
   diskUnit?: number;

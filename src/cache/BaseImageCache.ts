@@ -70,9 +70,11 @@ const FILE_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
  * ```
  */
 export class BaseImageCache {
+  /** nova's `instances_path`, made absolute. */
   readonly instancesPath: string;
   /** `<instancesPath>/<imageCacheSubdirectoryName>`. */
   readonly baseDir: string;
+  /** The locks fetches run under (`nova-<filename>`); default {@link Locks} in `<instancesPath>/locks`. */
   readonly locks: LockService;
 
   constructor(options: BaseImageCacheOptions) {

@@ -9,8 +9,11 @@ import { parseBaseFileName, type BaseFileKind } from './baseFileName.js';
 
 /** A base file found in the cache folder. */
 export interface BaseFile {
+  /** The file name in the cache folder (`<sha1>`, `<sha1>_<size>`, `swap_<MiB>`, `ephemeral_<GiB>_<hash7>`). */
   name: string;
+  /** Absolute path of the file. */
   path: string;
+  /** What the file is by nova's naming (see {@link parseBaseFileName}); decides its minimum age. */
   kind: BaseFileKind;
   /** SHA-1 of the image id, for originals and resized copies. */
   fingerprint?: string;
@@ -18,11 +21,13 @@ export interface BaseFile {
   suffix?: string;
   /** Last modification (or last time seen in use), ms since the epoch. */
   mtimeMs: number;
+  /** Length of the file in bytes (st_size). */
   sizeBytes: number;
 }
 
 /** Ages and cache of an {@link ImageCacheManager}. */
 export interface ImageCacheManagerOptions {
+  /** The cache whose folder is aged; removals take its locks. */
   cache: BaseImageCache;
   /** nova's `remove_unused_original_minimum_age_seconds`, default 86400; also applies to swap and ephemeral files. */
   originalMinimumAgeSeconds?: number;
@@ -49,7 +54,12 @@ export interface RemoveUnusedReport {
   /** Unused base files kept because they are younger than their minimum age. */
   tooYoung: string[];
   /** Base files that could not be removed, with the error. */
-  failed: Array<{ path: string; error: ImageBackendError }>;
+  failed: Array<{
+    /** The base file's absolute path. */
+    path: string;
+    /** Why it could not be removed (a `CACHE_FAILED` {@link CacheError}, or the lock's error). */
+    error: ImageBackendError;
+  }>;
 }
 
 /**
@@ -68,8 +78,11 @@ export interface RemoveUnusedReport {
  * ```
  */
 export class ImageCacheManager {
+  /** The cache whose folder is aged. */
   readonly cache: BaseImageCache;
+  /** Minimum age in seconds of an unused original, swap or ephemeral base before removal (nova's `remove_unused_original_minimum_age_seconds`); default 86400. */
   readonly originalMinimumAgeSeconds: number;
+  /** Minimum age in seconds of an unused resized copy before removal (nova's `remove_unused_resized_minimum_age_seconds`); default 3600. */
   readonly resizedMinimumAgeSeconds: number;
 
   constructor(options: ImageCacheManagerOptions) {

@@ -80,10 +80,15 @@ const processMutex = new KeyedMutex();
  * ```
  */
 export class Locks implements LockService {
+  /** The lock folder, made absolute (nova: `<instances_path>/locks`). */
   readonly lockPath: string;
+  /** Prefix of each lock directory's name; default `nova-`. */
   readonly prefix: string;
+  /** Milliseconds without a refresh after which a lock is taken over as stale; default 20000. */
   readonly staleMs: number;
+  /** Milliseconds between a holder's refreshes of its lock; default 5000. */
   readonly updateMs: number;
+  /** Milliseconds to wait for a busy lock before `LOCK_TIMEOUT`; default 3600000 (1 hour). */
   readonly timeoutMs: number;
 
   constructor(options: LocksOptions) {

@@ -3,6 +3,7 @@ export type BaseFileKind = 'original' | 'resized' | 'swap' | 'ephemeral';
 
 /** A base file name, understood. */
 export interface BaseFileName {
+  /** Original download, resized copy, or generated swap or ephemeral disk. */
   kind: BaseFileKind;
   /** The SHA-1 of the image id (originals and resized copies). */
   fingerprint?: string;

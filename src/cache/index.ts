@@ -1,4 +1,4 @@
-/** The base-image cache: nova's `_base` folder, its locks, fetch-once and aging. */
+// The base-image cache: nova's `_base` folder, its locks, fetch-once and aging.
 export { cacheFileName } from './cacheFileName.js';
 export { parseBaseFileName, type BaseFileKind, type BaseFileName } from './baseFileName.js';
 export {

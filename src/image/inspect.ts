@@ -25,6 +25,7 @@ export interface ImageSafety {
  * natively and without running qemu-img.
  */
 export interface ImageInfo {
+  /** The format the header shows, by qemu's name; `raw` when no known header is found. */
   format: ImageFormat;
   /** Guest-visible size in bytes (what `qemu-img info` calls virtual-size). */
   virtualSize: number;
@@ -32,17 +33,23 @@ export interface ImageInfo {
   actualSize: number;
   /** Length of the file (or device). */
   fileSize: number;
+  /** Allocation unit in bytes (qcow2/qed cluster, vmdk grain, vhd/vhdx/vdi block); absent for formats without one. */
   clusterSize?: number;
   /** The backing file as recorded in the image. */
   backingFile?: string;
   /** The backing file resolved against the image's directory, like qemu's full-backing-filename. */
   fullBackingFile?: string;
+  /** The backing file's format as recorded in the image (e.g. qcow2's backing format header extension). */
   backingFormat?: string;
   /** qcow2 external data file, as recorded. */
   dataFile?: string;
+  /** qcow2's `data-file-raw` bit: the external data file is a valid raw image by itself. */
   dataFileRaw?: boolean;
+  /** The image is encrypted (qcow2 AES/LUKS, or a LUKS container). */
   encrypted: boolean;
+  /** The dirty bit (qcow2) or need-check flag (qed) is set: the image was not closed cleanly. */
   dirty: boolean;
+  /** qcow2's corrupt bit is set: qemu found inconsistent metadata and opens the image read-only. */
   corrupt: boolean;
   /** qcow2 only: zlib or zstd. */
   compressionType?: string;
@@ -51,10 +58,19 @@ export interface ImageInfo {
   /** For raw images: what else the bytes look like (iso, gpt, mbr, vpc, luks2). */
   contentHints: string[];
   /** Per-format details, e.g. qcow2 version/compat/refcountBits, vmdk createType/extents. */
-  formatSpecific: { type: ImageFormat; data: Record<string, unknown> };
+  formatSpecific: {
+    /** The same as {@link ImageInfo.format}. */
+    type: ImageFormat;
+    /** The format's fields, e.g. qcow2 `version`, `compat`, `refcountBits`; vmdk `createType`, `extents`. */
+    data: Record<string, unknown>;
+  };
+  /** Whether the image may be used as it is, and why not. */
   safety: ImageSafety;
   /** With `followBackingChain`: each backing file in order, top's first. */
-  chain?: (ImageInfo & { path: string })[];
+  chain?: (ImageInfo & {
+    /** The backing file's path, resolved against the directory of the image naming it. */
+    path: string;
+  })[];
 }
 
 /** Options of {@link inspect}. */
@@ -65,7 +81,12 @@ export interface InspectOptions {
    * links. A loop rejects with IMAGE_INVALID; a deeper chain, a non-local or
    * mismatching backing file, or an unsafe link makes the top image unsafe.
    */
-  followBackingChain?: boolean | { maxDepth?: number };
+  followBackingChain?:
+    | boolean
+    | {
+        /** The most backing links followed; default 16. */
+        maxDepth?: number;
+      };
 }
 
 const FORMATS = new Set<string>(['raw', 'qcow2', 'qed', 'vmdk', 'vpc', 'vhdx', 'vdi', 'luks']);

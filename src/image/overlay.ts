@@ -23,8 +23,11 @@ export interface Qcow2OverlayOptions {
 
 /** What {@link createQcow2Overlay} created. */
 export interface Qcow2OverlayResult {
+  /** The overlay file, as `path` was given. */
   path: string;
+  /** Its virtual size in bytes: the size asked for (or the backing file's), rounded up to 512. */
   size: number;
+  /** The backing format recorded: the one given, or the one the backing file was inspected to be. */
   backingFormat: string;
 }
 

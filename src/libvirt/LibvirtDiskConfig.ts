@@ -7,19 +7,42 @@ import { XmlElement } from './XmlElement.js';
 export interface NetworkHost {
   /** Host name or IP address (IPv6 without brackets). */
   name: string;
+  /** `<host port=…>`, 1 to 65535; absent: no `port` attribute, and the protocol's default port applies. */
   port?: number;
 }
 
 /** Where the disk's data is: a file, a block device, or an RBD image. */
 export type DiskSource =
-  | { type: 'file'; path: string }
-  | { type: 'block'; dev: string }
-  | { type: 'network'; protocol: 'rbd'; name: string; hosts: readonly NetworkHost[] };
+  | {
+      /** `<disk type='file'>`: an image file. */
+      type: 'file';
+      /** `<source file=…>`: absolute path of the file. */
+      path: string;
+    }
+  | {
+      /** `<disk type='block'>`: a block device (an LVM volume). */
+      type: 'block';
+      /** `<source dev=…>`: absolute path of the device, e.g. `/dev/nova-vg/uuid_disk`. */
+      dev: string;
+    }
+  | {
+      /** `<disk type='network'>`: storage reached over the network. */
+      type: 'network';
+      /** `<source protocol=…>`; only `rbd` is supported. */
+      protocol: 'rbd';
+      /** `<source name=…>`: the RBD image as `pool/image` (or `pool/namespace/image`). */
+      name: string;
+      /** The `<host name=… port=…>` children: the Ceph monitors to contact. */
+      hosts: readonly NetworkHost[];
+    };
 
 /** cephx credentials of a network disk: the user and the libvirt secret holding its key. */
 export interface DiskAuth {
+  /** `<auth username=…>`: the cephx user id without `client.` (nova's `rbd_user`). */
   username: string;
+  /** `<secret type=…>`: always `ceph`. */
   secretType: 'ceph';
+  /** `<secret uuid=…>`: the libvirt secret holding the user's key (nova's `rbd_secret_uuid`). */
   secretUuid: string;
 }
 
@@ -36,6 +59,7 @@ export type DiskDiscardMode = 'unmap' | 'ignore';
 
 /** Everything a `<disk>` element says (nova's `LibvirtConfigGuestDisk`). */
 export interface LibvirtDiskConfigOptions {
+  /** `<source>`, which also sets `<disk type=…>`: a file, a block device or an RBD image. */
   source: DiskSource;
   /** `<disk device=…>`; default `disk`. */
   deviceType?: DiskDeviceType;
@@ -43,18 +67,25 @@ export interface LibvirtDiskConfigOptions {
   driverName?: string;
   /** `<driver type=…>`: the format qemu opens the disk with. */
   driverFormat?: DiskFormat;
+  /** `<driver cache=…>` (nova's `disk_cachemodes`); left out when absent. */
   driverCache?: DiskCacheMode;
+  /** `<driver io=…>`; left out when absent ({@link Image.libvirtInfo} sets `native` when preallocating and for non-sparse LVM volumes, as nova does). */
   driverIo?: DiskIoMode;
+  /** `<driver discard=…>` (nova's `hw_disk_discard`); left out when absent. */
   driverDiscard?: DiskDiscardMode;
   /** `<target dev=…>`, e.g. `vda`, `sdb`. */
   targetDev: string;
+  /** `<target bus=…>`: the guest bus, e.g. `virtio` or `scsi`. */
   targetBus: DiskBus;
   /** `<boot order=…>`. */
   bootOrder?: number;
   /** SCSI bus only: the unit of a `<address type='drive' controller='0' bus='0' target='0' unit=…>`. */
   diskUnit?: number;
+  /** `<serial>`: the serial number the guest sees (nova: the volume id of a Cinder disk); letters, digits, spaces and `_.+-`. */
   serial?: string;
+  /** Adds `<readonly/>`: the guest cannot write the disk. Default false. */
   readonly?: boolean;
+  /** Adds `<shareable/>`: several guests may attach the disk at once. Default false. */
   shareable?: boolean;
   /** Network disks: cephx user and secret. */
   auth?: DiskAuth;
@@ -94,21 +125,37 @@ const DISCARD_MODES: readonly DiskDiscardMode[] = ['unmap', 'ignore'];
  * ```
  */
 export class LibvirtDiskConfig {
+  /** `<source>` (frozen), whose `type` is also `<disk type=…>`. */
   readonly source: DiskSource;
+  /** `<disk device=…>`; default `disk`. */
   readonly deviceType: DiskDeviceType;
+  /** `<driver name=…>`; default `qemu`. */
   readonly driverName: string;
+  /** `<driver type=…>`: the format qemu opens the disk with; left out when undefined. */
   readonly driverFormat: DiskFormat | undefined;
+  /** `<driver cache=…>` (nova's `disk_cachemodes`); left out when undefined. */
   readonly driverCache: DiskCacheMode | undefined;
+  /** `<driver io=…>`; left out when undefined. */
   readonly driverIo: DiskIoMode | undefined;
+  /** `<driver discard=…>` (nova's `hw_disk_discard`); left out when undefined. */
   readonly driverDiscard: DiskDiscardMode | undefined;
+  /** `<target dev=…>`, e.g. `vda`, `sdb`. */
   readonly targetDev: string;
+  /** `<target bus=…>`. */
   readonly targetBus: DiskBus;
+  /** `<boot order=…>`, 1 first; no `<boot>` when undefined. */
   readonly bootOrder: number | undefined;
+  /** SCSI only: the `unit` of `<address type='drive' controller='0' bus='0' target='0' unit=…>`; no `<address>` when undefined. */
   readonly diskUnit: number | undefined;
+  /** `<serial>`; left out when undefined. */
   readonly serial: string | undefined;
+  /** Whether `<readonly/>` is present. */
   readonly readonly: boolean;
+  /** Whether `<shareable/>` is present. */
   readonly shareable: boolean;
+  /** `<auth>` with its `<secret>`: cephx credentials of a network disk; undefined for local disks. */
   readonly auth: DiskAuth | undefined;
+  /** `<iotune>` limits (frozen); an empty object writes no `<iotune>`. */
   readonly iotune: IoTune;
 
   constructor(options: LibvirtDiskConfigOptions) {

@@ -23,6 +23,7 @@ const FORBIDDEN = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-
  * ```
  */
 export class XmlElement {
+  /** The element's tag name, e.g. `disk`; checked to be a valid XML name. */
   readonly name: string;
   readonly #attributes: Array<[string, string]> = [];
   readonly #children: XmlElement[] = [];

@@ -1,4 +1,4 @@
-/** libvirt configuration: the guest disk object and its XML. */
+// libvirt configuration: the guest disk object and its XML.
 export {
   LibvirtDiskConfig,
   type DiskAuth,

@@ -2,11 +2,17 @@ import { invalidArgument } from '../errors.js';
 
 /** Disk I/O limits (libvirt `<iotune>`): bytes or operations per second. */
 export interface IoTune {
+  /** `<read_bytes_sec>`: read bandwidth limit, bytes per second (extra spec `quota:disk_read_bytes_sec`). */
   readBytesSec?: number;
+  /** `<read_iops_sec>`: read operations per second (extra spec `quota:disk_read_iops_sec`). */
   readIopsSec?: number;
+  /** `<write_bytes_sec>`: write bandwidth limit, bytes per second (extra spec `quota:disk_write_bytes_sec`). */
   writeBytesSec?: number;
+  /** `<write_iops_sec>`: write operations per second (extra spec `quota:disk_write_iops_sec`). */
   writeIopsSec?: number;
+  /** `<total_bytes_sec>`: combined read and write bandwidth, bytes per second (extra spec `quota:disk_total_bytes_sec`); not allowed together with a read or write bytes limit. */
   totalBytesSec?: number;
+  /** `<total_iops_sec>`: combined read and write operations per second (extra spec `quota:disk_total_iops_sec`); not allowed together with a read or write iops limit. */
   totalIopsSec?: number;
 }
 

@@ -29,6 +29,7 @@ export const SPARSE_PREALLOCATION = 64 * 2 ** 20;
 // --config; commands that change things refuse the unit options.
 const REPORT = ['--units', 'b', '--nosuffix'];
 
+/** Options of {@link Lvm2Driver}. */
 export interface Lvm2DriverOptions {
   /** Tries of `lvremove` per volume (nova: 3). */
   removeAttempts?: number;

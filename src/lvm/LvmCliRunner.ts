@@ -5,6 +5,7 @@ import { findProgram } from '../qemu/limits.js';
 import { checkDevices, configString, resolveActivation } from './config.js';
 import type { LvmCommandResult, LvmRunner, LvmRunnerOptions } from './LvmRunner.js';
 
+/** Options of {@link LvmCliRunner}: the shared runner options plus the program, root helper and timeout. */
 export interface LvmCliRunnerOptions extends LvmRunnerOptions {
   /** The lvm2 program; default `lvm` from PATH (or /usr/sbin, /sbin). */
   lvm?: string;
@@ -117,6 +118,13 @@ export class LvmCliRunner implements LvmRunner {
     });
   }
 
-  /** Nothing to release; present for the {@link LvmRunner} contract. */
+  /**
+   * Nothing to release; present for the {@link LvmRunner} contract.
+   *
+   * @example
+   * ```ts
+   * await runner.close(); // resolves at once
+   * ```
+   */
   async close(): Promise<void> {}
 }

@@ -10,7 +10,9 @@ import { open } from 'node:fs/promises';
 import { FilesystemResizeError, type ProcessFailure } from '../errors.js';
 import { findProgram } from '../qemu/limits.js';
 
+/** What {@link growFilesystem} did. */
 export interface GrowFilesystemResult {
+  /** True when `resize2fs` grew the ext file system to the size of the disk. */
   grown: boolean;
   /** Why it was not grown: no ext file system, or e2fsck found errors it could not fix. */
   reason?: string;

@@ -1,4 +1,4 @@
-/** The lvm2 driver: volumes created, listed, described, wiped and removed over the `lvm` command or liblvm2cmd. */
+// The lvm2 driver: volumes created, listed, described, wiped and removed over the `lvm` command or liblvm2cmd.
 export type {
   ClearVolumeOptions,
   ClearVolumeResult,

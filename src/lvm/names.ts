@@ -112,7 +112,15 @@ export function volumePath(volumeGroup: string, logicalVolume: string): string {
  * parseVolumePath('/dev/nova-vg/uuid_disk'); // { volumeGroup: 'nova-vg', logicalVolume: 'uuid_disk' }
  * ```
  */
-export function parseVolumePath(path: unknown, argument = 'path'): { volumeGroup: string; logicalVolume: string } {
+export function parseVolumePath(
+  path: unknown,
+  argument = 'path',
+): {
+  /** The volume group's name. */
+  volumeGroup: string;
+  /** The logical volume's name. */
+  logicalVolume: string;
+} {
   const match = typeof path === 'string' ? /^(?:\/dev\/)?([^/]+)\/([^/]+)$/.exec(path) : null;
   // /dev/mapper/<vg>-<lv> names a device-mapper device, not a group "mapper".
   if (!match || match[1] === 'mapper') throw invalidArgument('a logical volume path /dev/<vg>/<lv>', argument, path);

@@ -11,6 +11,7 @@ import { LvmLibRunner } from './LvmLibRunner.js';
 import type { VolumeClear } from './LvmDriver.js';
 import { checkVolumeGroupName } from './names.js';
 
+/** The LVM settings of the image backend (nova's `[libvirt]` `images_volume_group`, `sparse_logical_volumes`, `volume_clear`, `volume_clear_size`) and how lvm2 is run; see {@link resolveLvmOptions} and {@link createLvmDriver}. */
 export interface LvmOptions extends LvmCliRunnerOptions {
   /** The volume group instance disks live in (nova: `images_volume_group`); required for LVM images. */
   volumeGroup?: string;
@@ -26,9 +27,13 @@ export interface LvmOptions extends LvmCliRunnerOptions {
 
 /** {@link LvmOptions} checked, with defaults. */
 export interface ResolvedLvmOptions {
+  /** The volume group instance disks live in (nova's `images_volume_group`), checked to be a valid lvm2 name. */
   volumeGroup: string;
+  /** Whether disks are sparse volumes (nova's `sparse_logical_volumes`); default false. */
   sparse: boolean;
+  /** How volumes are wiped before removal (nova's `volume_clear`): `none`, `zero` or `shred`; default `zero`. */
   volumeClear: VolumeClear;
+  /** MiB wiped from the start of each volume, 0 for the whole volume (nova's `volume_clear_size`); default 0. */
   volumeClearSizeMiB: number;
 }
 

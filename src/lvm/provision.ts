@@ -12,6 +12,7 @@ import { QemuImg } from '../qemu/QemuImg.js';
 import { growFilesystem, type GrowFilesystemResult } from './grow-filesystem.js';
 import type { ClearVolumeOptions, CreatedVolume, LvmDriver } from './LvmDriver.js';
 
+/** A cached base image and its known format, as the provisioning functions take it. */
 export interface BaseImage {
   /** The cached base image file. */
   path: string;
@@ -19,25 +20,35 @@ export interface BaseImage {
   format: string;
 }
 
+/** Options of {@link writeBase}. */
 export interface WriteBaseOptions {
   /** The qemu-img runner for non-raw bases; default `new QemuImg()`. */
   qemuImg?: QemuImg;
   /** (bytes done, total), increasing. */
   onProgress?: (done: number, total: number) => void;
+  /** Aborts the copy or the qemu-img convert (rejects with `ABORTED`). */
   signal?: AbortSignal;
 }
 
+/** What {@link provisionFromBase} makes the disk from and where. */
 export interface ProvisionOptions extends WriteBaseOptions {
+  /** The lvm2 driver that creates (and, on failure, removes) the volume. */
   driver: LvmDriver;
+  /** The volume group to create the volume in (nova's `images_volume_group`). */
   volumeGroup: string;
+  /** The new volume's name, e.g. `volumeName(uuid, 'disk')`. */
   logicalVolume: string;
   /** The disk size asked for (the flavor's); 0 means the base's size. */
   size: number;
+  /** Create a sparse volume (nova's `sparse_logical_volumes`); default false. */
   sparse?: boolean;
+  /** The base image written into the volume. */
   base: BaseImage;
 }
 
+/** What {@link provisionFromBase} made. */
 export interface ProvisionResult {
+  /** The new logical volume, `max(size, base size)` rounded up to whole extents. */
   volume: CreatedVolume;
   /** The base's virtual size in bytes. */
   baseSize: number;

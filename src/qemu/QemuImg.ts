@@ -21,6 +21,7 @@ import type { ResourceLimits } from './limits.js';
 import { ProgressParser } from './progress.js';
 import { runQemuImg, type RunQemuImgOptions } from './run.js';
 
+/** Defaults of a {@link QemuImg} for every run it makes. */
 export interface QemuImgOptions {
   /** Limits for every run unless a call overrides them. Default 1 GiB, 30 s. */
   limits?: Partial<ResourceLimits> | false;
@@ -30,12 +31,17 @@ export interface QemuImgOptions {
   qemuImg?: string;
 }
 
+/** What every {@link QemuImg} call accepts: its own limits, timeout and abort signal. */
 export interface CallOptions {
+  /** Resource limits of this run instead of the QemuImg's; fields left out keep the operation's defaults ({@link DEFAULT_LIMITS}; convert: no CPU limit, 8 GiB of address space). `false` runs without prlimit. */
   limits?: Partial<ResourceLimits> | false;
+  /** Wall-clock limit of this run in ms; 0 for none. Default: the QemuImg's, else 5 minutes (convert: none). */
   timeoutMs?: number;
+  /** Kills qemu-img and rejects with `ABORTED`. */
   signal?: AbortSignal;
 }
 
+/** Options of {@link QemuImg.info}. */
 export interface InfoOptions extends CallOptions {
   /** The format to open the image as (never probed). */
   format: string;
@@ -43,8 +49,11 @@ export interface InfoOptions extends CallOptions {
   backingChain?: boolean;
 }
 
+/** Options of {@link QemuImg.convert}. */
 export interface ConvertOptions extends CallOptions {
+  /** Format of the source (`-f`), never probed. */
   srcFormat: string;
+  /** Format of the target (`-O`), e.g. `raw` or `qcow2`. */
   dstFormat: string;
   /** Keep zeros as holes (default true); false writes them (`-S 0`). */
   sparse?: boolean;
@@ -58,10 +67,13 @@ export interface ConvertOptions extends CallOptions {
   onProgress?: (percent: number) => void;
 }
 
+/** Options of {@link QemuImg.create}. */
 export interface CreateOptions extends CallOptions {
+  /** Format of the new image (`-f`), e.g. `qcow2`. */
   format: string;
   /** Virtual size in bytes; may be left out with a backing file (it is inherited). */
   size?: number;
+  /** Backing file of the new image (`-b`), made absolute. */
   backingFile?: string;
   /** Required with backingFile: a backing file is never probed. */
   backingFormat?: string;
@@ -80,8 +92,11 @@ const CONVERT_LIMITS: Readonly<ResourceLimits> = Object.freeze({ cpuSeconds: 0, 
 
 /** An RBD image (or snapshot) as qemu's rbd block driver opens it. */
 export interface RbdSource {
+  /** The pool holding the image. */
   pool: string;
+  /** The image's name. */
   image: string;
+  /** A snapshot to read instead of the image head (`@snap`). */
   snapshot?: string;
   /** Ceph user id without `client.` (`:id=`). */
   user?: string;
@@ -91,12 +106,15 @@ export interface RbdSource {
   keyring?: string;
 }
 
+/** Options of {@link QemuImg.convertFromRbd}. */
 export interface ConvertFromRbdOptions extends Omit<ConvertOptions, 'srcFormat'> {
   /** The format of the RBD image's bytes; default `raw` (what nova's Rbd backend stores). */
   srcFormat?: string;
 }
 
+/** Options of {@link QemuImg.resize}. */
 export interface ResizeOptions extends CallOptions {
+  /** Format of the image (`-f`), never probed. */
   format: string;
   /** Allow a smaller size (`--shrink`); data past the new end is lost. */
   shrink?: boolean;

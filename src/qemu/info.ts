@@ -6,30 +6,47 @@ import { InvalidDiskInfoError } from '../errors.js';
 
 /** One internal snapshot listed by `qemu-img info`. */
 export interface QemuImgSnapshot {
+  /** The snapshot's id (qemu-img's `id`). */
   id: string;
+  /** The snapshot's name (qemu-img's `name`). */
   name: string;
+  /** Bytes of saved VM state in the snapshot (`vm-state-size`); 0 for a disk-only snapshot. */
   vmStateSize: number;
 }
 
 /** `qemu-img info --output=json`, parsed and checked (nova's `QemuImgInfo`). */
 export interface QemuImgInfo {
+  /** The image's file name as qemu-img reports it (`filename`); the path asked about when absent. */
   filename: string;
   /** The format qemu-img was told (it is never asked to probe). */
   format: string;
+  /** Guest-visible size in bytes (`virtual-size`). */
   virtualSize: number;
   /** Bytes allocated on the host, when qemu-img knows. */
   actualSize?: number;
+  /** Cluster size in bytes (`cluster-size`), for formats that have one. */
   clusterSize?: number;
+  /** The backing file as recorded in the image (`backing-filename`). */
   backingFilename?: string;
+  /** The backing file resolved against the image's directory (`full-backing-filename`). */
   fullBackingFilename?: string;
+  /** The backing file's recorded format (`backing-filename-format`). */
   backingFormat?: string;
   /** qcow2's external data file, when there is one (a safety concern). */
   dataFile?: string;
+  /** The image's dirty flag is set: it was not closed cleanly (`dirty-flag`). */
   dirty: boolean;
+  /** The image is encrypted (`encrypted`). */
   encrypted: boolean;
+  /** Internal snapshots (qcow2); empty when none. */
   snapshots: QemuImgSnapshot[];
   /** `format-specific` as qemu-img gave it ({ type, data }). */
-  formatSpecific?: { type: string; data: Record<string, unknown> };
+  formatSpecific?: {
+    /** The format the details are about, e.g. `qcow2`. */
+    type: string;
+    /** The details as qemu-img gave them, e.g. qcow2's `compat`, `lazy-refcounts`, `data-file`. */
+    data: Record<string, unknown>;
+  };
 }
 
 function fail(path: string, why: string): never {

@@ -25,7 +25,9 @@ export interface RunQemuImgOptions {
 
 /** How a successful qemu-img run ended. */
 export interface RunQemuImgResult {
+  /** qemu-img's standard output, whole (e.g. the JSON of `info --output=json`). */
   stdout: string;
+  /** qemu-img's standard error, untrimmed (warnings of a successful run). */
   stderr: string;
   /** The full argv that ran, prlimit included. */
   command: string[];

@@ -27,9 +27,13 @@ export interface RbdConnectOptions {
 
 /** Cluster-wide usage in bytes. */
 export interface RbdClusterStats {
+  /** Raw capacity of the cluster, bytes (librados `kb` × 1024). */
   total: number;
+  /** Raw bytes used, replicas included (librados `kb_used` × 1024). */
   used: number;
+  /** Raw bytes available (librados `kb_avail` × 1024). */
   free: number;
+  /** Number of RADOS objects in the cluster. */
   objects: number;
 }
 
@@ -134,7 +138,12 @@ export class RbdCluster {
    * const { output } = await cluster.monCommand({ prefix: 'osd pool ls', format: 'json' });
    * ```
    */
-  async monCommand(command: Record<string, unknown>): Promise<{ output: string; status: string }> {
+  async monCommand(command: Record<string, unknown>): Promise<{
+    /** The command's output buffer, e.g. the JSON asked for with `format: 'json'`. */
+    output: string;
+    /** The monitor's status string (often empty on success). */
+    status: string;
+  }> {
     return rbdCall('monCommand', () => this.#addon.rbdMonCommand(this.#handle, JSON.stringify(command)));
   }
 

@@ -30,21 +30,30 @@ export interface RbdDriverOptions extends RbdConnectOptions {
 
 /** An image-service location (Glance `locations[]` entry). */
 export interface ImageLocation {
+  /** The location's URL; cloneable ones are `rbd://<fsid>/<pool>/<image>/<snapshot>` (see {@link parseRbdUrl}). */
   url: string;
+  /** The location's metadata as the image service gives it; not read by this library. */
   metadata?: Record<string, unknown>;
 }
 
 /** The image-service metadata the clone decision reads. */
 export interface ImageMeta {
+  /** The image's `disk_format` (Glance); only `raw` images are cloneable. */
   disk_format?: string;
   [key: string]: unknown;
 }
 
 /** Outcome of {@link RbdDriver.cleanupVolumes}. */
 export interface CleanupReport {
+  /** Names of the volumes removed. */
   removed: string[];
   /** Volumes still present after every retry, with the last error. */
-  failed: Array<{ name: string; error: ImageBackendError }>;
+  failed: Array<{
+    /** The volume's name in the pool. */
+    name: string;
+    /** The last error removing it (often `RBD_BUSY`: watchers or snapshots). */
+    error: ImageBackendError;
+  }>;
 }
 
 /**
@@ -60,6 +69,7 @@ export interface CleanupReport {
  * ```
  */
 export class RbdDriver {
+  /** The pool of instance disks (nova's `images_rbd_pool`): the default pool of every call. */
   readonly pool: string;
   readonly #options: RbdDriverOptions;
   #cluster: Promise<RbdCluster> | undefined;
@@ -351,7 +361,14 @@ export class RbdDriver {
    * const { total, free, used } = await driver.getPoolInfo();
    * ```
    */
-  async getPoolInfo(): Promise<{ total: number; free: number; used: number }> {
+  async getPoolInfo(): Promise<{
+    /** Raw capacity of the cluster, bytes. */
+    total: number;
+    /** Raw bytes available. */
+    free: number;
+    /** Raw bytes used. */
+    used: number;
+  }> {
     const { total, free, used } = await (await this.cluster()).stats();
     return { total, free, used };
   }

@@ -32,6 +32,7 @@ export interface RbdTransferOptions {
 
 /** What a transfer did. */
 export interface RbdTransferResult {
+  /** Bytes covered: the source file's (or device's) size for an import, the image's or snapshot's size for an export. */
   size: number;
   /** Bytes actually written (zeros and holes are skipped). */
   bytesWritten: number;
@@ -48,7 +49,9 @@ export interface RbdTransferResult {
  * ```
  */
 export class RbdImage {
+  /** The pool the image is in. */
   readonly pool: RbdPool;
+  /** The image's name in its pool. */
   readonly name: string;
 
   constructor(pool: RbdPool, name: string) {
@@ -195,31 +198,66 @@ export class RbdImage {
     return rbdCall('snapshots', () => addon.rbdSnapList(handle, this.pool.name, this.name));
   }
 
-  /** @example `await image.createSnapshot('snap')` */
+  /**
+   * Takes snapshot `snapshot` of the image.
+   *
+   * @example
+   * ```ts
+   * await image.createSnapshot('snap')
+   * ```
+   */
   createSnapshot(snapshot: string): Promise<void> {
     const { addon, handle } = this.#n;
     return rbdCall('createSnapshot', () => addon.rbdSnapCreate(handle, this.pool.name, this.name, snapshot));
   }
 
-  /** @example `await image.removeSnapshot('snap')` */
+  /**
+   * Removes snapshot `snapshot` (fails with RBD_BUSY while it is protected).
+   *
+   * @example
+   * ```ts
+   * await image.removeSnapshot('snap')
+   * ```
+   */
   removeSnapshot(snapshot: string): Promise<void> {
     const { addon, handle } = this.#n;
     return rbdCall('removeSnapshot', () => addon.rbdSnapRemove(handle, this.pool.name, this.name, snapshot));
   }
 
-  /** @example `await image.protectSnapshot('snap')` */
+  /**
+   * Protects snapshot `snapshot` so it can be cloned and cannot be removed.
+   *
+   * @example
+   * ```ts
+   * await image.protectSnapshot('snap')
+   * ```
+   */
   protectSnapshot(snapshot: string): Promise<void> {
     const { addon, handle } = this.#n;
     return rbdCall('protectSnapshot', () => addon.rbdSnapProtect(handle, this.pool.name, this.name, snapshot));
   }
 
-  /** @example `await image.unprotectSnapshot('snap')` */
+  /**
+   * Unprotects snapshot `snapshot` (fails with RBD_BUSY while it has clones).
+   *
+   * @example
+   * ```ts
+   * await image.unprotectSnapshot('snap')
+   * ```
+   */
   unprotectSnapshot(snapshot: string): Promise<void> {
     const { addon, handle } = this.#n;
     return rbdCall('unprotectSnapshot', () => addon.rbdSnapUnprotect(handle, this.pool.name, this.name, snapshot));
   }
 
-  /** @example `await image.isSnapshotProtected('snap') // true` */
+  /**
+   * Whether snapshot `snapshot` is protected.
+   *
+   * @example
+   * ```ts
+   * await image.isSnapshotProtected('snap') // true
+   * ```
+   */
   isSnapshotProtected(snapshot: string): Promise<boolean> {
     const { addon, handle } = this.#n;
     return rbdCall('isSnapshotProtected', () =>
@@ -227,7 +265,14 @@ export class RbdImage {
     );
   }
 
-  /** @example `await image.rollbackToSnapshot('snap')` */
+  /**
+   * Rolls the image back to snapshot `snapshot`: its data becomes the snapshot's.
+   *
+   * @example
+   * ```ts
+   * await image.rollbackToSnapshot('snap')
+   * ```
+   */
   rollbackToSnapshot(snapshot: string): Promise<void> {
     const { addon, handle } = this.#n;
     return rbdCall('rollbackToSnapshot', () => addon.rbdSnapRollback(handle, this.pool.name, this.name, snapshot));

@@ -14,7 +14,9 @@ import type { RbdCluster } from './RbdCluster.js';
  * ```
  */
 export class RbdPool {
+  /** The connection this pool is reached through. */
   readonly cluster: RbdCluster;
+  /** The pool's name, e.g. `vms`. */
   readonly name: string;
 
   constructor(cluster: RbdCluster, name: string) {
@@ -56,7 +58,12 @@ export class RbdPool {
    * const { bytes } = await cluster.pool('vms').stats();
    * ```
    */
-  async stats(): Promise<{ bytes: number; objects: number }> {
+  async stats(): Promise<{
+    /** Bytes stored in the pool (librados `num_bytes`). */
+    bytes: number;
+    /** Number of RADOS objects in the pool. */
+    objects: number;
+  }> {
     const { addon, handle } = this.cluster.native;
     return rbdCall('poolStats', () => addon.rbdPoolStat(handle, this.name));
   }

@@ -2,6 +2,7 @@
 export interface MonitorAddress {
   /** IPv4 address, or IPv6 address without brackets. */
   host: string;
+  /** TCP port of that address (commonly 6789 for v1, 3300 for v2). */
   port: number;
   /** Messenger protocol of this address: `v1` (legacy) or `v2`. */
   protocol: 'v1' | 'v2';
@@ -22,7 +23,14 @@ interface MonMapEntry {
  * splitAddr('[::1]:6789/0') // { host: '::1', port: 6789 }
  * ```
  */
-export function splitAddr(addr: string): { host: string; port: number } | undefined {
+export function splitAddr(addr: string):
+  | {
+      /** The host, brackets of an IPv6 address removed. */
+      host: string;
+      /** The port, 1 to 65535. */
+      port: number;
+    }
+  | undefined {
   const slash = addr.lastIndexOf('/');
   const hostPort = slash >= 0 ? addr.slice(0, slash) : addr;
   const colon = hostPort.lastIndexOf(':');

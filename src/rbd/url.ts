@@ -2,9 +2,13 @@ import { ImageUnacceptableError } from '../errors.js';
 
 /** The parts of an `rbd://fsid/pool/image/snapshot` location. */
 export interface RbdLocation {
+  /** The Ceph cluster's fsid; the URL is cloneable only on the cluster with this fsid. */
   fsid: string;
+  /** The pool holding the image (Glance's `rbd_store_pool`, e.g. `images`). */
   pool: string;
+  /** The RBD image's name (Glance stores it under the image's id). */
   image: string;
+  /** The snapshot of the image to clone from (Glance names it `snap`). */
   snapshot: string;
 }
 

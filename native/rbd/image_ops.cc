@@ -3,7 +3,9 @@
 // librbd calls bound here:
 //   rbd_list2                                  -> rbdList(h, pool)
 //   rados_exec rbd.get_id + rbd.get_size        -> rbdExists(h, pool, image)
-//     (falls back to rbd_open_read_only, ENOENT -> false; always for a snapshot)
+//   rados_exec rbd.get_id + rbd.get_snapcontext + rbd.snapshot_get
+//                                              -> rbdExists(h, pool, image, snap)
+//     (both fall back to rbd_open_read_only, ENOENT -> false)
 //   rbd_create4                                -> rbdCreate(h, pool, image, size, layout)
 //   rbd_remove                                 -> rbdRemove(h, pool, image)
 //   rbd_resize2                                -> rbdResize(h, pool, image, size, { allowShrink })
@@ -83,7 +85,9 @@ void StoreLe64(char* p, uint64_t v) {
 }
 constexpr uint64_t kNoSnap = static_cast<uint64_t>(-2);  // CEPH_NOSNAP
 
-int FastHeadSize(rados_ioctx_t ioctx, const std::string& image, uint64_t* size) {
+// The header object (rbd_header.<id>) of a format 2 image: 0, -ENOENT when
+// no such image, -EAGAIN for a format 1 image, another error otherwise.
+int FastHeaderObject(rados_ioctx_t ioctx, const std::string& image, std::string* header_object) {
   char out[512];
   std::string id_object = "rbd_id." + image;
   int n = rados_exec(ioctx, id_object.c_str(), "rbd", "get_id", nullptr, 0, out, sizeof(out));
@@ -94,7 +98,15 @@ int FastHeadSize(rados_ioctx_t ioctx, const std::string& image, uint64_t* size) 
   if (n < 4) return n < 0 ? n : -EPROTO;
   uint32_t len = LoadLe32(out);
   if (len == 0 || len > static_cast<uint32_t>(n) - 4) return -EPROTO;
-  std::string header_object = "rbd_header." + std::string(out + 4, len);
+  *header_object = "rbd_header." + std::string(out + 4, len);
+  return 0;
+}
+
+int FastHeadSize(rados_ioctx_t ioctx, const std::string& image, uint64_t* size) {
+  char out[512];
+  std::string header_object;
+  int n = FastHeaderObject(ioctx, image, &header_object);
+  if (n < 0) return n;
   char snap[8];
   StoreLe64(snap, kNoSnap);
   n = rados_exec(ioctx, header_object.c_str(), "rbd", "get_size", snap, sizeof(snap), out, sizeof(out));
@@ -104,11 +116,54 @@ int FastHeadSize(rados_ioctx_t ioctx, const std::string& image, uint64_t* size) 
   return 0;
 }
 
+// Whether the image has a user snapshot named `snap`, read the way librbd's
+// refresh reads it (rbd.get_snapcontext, then rbd.snapshot_get per id) but
+// without opening the image: 0 yes, -ENOENT no such image or snapshot,
+// anything else means "ask librbd". Opening at a snapshot is avoided on
+// purpose: with librbd 16.2, snapshot opens racing rbd_clone3 on the same
+// client have crashed the process (see README, "Known issues").
+//
+// snapshot_get answers cls::rbd::SnapshotInfo: ENCODE_START header (u8 v,
+// u8 compat, le32 len), le64 id, the namespace (its own ENCODE_START header,
+// then le32 type: 0 = user), then the name (le32 len + bytes).
+int FastSnapshotExists(rados_ioctx_t ioctx, const std::string& image, const std::string& snap) {
+  std::string header_object;
+  int r = FastHeaderObject(ioctx, image, &header_object);
+  if (r < 0) return r;
+  std::vector<char> out(64 * 1024);
+  int n = rados_exec(ioctx, header_object.c_str(), "rbd", "get_snapcontext", nullptr, 0, out.data(), out.size());
+  if (n == -ENOENT) return -ENOENT;
+  if (n < 12) return n < 0 ? n : -EPROTO;  // le64 seq, le32 count, le64 ids
+  uint32_t count = LoadLe32(out.data() + 8);
+  if (count > static_cast<uint32_t>(n - 12) / 8) return -EPROTO;
+  for (uint32_t i = 0; i < count; i++) {
+    char in[8];
+    StoreLe64(in, LoadLe64(out.data() + 12 + 8 * static_cast<size_t>(i)));
+    char info[4096];
+    int m = rados_exec(ioctx, header_object.c_str(), "rbd", "snapshot_get", in, sizeof(in), info, sizeof(info));
+    if (m == -ENOENT) continue;  // removed since the snapcontext was read
+    if (m < 0) return m;
+    size_t len = static_cast<size_t>(m), at = 6 + 8;  // header, id
+    if (len < at + 10) return -EPROTO;
+    uint32_t ns_len = LoadLe32(info + at + 2);
+    uint32_t ns_type = LoadLe32(info + at + 6);
+    if (ns_len < 4 || ns_len > len - at - 6) return -EPROTO;
+    at += 6 + ns_len;
+    if (len - at < 4) return -EPROTO;
+    uint32_t name_len = LoadLe32(info + at);
+    at += 4;
+    if (name_len > len - at) return -EPROTO;
+    if (ns_type == 0 && snap.compare(0, std::string::npos, info + at, name_len) == 0) return 0;
+  }
+  return -ENOENT;
+}
+
 }  // namespace
 
-// A head without a snapshot is looked up with FastHeadSize (the common
-// question: "is this instance's disk there yet?"); a snapshot, a format 1
-// image or anything unexpected takes librbd's read-only open.
+// Looked up with class methods, no open: the head with FastHeadSize (the
+// common question: "is this instance's disk there yet?"), a snapshot with
+// FastSnapshotExists. A format 1 image or anything unexpected takes librbd's
+// read-only open.
 class ExistsWorker : public ImageWorker {
  public:
   explicit ExistsWorker(const Napi::CallbackInfo& info) : ImageWorker(info, "rbdExists") { OptSnapshot(info, 3); }
@@ -117,14 +172,13 @@ class ExistsWorker : public ImageWorker {
   void Run() override {
     rados_ioctx_t ioctx;
     if (!IoCtx(context_.pool, &ioctx)) return;
-    if (context_.snapshot.empty()) {
-      uint64_t size = 0;
-      int fast = FastHeadSize(ioctx, context_.image, &size);
-      if (fast == -ENOENT) return;
-      if (fast == 0) {
-        exists_ = true;
-        return;
-      }
+    uint64_t size = 0;
+    int fast = context_.snapshot.empty() ? FastHeadSize(ioctx, context_.image, &size)
+                                         : FastSnapshotExists(ioctx, context_.image, context_.snapshot);
+    if (fast == -ENOENT) return;
+    if (fast == 0) {
+      exists_ = true;
+      return;
     }
     ImageRef image;
     const char* snap = context_.snapshot.empty() ? nullptr : context_.snapshot.c_str();

@@ -207,7 +207,8 @@ export abstract class Image {
     if (ephemeralSize !== undefined) createOptions.ephemeralSize = ephemeralSize;
     if (safe !== undefined) createOptions.safe = safe;
     if (signal !== undefined) createOptions.signal = signal;
-    if (!(await this.exists()) || !(await pathExists(base))) await this.createImage(prepare, base, size, createOptions);
+    // The local check first: a cloned RBD disk has no local base, and this spares it a round trip.
+    if (!(await pathExists(base)) || !(await this.exists())) await this.createImage(prepare, base, size, createOptions);
     if (size) {
       // A generated disk has no base: there is nothing to compare with (nova bug 1608934).
       if ((await pathExists(base)) && size > (await this.getDiskSize(base))) await this.resizeImage(size);

@@ -82,7 +82,8 @@ export class Rbd extends Image {
    */
   async createImage(prepare: PrepareTemplate, base: string, size: number | undefined, options: CreateImageOptions = {}): Promise<void> {
     if (!(await this.exists())) {
-      await this.underBaseLock(base, () => this.#removeNonRawBase(base), options.signal);
+      // Only a base that is there can be non-raw; no lock needed to see it is absent.
+      if (await pathExists(base)) await this.underBaseLock(base, () => this.#removeNonRawBase(base), options.signal);
       await prepare(base);
       // prepare may have cloned the image instead of fetching it (CacheOptions.clone).
       if (!(await this.exists())) await this.#importBase(base, options.signal);

@@ -125,6 +125,13 @@ describe('RbdDriver against a real cluster', () => {
     expect(await driver.exists(name)).toBe(true);
     expect(await driver.exists(name, env.pools.vms, 's')).toBe(true);
     expect(await driver.exists(name, env.pools.vms, 'nosuch')).toBe(false);
+    // Among several snapshots; a removed one is gone.
+    for (const snap of ['t', 'u']) await pool.image(name).createSnapshot(snap);
+    expect(await driver.exists(name, env.pools.vms, 'u')).toBe(true);
+    await pool.image(name).removeSnapshot('t');
+    expect(await driver.exists(name, env.pools.vms, 't')).toBe(false);
+    expect(await driver.exists(name, env.pools.vms, 's')).toBe(true);
+    expect(await driver.exists(`${name}-nosuch`, env.pools.vms, 's')).toBe(false);
     rbdCli('rename', `${env.pools.vms}/${name}`, `${env.pools.vms}/${renamed}`);
     expect(await driver.exists(name)).toBe(false);
     expect(await driver.exists(renamed)).toBe(true);

@@ -15,23 +15,31 @@ Image.cache; nova/virt/libvirt/utils.py; nova/virt/images.py):
     `qemu-img info --output=json BASE` under nova's prlimit (--as=1 GiB,
     --cpu=30 via `python3 -m oslo_concurrency.prlimit`; here `prlimit` from
     util-linux with the same limits when present);
-  * copy_qcow2_image -> create_cow_image(base, disk, size): qemu_img_info(base)
-    again, then `qemu-img create -f qcow2 -o backing_file=BASE,backing_fmt=raw
-    DISK SIZE`;
+  * create_qcow2_image, under the external lock named after the base file
+    (oslo lockutils: a thread lock plus a lockf file lock) ->
+    create_cow_image(base, disk, size): qemu_img_info(base) again, then
+    `qemu-img create -f qcow2 -o backing_file=BASE,backing_fmt=raw DISK SIZE`;
   * the instance's disk.info is rewritten: read the JSON, add the disk's
     format, write it to a temp file and rename (nova's DiskInfo/
     write_to_disk_info_file under a lock file, simplified to fcntl.lockf).
 
-usage: nova_qcow2.py BASE INSTANCES_DIR PREFIX COUNT SIZE
+Builds run one at a time (WORKERS=1) or as nova-compute runs them, up to
+max_concurrent_builds (default 10) at once, here in threads (nova's
+greenthreads run qemu-img through eventlet's green subprocess).
+
+usage: nova_qcow2.py BASE INSTANCES_DIR PREFIX COUNT SIZE [WORKERS]
 """
 
+import contextlib
 import fcntl
 import json
 import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 PRLIMIT = shutil.which('prlimit')
 QEMU_IMG_LIMITS = ['--as=1073741824', '--cpu=30']
@@ -56,6 +64,24 @@ def create_cow_image(backing_file, path, size):
     base_details = qemu_img_info(backing_file)
     opts = ['backing_file=%s' % backing_file, 'backing_fmt=%s' % base_details['format']]
     execute('qemu-img', 'create', '-f', 'qcow2', '-o', ','.join(opts), path, str(size))
+
+
+_thread_locks = {}
+_thread_locks_guard = threading.Lock()
+
+
+@contextlib.contextmanager
+def external_lock(lock_path, name):
+    """oslo_concurrency.lockutils.lock(name, external=True)."""
+    with _thread_locks_guard:
+        inner = _thread_locks.setdefault(name, threading.Lock())
+    with inner:
+        with open(os.path.join(lock_path, 'nova-' + name), 'a') as lock_file:
+            fcntl.lockf(lock_file, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.lockf(lock_file, fcntl.LOCK_UN)
 
 
 def write_disk_info(instance_dir, path, fmt):
@@ -84,15 +110,22 @@ def provision(base, instances, uuid, size):
     if size and size < get_disk_size(base):  # verify_base_size
         raise RuntimeError('flavor disk smaller than the image')
     if not os.path.exists(disk):
-        create_cow_image(base, disk, size)
+        # nova's lock_path is <instances>/locks; a folder of its own here, so
+        # its lock files never meet the library's lock directories there.
+        lock_path = os.path.join(instances, 'python-locks')
+        os.makedirs(lock_path, exist_ok=True)
+        with external_lock(lock_path, os.path.basename(base)):  # create_qcow2_image
+            create_cow_image(base, disk, size)
     write_disk_info(instance_dir, disk, 'qcow2')
 
 
 def main():
     base, instances, prefix, count, size = sys.argv[1:6]
+    workers = int(sys.argv[6]) if len(sys.argv) > 6 else 1
     t0 = time.perf_counter()
-    for j in range(int(count)):
-        provision(base, instances, '%s-%d' % (prefix, j), int(size))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        # list() re-raises the first failure.
+        list(pool.map(lambda j: provision(base, instances, '%s-%d' % (prefix, j), int(size)), range(int(count))))
     ms = (time.perf_counter() - t0) * 1000
     print(json.dumps({'ms': ms, 'disks': int(count)}))
 

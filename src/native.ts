@@ -118,7 +118,7 @@ export interface NativeRbd {
   rbdResize(h: H, pool: string, image: string, size: number, options?: { allowShrink?: boolean }): Promise<void>;
   rbdStat(h: H, pool: string, image: string, snapshot?: string): Promise<NativeImageStat>;
   /** Size of the image head (two OSD round trips; no open). */
-  rbdSize(h: H, pool: string, image: string): Promise<number>;
+  rbdSize(h: H, pool: string, image: string, snapshot?: string): Promise<number>;
   rbdClone(
     h: H,
     parentPool: string,

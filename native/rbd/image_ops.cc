@@ -11,6 +11,7 @@
 //   rbd_resize2                                -> rbdResize(h, pool, image, size, { allowShrink })
 //   rbd_stat, rbd_get_features, rbd_get_flags  -> rbdStat(h, pool, image, snap?)
 //   rados_exec rbd.get_id + rbd.get_size        -> rbdSize(h, pool, image)
+//   rados_exec rbd.get_snapcontext + rbd.snapshot_get -> rbdSize(h, pool, image, snap)
 //     (falls back to rbd_open_read_only + rbd_get_size)
 //   rbd_clone3                                 -> rbdClone(h, pPool, pImage, pSnap, cPool, cImage, layout)
 //   rbd_flatten                                -> rbdFlatten(h, pool, image)
@@ -116,17 +117,17 @@ int FastHeadSize(rados_ioctx_t ioctx, const std::string& image, uint64_t* size) 
   return 0;
 }
 
-// Whether the image has a user snapshot named `snap`, read the way librbd's
+// The size of the image's user snapshot named `snap`, read the way librbd's
 // refresh reads it (rbd.get_snapcontext, then rbd.snapshot_get per id) but
-// without opening the image: 0 yes, -ENOENT no such image or snapshot,
-// anything else means "ask librbd". Opening at a snapshot is avoided on
+// without opening the image: 0 with *size set, -ENOENT no such image or
+// snapshot, anything else means "ask librbd". Opening at a snapshot is avoided on
 // purpose: with librbd 16.2, snapshot opens racing rbd_clone3 on the same
 // client have crashed the process (see README, "Known issues").
 //
 // snapshot_get answers cls::rbd::SnapshotInfo: ENCODE_START header (u8 v,
 // u8 compat, le32 len), le64 id, the namespace (its own ENCODE_START header,
-// then le32 type: 0 = user), then the name (le32 len + bytes).
-int FastSnapshotExists(rados_ioctx_t ioctx, const std::string& image, const std::string& snap) {
+// then le32 type: 0 = user), then the name (le32 len + bytes), then le64 image_size.
+int FastSnapshot(rados_ioctx_t ioctx, const std::string& image, const std::string& snap, uint64_t* size) {
   std::string header_object;
   int r = FastHeaderObject(ioctx, image, &header_object);
   if (r < 0) return r;
@@ -153,7 +154,11 @@ int FastSnapshotExists(rados_ioctx_t ioctx, const std::string& image, const std:
     uint32_t name_len = LoadLe32(info + at);
     at += 4;
     if (name_len > len - at) return -EPROTO;
-    if (ns_type == 0 && snap.compare(0, std::string::npos, info + at, name_len) == 0) return 0;
+    if (ns_type != 0 || snap.compare(0, std::string::npos, info + at, name_len) != 0) continue;
+    at += name_len;
+    if (len - at < 8) return -EPROTO;
+    *size = LoadLe64(info + at);  // image_size: the head's size when the snapshot was taken
+    return 0;
   }
   return -ENOENT;
 }
@@ -174,7 +179,7 @@ class ExistsWorker : public ImageWorker {
     if (!IoCtx(context_.pool, &ioctx)) return;
     uint64_t size = 0;
     int fast = context_.snapshot.empty() ? FastHeadSize(ioctx, context_.image, &size)
-                                         : FastSnapshotExists(ioctx, context_.image, context_.snapshot);
+                                         : FastSnapshot(ioctx, context_.image, context_.snapshot, &size);
     if (fast == -ENOENT) return;
     if (fast == 0) {
       exists_ = true;
@@ -286,15 +291,17 @@ class StatWorker : public ImageWorker {
 
 class SizeWorker : public ImageWorker {
  public:
-  explicit SizeWorker(const Napi::CallbackInfo& info) : ImageWorker(info, "rbdSize") {}
+  explicit SizeWorker(const Napi::CallbackInfo& info) : ImageWorker(info, "rbdSize") { OptSnapshot(info, 3); }
 
  private:
   void Run() override {
     rados_ioctx_t ioctx;
     if (!IoCtx(context_.pool, &ioctx)) return;
-    int r = FastHeadSize(ioctx, context_.image, &size_);
+    bool head = context_.snapshot.empty();
+    int r = head ? FastHeadSize(ioctx, context_.image, &size_)
+                 : FastSnapshot(ioctx, context_.image, context_.snapshot, &size_);
     if (r == 0 || r == -ENOENT) {
-      if (r == -ENOENT) Fail(r, "rados_exec", "rbd.get_id");
+      if (r == -ENOENT) Fail(r, "rados_exec", head ? "rbd.get_id" : "no such image or snapshot");
       return;
     }
     ImageRef image;

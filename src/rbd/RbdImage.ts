@@ -130,17 +130,19 @@ export class RbdImage {
   }
 
   /**
-   * Size in bytes.
+   * Size in bytes of the image head, or of `snapshot` (its size when taken).
+   * Read from the `rbd` class methods without opening the image.
    *
    * @example
    * ```ts
    * await image.size() // 10737418240
+   * await image.size('snap') // the size when 'snap' was taken
    * ```
    */
   async size(snapshot?: string): Promise<number> {
-    if (snapshot !== undefined) return (await this.stat(snapshot)).size;
     const { addon, handle } = this.#n;
-    return rbdCall('size', () => addon.rbdSize(handle, this.pool.name, this.name));
+    // From the rbd class methods, head or snapshot: no image open (see README, Known issues).
+    return rbdCall('size', () => addon.rbdSize(handle, this.pool.name, this.name, snapshot));
   }
 
   /**

@@ -107,6 +107,8 @@ describe('RbdDriver against a real cluster', () => {
     await mine.image(name).createSnapshot('s');
     await mine.image(name).resize(7 * MiB);
     expect(await mine.image(name).size('s')).toBe(5 * MiB);
+    expect((await mine.image(name).stat('s')).size).toBe(5 * MiB);
+    await expect(mine.image(name).size('nosuch')).rejects.toMatchObject({ code: 'RBD_NOT_FOUND', errnoName: 'ENOENT' });
     expect(await mine.image(name).size()).toBe(7 * MiB);
     await mine.image(name).removeSnapshot('s');
     for (const n of [name, other]) await driver.destroyVolume(n);

@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "image/reader.h"
 #include "rbd/image_worker.h"
 
 namespace ib {
@@ -66,54 +67,60 @@ class ListWorker : public ClusterWorker {
 // reply) means "ask librbd". Runs on the worker thread.
 namespace {
 
+using image::Bytes;
+
 bool ObjectExists(rados_ioctx_t ioctx, const std::string& oid) {
   uint64_t size = 0;
   time_t mtime = 0;
   return rados_stat(ioctx, oid.c_str(), &size, &mtime) == 0;
 }
-uint32_t LoadLe32(const char* p) {
-  uint32_t v = 0;
-  for (int i = 3; i >= 0; i--) v = (v << 8) | static_cast<uint8_t>(p[i]);
-  return v;
-}
-uint64_t LoadLe64(const char* p) {
-  uint64_t v = 0;
-  for (int i = 7; i >= 0; i--) v = (v << 8) | static_cast<uint8_t>(p[i]);
-  return v;
-}
-void StoreLe64(char* p, uint64_t v) {
+std::string Le64Arg(uint64_t v) {
+  std::string p(8, '\0');
   for (int i = 0; i < 8; i++) p[i] = static_cast<char>((v >> (8 * i)) & 0xff);
+  return p;
 }
 constexpr uint64_t kNoSnap = static_cast<uint64_t>(-2);  // CEPH_NOSNAP
+
+// One rbd class method call on `oid`; its reply (at most `cap` bytes) in a
+// bounds-checked Bytes, so the decoders below read it through the image
+// parser's checked accessors (a short reply throws InvalidImage). Returns the
+// reply length or a negative errno.
+int RbdMethod(rados_ioctx_t ioctx, const std::string& oid, const char* method, const std::string& in, size_t cap,
+              Bytes* reply) {
+  std::vector<uint8_t> out(cap);
+  int n = rados_exec(ioctx, oid.c_str(), "rbd", method, in.data(), in.size(), reinterpret_cast<char*>(out.data()),
+                     out.size());
+  if (n < 0) return n;
+  out.resize(static_cast<size_t>(n));
+  *reply = Bytes(std::move(out));
+  return n;
+}
 
 // The header object (rbd_header.<id>) of a format 2 image: 0, -ENOENT when
 // no such image, -EAGAIN for a format 1 image, another error otherwise.
 int FastHeaderObject(rados_ioctx_t ioctx, const std::string& image, std::string* header_object) {
-  char out[512];
-  std::string id_object = "rbd_id." + image;
-  int n = rados_exec(ioctx, id_object.c_str(), "rbd", "get_id", nullptr, 0, out, sizeof(out));
+  Bytes reply;
+  int n = RbdMethod(ioctx, "rbd_id." + image, "get_id", {}, 512, &reply);
   if (n == -ENOENT) {
     // No format 2 id object: a format 1 image has "<name>.rbd" instead.
     return ObjectExists(ioctx, image + ".rbd") ? -EAGAIN : -ENOENT;
   }
-  if (n < 4) return n < 0 ? n : -EPROTO;
-  uint32_t len = LoadLe32(out);
-  if (len == 0 || len > static_cast<uint32_t>(n) - 4) return -EPROTO;
-  *header_object = "rbd_header." + std::string(out + 4, len);
+  if (n < 0) return n;
+  uint32_t len = reply.Le32(0);  // le32 length + the id
+  if (len == 0) return -EPROTO;
+  *header_object = "rbd_header." + reply.Str(4, len);
   return 0;
 }
 
 int FastHeadSize(rados_ioctx_t ioctx, const std::string& image, uint64_t* size) {
-  char out[512];
   std::string header_object;
   int n = FastHeaderObject(ioctx, image, &header_object);
   if (n < 0) return n;
-  char snap[8];
-  StoreLe64(snap, kNoSnap);
-  n = rados_exec(ioctx, header_object.c_str(), "rbd", "get_size", snap, sizeof(snap), out, sizeof(out));
+  Bytes reply;
+  n = RbdMethod(ioctx, header_object, "get_size", Le64Arg(kNoSnap), 512, &reply);
   if (n == -ENOENT) return -ENOENT;  // removed between the two calls
-  if (n < 9) return n < 0 ? n : -EPROTO;
-  *size = LoadLe64(out + 1);  // u8 order, le64 size
+  if (n < 0) return n;
+  *size = reply.Le64(1);  // u8 order, le64 size
   return 0;
 }
 
@@ -131,36 +138,38 @@ int FastSnapshot(rados_ioctx_t ioctx, const std::string& image, const std::strin
   std::string header_object;
   int r = FastHeaderObject(ioctx, image, &header_object);
   if (r < 0) return r;
-  std::vector<char> out(64 * 1024);
-  int n = rados_exec(ioctx, header_object.c_str(), "rbd", "get_snapcontext", nullptr, 0, out.data(), out.size());
-  if (n == -ENOENT) return -ENOENT;
-  if (n < 12) return n < 0 ? n : -EPROTO;  // le64 seq, le32 count, le64 ids
-  uint32_t count = LoadLe32(out.data() + 8);
-  if (count > static_cast<uint32_t>(n - 12) / 8) return -EPROTO;
+  Bytes context;
+  r = RbdMethod(ioctx, header_object, "get_snapcontext", {}, 64 * 1024, &context);
+  if (r < 0) return r;
+  uint32_t count = context.Le32(8);  // le64 seq, le32 count, le64 ids
+  if (!context.Has(12, 8 * static_cast<size_t>(count))) return -EPROTO;
   for (uint32_t i = 0; i < count; i++) {
-    char in[8];
-    StoreLe64(in, LoadLe64(out.data() + 12 + 8 * static_cast<size_t>(i)));
-    char info[4096];
-    int m = rados_exec(ioctx, header_object.c_str(), "rbd", "snapshot_get", in, sizeof(in), info, sizeof(info));
+    Bytes info;
+    int m = RbdMethod(ioctx, header_object, "snapshot_get", Le64Arg(context.Le64(12 + 8 * static_cast<size_t>(i))), 4096,
+                      &info);
     if (m == -ENOENT) continue;  // removed since the snapcontext was read
     if (m < 0) return m;
-    size_t len = static_cast<size_t>(m), at = 6 + 8;  // header, id
-    if (len < at + 10) return -EPROTO;
-    uint32_t ns_len = LoadLe32(info + at + 2);
-    uint32_t ns_type = LoadLe32(info + at + 6);
-    if (ns_len < 4 || ns_len > len - at - 6) return -EPROTO;
+    size_t at = 6 + 8;  // header, id
+    uint32_t ns_len = info.Le32(at + 2);
+    uint32_t ns_type = info.Le32(at + 6);
+    if (ns_len < 4) return -EPROTO;
     at += 6 + ns_len;
-    if (len - at < 4) return -EPROTO;
-    uint32_t name_len = LoadLe32(info + at);
-    at += 4;
-    if (name_len > len - at) return -EPROTO;
-    if (ns_type != 0 || snap.compare(0, std::string::npos, info + at, name_len) != 0) continue;
-    at += name_len;
-    if (len - at < 8) return -EPROTO;
-    *size = LoadLe64(info + at);  // image_size: the head's size when the snapshot was taken
+    uint32_t name_len = info.Le32(at);
+    if (ns_type != 0 || info.Str(at + 4, name_len) != snap) continue;
+    *size = info.Le64(at + 4 + name_len);  // image_size: the head's size when the snapshot was taken
     return 0;
   }
   return -ENOENT;
+}
+
+// Runs one of the decoders above; a reply too short for what it claims is -EPROTO.
+template <typename F>
+int Decoding(F&& decode) {
+  try {
+    return decode();
+  } catch (const image::InvalidImage&) {
+    return -EPROTO;
+  }
 }
 
 }  // namespace
@@ -178,8 +187,10 @@ class ExistsWorker : public ImageWorker {
     rados_ioctx_t ioctx;
     if (!IoCtx(context_.pool, &ioctx)) return;
     uint64_t size = 0;
-    int fast = context_.snapshot.empty() ? FastHeadSize(ioctx, context_.image, &size)
-                                         : FastSnapshot(ioctx, context_.image, context_.snapshot, &size);
+    int fast = Decoding([&] {
+      return context_.snapshot.empty() ? FastHeadSize(ioctx, context_.image, &size)
+                                       : FastSnapshot(ioctx, context_.image, context_.snapshot, &size);
+    });
     if (fast == -ENOENT) return;
     if (fast == 0) {
       exists_ = true;
@@ -298,8 +309,10 @@ class SizeWorker : public ImageWorker {
     rados_ioctx_t ioctx;
     if (!IoCtx(context_.pool, &ioctx)) return;
     bool head = context_.snapshot.empty();
-    int r = head ? FastHeadSize(ioctx, context_.image, &size_)
-                 : FastSnapshot(ioctx, context_.image, context_.snapshot, &size_);
+    int r = Decoding([&] {
+      return head ? FastHeadSize(ioctx, context_.image, &size_)
+                  : FastSnapshot(ioctx, context_.image, context_.snapshot, &size_);
+    });
     if (r == 0 || r == -ENOENT) {
       if (r == -ENOENT) Fail(r, "rados_exec", head ? "rbd.get_id" : "no such image or snapshot");
       return;

@@ -30,16 +30,16 @@ greenthreads run qemu-img through eventlet's green subprocess).
 usage: nova_qcow2.py BASE INSTANCES_DIR PREFIX COUNT SIZE [WORKERS]
 """
 
-import contextlib
 import fcntl
 import json
 import os
 import shutil
 import subprocess
 import sys
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+
+from nova_lock import external_lock
 
 PRLIMIT = shutil.which('prlimit')
 QEMU_IMG_LIMITS = ['--as=1073741824', '--cpu=30']
@@ -64,24 +64,6 @@ def create_cow_image(backing_file, path, size):
     base_details = qemu_img_info(backing_file)
     opts = ['backing_file=%s' % backing_file, 'backing_fmt=%s' % base_details['format']]
     execute('qemu-img', 'create', '-f', 'qcow2', '-o', ','.join(opts), path, str(size))
-
-
-_thread_locks = {}
-_thread_locks_guard = threading.Lock()
-
-
-@contextlib.contextmanager
-def external_lock(lock_path, name):
-    """oslo_concurrency.lockutils.lock(name, external=True)."""
-    with _thread_locks_guard:
-        inner = _thread_locks.setdefault(name, threading.Lock())
-    with inner:
-        with open(os.path.join(lock_path, 'nova-' + name), 'a') as lock_file:
-            fcntl.lockf(lock_file, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.lockf(lock_file, fcntl.LOCK_UN)
 
 
 def write_disk_info(instance_dir, path, fmt):

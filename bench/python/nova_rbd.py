@@ -51,18 +51,17 @@ Run with Debian's interpreter: /usr/bin/python3 nova_rbd.py --conf C --user U
 """
 
 import argparse
-import contextlib
-import fcntl
 import json
 import os
 import sys
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import unquote
 
 import rados
 import rbd
+
+from nova_lock import external_lock
 
 
 class NovaRBDDriver:
@@ -197,25 +196,6 @@ class NovaRBDDriver:
         for client, ioctx in self._persistent.values():
             self._disconnect_from_rados(client, ioctx)
         self._persistent.clear()
-
-
-_thread_locks = {}
-_thread_locks_guard = threading.Lock()
-
-
-@contextlib.contextmanager
-def external_lock(lock_path, name):
-    """oslo_concurrency.lockutils.lock(name, external=True): a per-name lock
-    inside the process, then a lockf lock on <lock_path>/nova-<name>."""
-    with _thread_locks_guard:
-        inner = _thread_locks.setdefault(name, threading.Lock())
-    with inner:
-        with open(os.path.join(lock_path, 'nova-' + name), 'a') as lock_file:
-            fcntl.lockf(lock_file, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.lockf(lock_file, fcntl.LOCK_UN)
 
 
 def provision_rbd_disk(driver, cmd, name):

@@ -17,7 +17,9 @@
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],
       "cflags_cc": ["-std=c++17", "-fexceptions", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Werror=return-type"],
-      "libraries": ["-lrbd", "-lrados", "-llvm2cmd"]
+      # librbd, librados and liblvm2cmd are opened at run time (native/dynlib):
+      # a host without Ceph or lvm2 still loads the addon.
+      "libraries": ["-ldl"]
     }
   ]
 }

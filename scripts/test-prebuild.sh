@@ -13,11 +13,16 @@
 #     node-gyp-build resolves to the prebuild;
 #  5. runs a small program that imports the package, inspects a qcow2 made
 #     by qemu-img and connects to a cluster that is not there, expecting typed
-#     errors: the binary and its system libraries really load and run.
+#     errors: the binary and its system libraries really load and run; and a
+#     CommonJS one that require()s it. Both run under Node 20 and under every
+#     extra release pinned in scripts/node-versions.sh: the one N-API binary,
+#     built once, loads under all of them.
 # Needs the npm registry (for the package's three dependencies) and qemu-img.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
+# shellcheck source=node-versions.sh
+source "$root/scripts/node-versions.sh"
 start=$SECONDS
 
 tmp="$(mktemp -d -t imagebackend-prebuild.XXXXXX)"
@@ -83,6 +88,17 @@ console.log(`check: ${binary}`);
 console.log(`check: inspect -> ${info.format} ${info.virtualSize} bytes; connect -> ${missing.code}/${missing.errnoName}, ${timeout.code}/${timeout.errnoName}`);
 JS
 
+# CommonJS callers: require() of the ES module package (Node >= 20.19 and
+# >= 22.12, what package.json's engines admits).
+cat >"$tmp/app/check.cjs" <<'JS'
+const { inspect, ImageBackendError, Backend } = require('imagebackend');
+if (typeof Backend !== 'function' || !(ImageBackendError.prototype instanceof Error)) throw new Error('require() gave no library');
+inspect('disk.qcow2').then((info) => {
+  if (info.format !== 'qcow2') throw new Error(`unexpected inspect(): ${JSON.stringify(info)}`);
+  console.log(`check.cjs: require('imagebackend') under Node ${process.version} -> ${info.format}`);
+});
+JS
+
 cd "$tmp/app"
 echo '{ "name": "prebuild-check", "version": "1.0.0", "private": true, "type": "module" }' >package.json
 (
@@ -99,5 +115,12 @@ echo '{ "name": "prebuild-check", "version": "1.0.0", "private": true, "type": "
     exit 1
   fi
   node check.mjs
+  node check.cjs
+  for version in "${NODE_EXTRA_VERSIONS[@]}"; do
+    extra="$NODE_EXTRA_ROOT/$version/bin/node"
+    [[ -x $extra ]] || { echo "test-prebuild: Node.js $version is not installed (scripts/install-node.sh)" >&2; exit 1; }
+    "$extra" check.mjs
+    "$extra" check.cjs
+  done
 )
 echo "test-prebuild: ok in $((SECONDS - start)) s"

@@ -29,6 +29,7 @@ export type ErrorCode =
   | 'INVALID_ARGUMENT'
   | 'INVALID_DISK_INFO'
   | 'IO_ERROR'
+  | 'LIBRARY_NOT_FOUND'
   | 'LOCK_COMPROMISED'
   | 'LOCK_FAILED'
   | 'LOCK_TIMEOUT'
@@ -368,6 +369,20 @@ export class CacheError extends ImageBackendError {}
  * ```
  */
 export class ToolNotFoundError extends ImageBackendError {}
+/**
+ * An optional system library is not installed: librbd/librados (the RBD
+ * classes and the rbd backend) or liblvm2cmd (the in-process LVM runner).
+ * The addon opens them on first use, so everything else works without them;
+ * the message names the package to install.
+ *
+ * @example
+ * ```ts
+ * try { await RbdCluster.connect({ cephConf }) } catch (e) {
+ *   if (e instanceof LibraryNotFoundError) console.error(e.message); // "... apt-get install librbd1 librados2"
+ * }
+ * ```
+ */
+export class LibraryNotFoundError extends ImageBackendError {}
 /**
  * An argument was rejected before any work started.
  *

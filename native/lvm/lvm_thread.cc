@@ -1,5 +1,7 @@
 #include "lvm/lvm_thread.h"
 
+#include "lvm/liblvm2cmd_loader.h"
+
 #include <lvm2cmd.h>
 #include <sys/stat.h>
 
@@ -55,7 +57,9 @@ struct UmaskGuard {
 void Loop() {
   State& s = state();
   void* handle = nullptr;
-  {
+  // Jobs are submitted only after the library loaded (run.cc); never call
+  // into an unloaded one, whatever the caller did.
+  if (EnsureLiblvm2cmd(nullptr)) {
     UmaskGuard guard;
     lvm2_log_fn(LogFn);
     handle = lvm2_init();

@@ -8,6 +8,7 @@
 #include "common/args.h"
 #include "common/promise_worker.h"
 #include "lvm/lvm.h"
+#include "lvm/liblvm2cmd_loader.h"
 #include "lvm/lvm_thread.h"
 
 namespace ib {
@@ -21,6 +22,13 @@ class RunWorker : public PromiseWorker {
  private:
   // libuv pool thread.
   void Execute() override {
+    // The first command of the process opens liblvm2cmd: a host without it
+    // gets a typed error naming the package instead of failing to load.
+    std::string missing;
+    if (!lvm::EnsureLiblvm2cmd(&missing)) {
+      Fail(-ELIBACC, "dlopen", missing);
+      return;
+    }
     result_ = lvm::Submit(std::move(cmdline_)).get();
     if (result_.err != 0) Fail(result_.err, "lvm2_run", result_.err == -ECANCELED ? "the LVM thread stopped" : "lvm2_init failed");
   }

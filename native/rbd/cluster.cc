@@ -9,6 +9,7 @@
 // Not exposed: rados_conf_parse_argv/env (configuration comes from options),
 // rados_pool_create/delete (pools are the operator's business).
 #include "rbd/cluster.h"
+#include "rbd/librbd_loader.h"
 
 #include <chrono>
 #include <cstdlib>
@@ -155,6 +156,13 @@ class ConnectWorker : public PoolWorker {
   static std::string Seconds(uint64_t ms) { return std::to_string((ms + 999) / 1000); }
 
   void Execute() override {
+    // The first connection of the process opens librados/librbd: a host
+    // without them gets a typed error here instead of failing to load.
+    std::string missing;
+    if (!rbd::EnsureLibrbd(&missing)) {
+      Fail(-ELIBACC, "dlopen", missing);
+      return;
+    }
     rados_t cluster = nullptr;
     std::string name = "client." + user_;
     int r = rados_create2(&cluster, "ceph", name.c_str(), 0);

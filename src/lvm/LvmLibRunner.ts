@@ -1,4 +1,4 @@
-import { ImageBackendError, invalidArgument, isNativeError, LvmError } from '../errors.js';
+import { ImageBackendError, invalidArgument, isNativeError, LibraryNotFoundError, LvmError } from '../errors.js';
 import { native } from '../native.js';
 import { checkDevices, configString, resolveActivation } from './config.js';
 import type { LvmCommandResult, LvmRunner, LvmRunnerOptions } from './LvmRunner.js';
@@ -106,6 +106,10 @@ export class LvmLibRunner implements LvmRunner {
     } catch (error) {
       if (error instanceof ImageBackendError) throw error;
       const details = isNativeError(error) ? { errno: error.errno, errnoName: error.code, syscall: error.syscall } : {};
+      // liblvm2cmd is not installed: the addon opens it on the first command.
+      if (details.errnoName === 'ELIBACC') {
+        throw new LibraryNotFoundError('LIBRARY_NOT_FOUND', `${operation}: ${(error as Error).message}`, { operation, ...details, cause: error });
+      }
       throw new LvmError('LVM_FAILED', `${operation}: ${(error as Error).message}`, { operation, ...details, cause: error });
     }
     const stdout: string[] = [];

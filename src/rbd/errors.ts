@@ -2,6 +2,7 @@ import {
   AbortError,
   ImageBackendError,
   isNativeError,
+  LibraryNotFoundError,
   RbdBusyError,
   RbdClosedError,
   RbdError,
@@ -26,6 +27,8 @@ const BY_ERRNO: Record<string, [ErrorCode, RbdErrorClass]> = {
   ETIMEDOUT: ['RBD_TIMEOUT', RbdTimeoutError],
   ESHUTDOWN: ['RBD_CLOSED', RbdClosedError],
   ECANCELED: ['ABORTED', AbortError],
+  // librados/librbd are not installed (the addon opens them on first use).
+  ELIBACC: ['LIBRARY_NOT_FOUND', LibraryNotFoundError],
 };
 
 /**

@@ -2,9 +2,10 @@
 # What a release CI job calls (on Debian 12 x64, after scripts/setup.sh):
 # builds the N-API addon once with prebuildify and leaves it stripped in
 # prebuilds/linux-x64/, where node-gyp-build finds it before trying
-# build/Release or compiling. One binary serves every Node.js >= 20 (N-API 8).
-# The binary links the system librbd1, librados2 and liblvm2cmd2.03
-# dynamically; README "Prebuilt binaries" lists the versions it was built with.
+# build/Release or compiling. One binary serves every supported Node.js (N-API
+# 8). It links none of librbd, librados or liblvm2cmd: the addon opens them
+# when first needed (native/dynlib), so the ldd check below only guards libc
+# and libstdc++.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"

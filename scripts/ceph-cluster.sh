@@ -66,6 +66,15 @@ check_binaries() {
       missing=1
     fi
   done
+  # The OSD's object classes (libcls_rbd.so and the rest), wherever this
+  # release's packages put them.
+  local cls
+  cls=$(ls /usr/lib/*/rados-classes/libcls_rbd.so /usr/lib/rados-classes/libcls_rbd.so 2>/dev/null | head -n 1 || true)
+  if [[ -z $cls ]]; then
+    log "missing libcls_rbd.so: reinstall the Debian package 'ceph-osd'"
+    missing=1
+  fi
+  CLASS_DIR=${cls%/*}
   if [[ ! -r $MGR_SYSTEM_MODULES/mgr_module.py ]]; then
     log "missing '$MGR_SYSTEM_MODULES/mgr_module.py': reinstall the Debian package 'ceph-mgr'"
     missing=1
@@ -302,6 +311,10 @@ public addr = 127.0.0.1
 cluster addr = 127.0.0.1
 osd objectstore = memstore
 memstore device bytes = $MEMSTORE_BYTES
+# Where the object classes (rbd, lock...) are: Debian 13's Reef build
+# defaults to a relative path the OSD cannot find (every rbd create then
+# fails EOPNOTSUPP), so name the folder the packages installed.
+osd class dir = $CLASS_DIR
 # Test data is disposable: no need to flush memstore to disk on the way out.
 osd fast shutdown = true
 

@@ -64,17 +64,17 @@ set -euo pipefail
 cd "$REPO"
 echo "trixie-test: $(. /etc/os-release; echo "$PRETTY_NAME"), Node $(node --version)" >&2
 # 2. The binary built on Debian 12, against trixie'"'"'s Ceph, qemu-img and lvm2.
-npx --no-install vitest run --project integration
+node "$REPO/node_modules/vitest/vitest.mjs" run --project integration
 # 3. A source build inside the root.
 src=/tmp/imagebackend-src
 mkdir -p "$src"
 tar -cf - --exclude=./node_modules --exclude=./build --exclude=./dist --exclude=./.git . | tar -xf - -C "$src"
 ln -s "$REPO/node_modules" "$src/node_modules"
 cd "$src"
-npm_config_nodedir="$NODEDIR" npx --no-install node-gyp rebuild -j 2 >/tmp/node-gyp.log 2>&1 || { cat /tmp/node-gyp.log >&2; exit 1; }
+node "$REPO/node_modules/node-gyp/bin/node-gyp.js" rebuild --nodedir="$NODEDIR" -j 2 >/tmp/node-gyp.log 2>&1 || { cat /tmp/node-gyp.log >&2; exit 1; }
 built=$(node -p "require(\"node-gyp-build\").path(\".\")")
 [[ $built == "$src/build/Release/imagebackend.node" ]] || { echo "trixie-test: loaded $built, not the source build" >&2; exit 1; }
-npx --no-install vitest run --project integration test/native test/integration/rbd-driver.test.ts
+node "$REPO/node_modules/vitest/vitest.mjs" run --project integration test/native test/integration/rbd-driver.test.ts
 '
 unshare --pid --fork --mount --propagation private -- bash -c "$inner" bash "$rootfs" "$repo" "$node22" "$in_root"
 echo "trixie-test: ok in $((SECONDS - start)) s" >&2

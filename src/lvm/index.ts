@@ -17,7 +17,7 @@ export { LvmLibRunner } from './LvmLibRunner.js';
 export { hasDeviceMapper } from './config.js';
 export { checkLogicalVolumeName, checkVolumeGroupName, escapeDiskName, parseVolumePath, volumeName, volumePath } from './names.js';
 export { createLvmDriver, resolveLvmOptions, type LvmOptions, type ResolvedLvmOptions } from './options.js';
-export { growFilesystem, type GrowFilesystemResult } from './grow-filesystem.js';
+export { growFilesystem, type GrowFilesystemOptions, type GrowFilesystemResult } from './grow-filesystem.js';
 export {
   baseImageSize,
   deleteVolumes,

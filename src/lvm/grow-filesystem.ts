@@ -70,7 +70,9 @@ export async function growFilesystem(path: string, options: GrowFilesystemOption
   const e2fsck = await run('e2fsck', ['-fp', path], options);
   // 0: clean, 1: errors corrected, 2: corrected, reboot advised (not mounted here).
   if (e2fsck.exitCode === null || e2fsck.exitCode > 2 || e2fsck.timedOut) {
-    return { grown: false, reason: describeOutcome('e2fsck -fp', e2fsck, timeoutMs) };
+    const ended = e2fsck.exitCode !== null && !e2fsck.timedOut;
+    const reason = ended ? `e2fsck -fp ended with exit status ${e2fsck.exitCode}: ${e2fsck.stderr.trim()}` : describeOutcome('e2fsck -fp', e2fsck, timeoutMs);
+    return { grown: false, reason };
   }
   const resize = await run('resize2fs', [path], options);
   if (resize.exitCode !== 0 || resize.timedOut) {

@@ -6,7 +6,7 @@
  * a backing file in the cache folder is in use, and so is whatever that base
  * is backed by in turn (a legacy qcow2 resized copy backed by its original).
  */
-import { lstat, readdir, readFile, realpath } from 'node:fs/promises';
+import { lstat, readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 
 import { ImageBackendError } from '../errors.js';
@@ -55,7 +55,8 @@ export async function scanInstances(instancesPath: string, baseDir: string, insp
   for (const entry of entries) {
     const folder = join(instancesPath, entry);
     if (NOT_INSTANCES.has(entry) || resolve(folder) === resolve(baseDir)) continue;
-    const st = await lstat(folder).catch(() => undefined);
+    // stat, not lstat: an instance folder or disk reached through a symlink is still in use.
+    const st = await stat(folder).catch(() => undefined);
     if (!st?.isDirectory()) continue;
     let names: string[];
     try {
@@ -107,7 +108,7 @@ async function readDiskInfo(path: string, disks: Set<string>, scan: InstanceScan
  * image the inspector can read (console logs, libvirt XML).
  */
 async function backingOf(path: string, inspector: HeaderInspector, scan: InstanceScan): Promise<string | undefined> {
-  const st = await lstat(path).catch(() => undefined);
+  const st = await stat(path).catch(() => undefined);
   if (!st?.isFile()) return undefined;
   try {
     const info = await inspector(path);

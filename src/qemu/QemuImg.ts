@@ -12,6 +12,7 @@ import { dirname, resolve } from 'node:path';
 
 import {
   DiskNotFoundError,
+  ImageInvalidError,
   ImageUnacceptableError,
   ImageUnsafeError,
   InvalidDiskInfoError,
@@ -257,6 +258,17 @@ function recode(
   return new Kind(code, error.message, { operation: error.operation, path, process: error.process, cause: error });
 }
 
+/** A malformed header found by the inspection, re-issued with the code the operation owes its caller (as qemu-img's own refusal would be). */
+function recodeInvalid(
+  error: unknown,
+  Kind: typeof InvalidDiskInfoError | typeof ImageUnacceptableError,
+  code: 'INVALID_DISK_INFO' | 'IMAGE_UNACCEPTABLE',
+  path: string,
+): unknown {
+  if (!(error instanceof ImageInvalidError)) return error;
+  return new Kind(code, error.message, { operation: error.operation ?? 'inspect', path, cause: error });
+}
+
 /**
  * Runs qemu-img operations with one set of defaults (limits, timeout, binary).
  *
@@ -320,7 +332,9 @@ export class QemuImg {
         const reason = 'backingChain opens every backing file; pass trusted: true for an image the library made';
         throw new ImageUnsafeError('IMAGE_UNSAFE', `qemu-img info: ${reason}`, [reason], { operation: 'qemu-img info', path: abs });
       }
-      await checkSource('qemu-img info', abs, format, this.#inspector, { allowOwnBacking: true });
+      await checkSource('qemu-img info', abs, format, this.#inspector, { allowOwnBacking: true }).catch((error: unknown) => {
+        throw recodeInvalid(error, InvalidDiskInfoError, 'INVALID_DISK_INFO', abs);
+      });
     }
     const argv = ['info', '--force-share', '-f', format, '--output=json', ...(chain ? ['--backing-chain'] : []), abs];
     const infos = await this.#info(argv, call, abs, chain);
@@ -385,7 +399,11 @@ export class QemuImg {
     if (!(await exists(absSrc))) throw missing('qemu-img convert', absSrc);
     let source: string[] = ['-f', srcFormat, absSrc];
     if (options.trusted !== true) {
-      const plan = await checkSource('qemu-img convert', absSrc, srcFormat, this.#inspector, options.backing ? { backing: options.backing } : {});
+      const plan = await checkSource('qemu-img convert', absSrc, srcFormat, this.#inspector, options.backing ? { backing: options.backing } : {}).catch(
+        (error: unknown) => {
+          throw recodeInvalid(error, ImageUnacceptableError, 'IMAGE_UNACCEPTABLE', absSrc);
+        },
+      );
       if (plan.backing) source = ['--image-opts', await imageOptsWithBacking(absSrc, srcFormat, plan.backing)];
     }
     const before = await lstat(absDst).catch(() => undefined);

@@ -136,6 +136,20 @@ describe('QemuImg.convert refuses sources whose header reads other files', () =>
     expect((await readFile(asRaw)).subarray(0, 4).toString('latin1')).toBe('QFI\xfb');
   });
 
+  it('a malformed header found by the inspection is refused with the code qemu-img\'s own refusal has', async () => {
+    const broken = join(dir, 'broken.qcow2');
+    qemuImg('create', '-f', 'qcow2', broken, '1M');
+    const bytes = await readFile(broken);
+    bytes.writeUInt32BE(200, 20); // cluster_bits far out of range
+    await writeFile(broken, bytes);
+    const out = join(dir, 'broken.raw');
+    const convert = await rejection(qemu.convert(broken, out, { srcFormat: 'qcow2', dstFormat: 'raw' }));
+    expect(convert.code).toBe('IMAGE_UNACCEPTABLE');
+    expect((convert.cause as { code?: string }).code).toBe('IMAGE_INVALID');
+    await absent(out);
+    expect((await rejection(qemu.info(broken, { format: 'qcow2' }))).code).toBe('INVALID_DISK_INFO');
+  });
+
   it('a program that stands in for qemu-img is never started for a refused source', async () => {
     const fake = join(dir, 'fake-qemu-img');
     const ran = join(dir, 'fake-ran');

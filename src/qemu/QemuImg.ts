@@ -114,7 +114,7 @@ export interface CreateOptions extends CallOptions {
 
 
 // convert's defaults: no CPU-time cap (a large copy rightly takes long) and a
-// wider address-space cap than info's 1 GiB: qemu-img's I/O thread pool (up
+// wider address-space cap than info's 2 GiB: qemu-img's I/O thread pool (up
 // to 64 threads, each reserving a stack and a 64 MiB malloc arena) fails to
 // start threads under 1 GiB (seen converting a logical volume:
 // "qemu_thread_create: Resource temporarily unavailable"). 8 GiB fits that

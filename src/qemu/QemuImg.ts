@@ -25,7 +25,7 @@ import { parseInfo, type QemuImgInfo } from './info.js';
 import type { ResourceLimits } from './limits.js';
 import { ProgressParser } from './progress.js';
 import { runQemuImg, type RunQemuImgOptions } from './run.js';
-import { checkSource, imageOptsWithBacking, type ExplicitBacking, type Inspector } from './safety.js';
+import { checkSource, sourceWithBacking, type ExplicitBacking, type Inspector } from './safety.js';
 
 /** Defaults of a {@link QemuImg} for every run it makes. */
 export interface QemuImgOptions {
@@ -86,8 +86,8 @@ export interface ConvertOptions extends CallOptions {
   /**
    * The source's legitimate backing file (e.g. the cached base under a qcow2
    * overlay). qemu-img is told to open exactly this file as the backing
-   * (`--image-opts`), never the name in the header; the file must itself
-   * be safe. Only for a source that has a backing file.
+   * (a `json:` source with `backing` set), never the name in the header; the
+   * file must itself be safe. Only for a source that has a backing file.
    */
   backing?: ExplicitBacking;
   /** Target cache mode (`-t`); default `none` where O_DIRECT works, else `writeback`. */
@@ -404,7 +404,7 @@ export class QemuImg {
           throw recodeInvalid(error, ImageUnacceptableError, 'IMAGE_UNACCEPTABLE', absSrc);
         },
       );
-      if (plan.backing) source = ['--image-opts', await imageOptsWithBacking(absSrc, srcFormat, plan.backing)];
+      if (plan.backing) source = ['-f', srcFormat, await sourceWithBacking(absSrc, srcFormat, plan.backing)];
     }
     const before = await lstat(absDst).catch(() => undefined);
     let cacheMode = options.cacheMode;

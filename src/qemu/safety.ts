@@ -6,7 +6,7 @@
  * `qemu-img convert`. So a source is inspected natively first, and qemu-img
  * runs only when nothing in the header points elsewhere, or when the caller
  * names the one legitimate backing file, which qemu-img is then told to open
- * in place of whatever the header says (`--image-opts`).
+ * in place of whatever the header says (a `json:` source naming it).
  */
 import { lstat } from 'node:fs/promises';
 import { resolve } from 'node:path';
@@ -101,27 +101,19 @@ async function checkBacking(operation: string, backing: ExplicitBacking, inspect
   return { path, format: backing.format };
 }
 
-/** `--image-opts` value characters: a comma is doubled. */
-function optValue(value: string): string {
-  return value.replaceAll(',', ',,');
-}
-
 /**
- * The `--image-opts` string that opens `path` as `format` with `backing` as
- * its backing file, whatever the header names; a non-raw backing gets no
- * backing file of its own (`backing.backing=`), even if one appeared in its
- * header after it was inspected.
+ * The `json:` source that opens `path` as `format` with `backing` as its
+ * backing file, whatever the header names; a non-raw backing gets no backing
+ * file of its own (`"backing": null`), even if one appeared in its header
+ * after it was inspected. Built with JSON.stringify from absolute paths, so
+ * nothing in a path can add an option.
  */
-export async function imageOptsWithBacking(path: string, format: string, backing: ExplicitBacking): Promise<string> {
+export async function sourceWithBacking(path: string, format: string, backing: ExplicitBacking): Promise<string> {
   const protocol = async (p: string) => ((await lstat(p)).isBlockDevice() ? 'host_device' : 'file');
-  const parts = [
-    `driver=${format}`,
-    `file.driver=${await protocol(path)}`,
-    `file.filename=${optValue(path)}`,
-    `backing.driver=${backing.format}`,
-    `backing.file.driver=${await protocol(backing.path)}`,
-    `backing.file.filename=${optValue(backing.path)}`,
-  ];
-  if (backing.format !== 'raw') parts.push('backing.backing=');
-  return parts.join(',');
+  const backingNode: Record<string, unknown> = {
+    driver: backing.format,
+    file: { driver: await protocol(backing.path), filename: backing.path },
+  };
+  if (backing.format !== 'raw') backingNode.backing = null;
+  return `json:${JSON.stringify({ driver: format, file: { driver: await protocol(path), filename: path }, backing: backingNode })}`;
 }

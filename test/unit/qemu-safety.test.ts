@@ -185,6 +185,19 @@ describe('QemuImg.convert with the legitimate backing file named explicitly', ()
     expect(await holds(back, marker)).toBe(false);
   });
 
+  it('paths with commas, quotes and braces reach qemu-img as plain names', async () => {
+    const odd = join(dir, 'odd,dir "x" {y}');
+    await mkdir(odd);
+    const oddBase = join(odd, 'base,raw');
+    await rawWith(oddBase, baseMarker);
+    const overlay = join(odd, 'over,lay.qcow2');
+    qemuImg('create', '-f', 'qcow2', '-F', 'raw', '-b', secret, overlay);
+    const out = join(odd, 'out.raw');
+    await qemu.convert(overlay, out, { srcFormat: 'qcow2', dstFormat: 'raw', backing: { path: oddBase, format: 'raw' } });
+    expect(await holds(out, baseMarker)).toBe(true);
+    expect(await holds(out, marker)).toBe(false);
+  });
+
   it('a qcow2 base named as backing must itself be safe, and gets no backing of its own', async () => {
     const chainedBase = join(cache, 'chained.qcow2');
     qemuImg('create', '-f', 'qcow2', '-F', 'raw', '-b', secret, chainedBase);

@@ -23,6 +23,9 @@ packages=(
   # scripts/lvm-vm-test.sh: Debian's kernel (fetched with apt-get download)
   # booted under qemu with a busybox initramfs, for the device-mapper path
   qemu-system-x86 busybox-static cpio
+  # nova itself, as the reference some tests compare with (the image cache
+  # manager's get_disk_usage, in test/unit/cache-manager.test.ts)
+  python3-nova
 )
 
 missing=()

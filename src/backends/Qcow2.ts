@@ -1,4 +1,5 @@
-import { basename } from 'node:path';
+import { realpath } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
 
 import type { DiskFormat } from '../diskinfo/formats.js';
 import { Image, pathExists, removeOnError } from './Image.js';
@@ -91,6 +92,34 @@ export class Qcow2 extends Image {
   async resizeImage(size: number): Promise<void> {
     if (size <= (await this.getDiskSize(this.path))) return;
     await this.context.qemu.resize(this.path, size, { format: 'qcow2' });
+  }
+
+  /**
+   * nova's `snapshot_extract` for a qcow2 disk: the overlay and its base
+   * converted to a standalone image. qemu-img is handed the base explicitly
+   * (it opens that file, never what the overlay's header names), and only a
+   * base that really is in the image cache: an overlay whose header points
+   * anywhere else is refused with `IMAGE_UNSAFE` by the qemu runner.
+   *
+   * @example
+   * ```ts
+   * await disk.snapshotExtract('/var/lib/nova/instances/snapshots/tmpabc/snap', 'qcow2');
+   * ```
+   */
+  override async snapshotExtract(target: string, outFormat: string, options: { signal?: AbortSignal } = {}): Promise<void> {
+    const info = await this.context.tools.inspect(this.path);
+    let backing: { path: string; format: string } | undefined;
+    if (info.fullBackingFile !== undefined && info.backingFormat !== undefined) {
+      const real = await realpath(info.fullBackingFile).catch(() => undefined);
+      const cacheDir = await realpath(this.context.cache.baseDir).catch(() => this.context.cache.baseDir);
+      if (real !== undefined && dirname(real) === cacheDir) backing = { path: real, format: info.backingFormat };
+    }
+    await this.context.qemu.convert(this.path, target, {
+      srcFormat: 'qcow2',
+      dstFormat: outFormat,
+      ...(backing ? { backing } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
   }
 
   /** Always qcow2: the disk is never probed (nova's Qcow2 records its fixed format). */

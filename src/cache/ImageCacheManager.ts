@@ -1,11 +1,13 @@
-import { lstat, readdir, rm, utimes } from 'node:fs/promises';
+import { lstat, readdir, rm, stat, utimes } from 'node:fs/promises';
 import { basename, isAbsolute, join, resolve } from 'node:path';
 import { CacheError, ImageBackendError, invalidArgument } from '../errors.js';
 import { fsyncDir } from '../fsutil/atomic.js';
 import { errnoName, messageOf, systemErrorDetails } from '../fsutil/errno.js';
-import type { BaseImageCache } from './BaseImageCache.js';
+import { inspect } from '../image/inspect.js';
+import type { BaseImageCache, FetchRequest } from './BaseImageCache.js';
 import { cacheFileName } from './cacheFileName.js';
 import { parseBaseFileName, type BaseFileKind } from './baseFileName.js';
+import { scanInstances, type HeaderInspector } from './scanInstances.js';
 
 /** A base file found in the cache folder. */
 export interface BaseFile {
@@ -33,13 +35,19 @@ export interface ImageCacheManagerOptions {
   originalMinimumAgeSeconds?: number;
   /** nova's `remove_unused_resized_minimum_age_seconds`, default 3600. */
   resizedMinimumAgeSeconds?: number;
+  /** Reads disk headers when the instances folder is scanned; default the library's native `inspect`. */
+  inspector?: HeaderInspector;
 }
 
-/** What counts as in use for {@link ImageCacheManager.removeUnused}. */
+/**
+ * What counts as in use for {@link ImageCacheManager.removeUnused}, besides
+ * what the scan of the instances folder finds (always done; these lists only
+ * add to it, e.g. for disks of other hosts on shared storage).
+ */
 export interface RemoveUnusedOptions {
-  /** Base files that disks on this host use (their backing files): paths, or names in the cache folder. */
+  /** More base files in use (backing files of disks the scan cannot see): paths, or names in the cache folder. */
   inUse?: Iterable<string>;
-  /** Image ids that instances on this host use: their original and every resized copy are in use. */
+  /** Image ids that instances use: their original and every resized copy are in use. */
   inUseImageIds?: Iterable<string>;
   /** The current time, ms since the epoch (default `Date.now()`). */
   now?: number;
@@ -53,6 +61,19 @@ export interface RemoveUnusedReport {
   inUse: string[];
   /** Unused base files kept because they are younger than their minimum age. */
   tooYoung: string[];
+  /** Unused, old enough base files kept only because the scan had problems (see `scanProblems`). */
+  unjudged: string[];
+  /**
+   * Disks (or disk.info files) in the instances folder the scan could not
+   * read. When there are any, nothing is removed in this pass: a disk that
+   * cannot be read might be backed by any base.
+   */
+  scanProblems: Array<{
+    /** The file or folder that could not be read. */
+    path: string;
+    /** Why. */
+    error: unknown;
+  }>;
   /** Base files that could not be removed, with the error. */
   failed: Array<{
     /** The base file's absolute path. */
@@ -62,19 +83,58 @@ export interface RemoveUnusedReport {
   }>;
 }
 
+/** One image to put in the cache ahead of time with {@link ImageCacheManager.precache}. */
+export interface PrecacheImage {
+  /** The image id; its base file is `cacheFileName(imageId)` unless `filename` says otherwise. */
+  imageId: string;
+  /** The base file name, e.g. a generated `ephemeral_…`/`swap_…` file; default the SHA-1 of the image id. */
+  filename?: string;
+  /** Largest acceptable virtual size, bytes, passed to the fetch. */
+  maxSize?: number;
+}
+
+/** Downloads image `imageId` into `request.target` (as {@link BaseImageCache.fetchOnce}'s fetch). */
+export type PrecacheFetch = (imageId: string, request: FetchRequest) => Promise<void>;
+
+/** Options of {@link ImageCacheManager.precache}. */
+export interface PrecacheOptions {
+  /** Images fetched at the same time; default 1 (nova's `[image_cache] precache_concurrency`). */
+  concurrency?: number;
+  /** Stops waiting and fetching; images not started are reported with an `ABORTED` error. */
+  signal?: AbortSignal;
+}
+
+/** What {@link ImageCacheManager.precache} did for one image. */
+export interface PrecacheResult {
+  /** The image id asked for. */
+  imageId: string;
+  /** The base file's path. */
+  path: string;
+  /** True when this call fetched it; false when it was already cached (nova's `cache_image` answer). */
+  fetched: boolean;
+  /** Set when the image could not be cached (nothing is left behind for it). */
+  error?: ImageBackendError;
+}
+
 /**
  * nova's libvirt `ImageCacheManager`: lists the base files of the cache folder
  * and removes those no disk on this host uses once they are old enough
  * (originals, swap and ephemeral files after 24 h, resized copies after 1 h by
- * default). Each removal re-checks age under the same lock `fetchOnce` takes
- * for that file, so a base being fetched or just fetched is never removed.
- * Files in use get their mtime set to `now`, so age counts from the last use.
+ * default). What is in use is found as nova finds it: every pass scans the
+ * instances folder (each instance's disks and the disks its disk.info names,
+ * their backing files read natively, and those bases' own backing files), so
+ * a base under a live qcow2 disk is never removed whoever calls; a caller's
+ * lists only add to that. Each removal takes the base's lock (the one
+ * `fetchOnce` takes) and re-checks age under it, so a base being fetched or
+ * just used is never removed. Files in use get their mtime set to `now`, so
+ * age counts from the last use.
  *
  * @example
  * ```ts
  * const manager = new ImageCacheManager({ cache });
- * const report = await manager.removeUnused({ inUse: backingFilesOfLocalDisks, inUseImageIds: ['155d900f-…'] });
- * console.log(report.removed);
+ * const report = await manager.removeUnused();                       // the scan decides
+ * await manager.removeUnused({ inUseImageIds: imagesOfOtherHosts });  // shared storage: add theirs
+ * console.log(report.removed, await manager.diskUsage());
  * ```
  */
 export class ImageCacheManager {
@@ -84,6 +144,7 @@ export class ImageCacheManager {
   readonly originalMinimumAgeSeconds: number;
   /** Minimum age in seconds of an unused resized copy before removal (nova's `remove_unused_resized_minimum_age_seconds`); default 3600. */
   readonly resizedMinimumAgeSeconds: number;
+  readonly #inspector: HeaderInspector;
 
   constructor(options: ImageCacheManagerOptions) {
     if (!options?.cache || typeof options.cache.baseDir !== 'string') {
@@ -92,6 +153,8 @@ export class ImageCacheManager {
     this.cache = options.cache;
     this.originalMinimumAgeSeconds = seconds('originalMinimumAgeSeconds', options.originalMinimumAgeSeconds ?? 86_400);
     this.resizedMinimumAgeSeconds = seconds('resizedMinimumAgeSeconds', options.resizedMinimumAgeSeconds ?? 3600);
+    if (options.inspector !== undefined && typeof options.inspector !== 'function') throw invalidArgument('a function', 'inspector', options.inspector);
+    this.#inspector = options.inspector ?? ((path) => inspect(path));
   }
 
   /**
@@ -137,9 +200,11 @@ export class ImageCacheManager {
   }
 
   /**
-   * One aging pass: removes every base file that is not in use and older than
-   * its minimum age; marks files in use as used now. Failures to remove one
-   * file are reported, not thrown, so one bad file does not stop the pass.
+   * One aging pass: scans the instances folder for the bases its disks use,
+   * then removes every base file that is not in use and older than its
+   * minimum age; marks files in use as used now. Failures to remove one file
+   * are reported, not thrown, so one bad file does not stop the pass; a disk
+   * the scan cannot read stops every removal (see `scanProblems`).
    *
    * @example
    * ```ts
@@ -149,7 +214,8 @@ export class ImageCacheManager {
   async removeUnused(options: RemoveUnusedOptions = {}): Promise<RemoveUnusedReport> {
     const now = options.now ?? Date.now();
     if (!Number.isFinite(now)) throw invalidArgument('a time in ms since the epoch', 'now', now);
-    const usedNames = new Set<string>();
+    const scan = await scanInstances(this.cache.instancesPath, this.cache.baseDir, this.#inspector);
+    const usedNames = new Set<string>(scan.inUse);
     for (const entry of iterable('inUse', options.inUse)) {
       const path = isAbsolute(entry) ? resolve(entry) : join(this.cache.baseDir, entry);
       if (resolve(path, '..') === this.cache.baseDir) usedNames.add(basename(path));
@@ -157,7 +223,7 @@ export class ImageCacheManager {
     const usedFingerprints = new Set<string>();
     for (const id of iterable('inUseImageIds', options.inUseImageIds)) usedFingerprints.add(cacheFileName(id));
 
-    const report: RemoveUnusedReport = { removed: [], inUse: [], tooYoung: [], failed: [] };
+    const report: RemoveUnusedReport = { removed: [], inUse: [], tooYoung: [], unjudged: [], scanProblems: scan.problems, failed: [] };
     for (const file of await this.listBaseFiles()) {
       const used = usedNames.has(file.name) || (file.fingerprint !== undefined && usedFingerprints.has(file.fingerprint));
       if (used) {
@@ -168,6 +234,10 @@ export class ImageCacheManager {
       const maxAgeMs = this.minimumAgeSeconds(file.kind) * 1000;
       if (now - file.mtimeMs < maxAgeMs) {
         report.tooYoung.push(file.path);
+        continue;
+      }
+      if (scan.problems.length > 0) {
+        report.unjudged.push(file.path);
         continue;
       }
       try {
@@ -190,6 +260,95 @@ export class ImageCacheManager {
     }
     return report;
   }
+
+  /**
+   * nova's `get_disk_usage` (bugs 1878024, 1884214): the bytes the cache
+   * folder's files occupy on the file system (st_blocks × 512, not their
+   * virtual size: a cached image never grows), which the scheduler must
+   * count as used on top of the instances' disks. 0 when the cache folder is
+   * on another file system than the instances folder (it then takes nothing
+   * from the instances' space) or does not exist yet.
+   *
+   * @example
+   * ```ts
+   * const reservedBytes = await manager.diskUsage(); // report to the placement service with the disks' usage
+   * ```
+   */
+  async diskUsage(): Promise<number> {
+    const dir = this.cache.baseDir;
+    let names: string[];
+    try {
+      const [instances, cacheDir] = await Promise.all([stat(this.cache.instancesPath), stat(dir)]);
+      if (instances.dev !== cacheDir.dev) return 0;
+      names = await readdir(dir);
+    } catch (error) {
+      if (errnoName(error) === 'ENOENT') return 0;
+      throw new CacheError('CACHE_FAILED', `cannot measure ${dir}: ${messageOf(error)}`, systemErrorDetails(error, 'diskUsage', dir));
+    }
+    let total = 0;
+    for (const name of names) {
+      // A file removed between the listing and the stat takes no space.
+      const st = await lstat(join(dir, name)).catch(() => undefined);
+      if (st?.isFile()) total += st.blocks * 512;
+    }
+    return total;
+  }
+
+  /**
+   * Fetches images into the cache ahead of time (nova's image precaching,
+   * `cache_image`): each through {@link BaseImageCache.fetchOnce}, so under
+   * the same per-base lock as every other fetch and at most once however many
+   * callers ask; an image already cached is only marked as used. One image
+   * failing does not stop the others: its error is in its result.
+   *
+   * @example
+   * ```ts
+   * const results = await manager.precache([{ imageId: '155d900f-…' }], (imageId, { target, signal }) =>
+   *   download(imageId, target, { signal }),
+   * );
+   * for (const r of results) console.log(r.imageId, r.fetched ? 'fetched' : 'already cached', r.error?.code);
+   * ```
+   */
+  async precache(images: Iterable<PrecacheImage | string>, fetch: PrecacheFetch, options: PrecacheOptions = {}): Promise<PrecacheResult[]> {
+    if (typeof fetch !== 'function') throw invalidArgument('a function', 'fetch', fetch);
+    const concurrency = options.concurrency ?? 1;
+    if (!Number.isSafeInteger(concurrency) || concurrency < 1) throw invalidArgument('a positive integer', 'concurrency', concurrency);
+    const list = [...iterable('images', images as Iterable<string>)].map((entry) => normalizeImage(entry as PrecacheImage | string));
+    const results: PrecacheResult[] = new Array(list.length);
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      for (let i = next++; i < list.length; i = next++) {
+        const image = list[i] as Required<Pick<PrecacheImage, 'imageId' | 'filename'>> & PrecacheImage;
+        const path = this.cache.path(image.filename);
+        let fetched = false;
+        try {
+          await this.cache.fetchOnce(
+            image.filename,
+            async (request) => {
+              fetched = true;
+              await fetch(image.imageId, request);
+            },
+            { ...(image.maxSize !== undefined ? { maxSize: image.maxSize } : {}), ...(options.signal ? { signal: options.signal } : {}) },
+          );
+          results[i] = { imageId: image.imageId, path, fetched };
+        } catch (error) {
+          const wrapped =
+            error instanceof ImageBackendError
+              ? error
+              : new CacheError('CACHE_FAILED', `cannot precache image ${image.imageId}: ${messageOf(error)}`, { operation: 'precache', path, cause: error });
+          results[i] = { imageId: image.imageId, path, fetched: false, error: wrapped };
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, list.length) }, worker));
+    return results;
+  }
+}
+
+function normalizeImage(entry: PrecacheImage | string): PrecacheImage & { filename: string } {
+  const image = typeof entry === 'string' ? { imageId: entry } : entry;
+  if (typeof image?.imageId !== 'string' || image.imageId === '') throw invalidArgument('an image id or { imageId, filename? }', 'images', entry);
+  return { ...image, filename: image.filename ?? cacheFileName(image.imageId) };
 }
 
 async function statFile(path: string): Promise<import('node:fs').Stats | undefined> {

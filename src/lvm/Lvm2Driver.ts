@@ -12,7 +12,7 @@ import type {
   VolumeInfo,
 } from './LvmDriver.js';
 import type { LvmCommandResult, LvmRunner } from './LvmRunner.js';
-import { checkLogicalVolumeName, checkVolumeGroupName, parseVolumePath } from './names.js';
+import { checkVolumeGroupName, checkVolumeNames, parseVolumePath } from './names.js';
 import { bytesField, commandError, parseLvmJson, type LvmJson } from './report.js';
 
 /**
@@ -128,8 +128,7 @@ export class Lvm2Driver implements LvmDriver {
     size: number,
     options: CreateVolumeOptions = {},
   ): Promise<CreatedVolume> {
-    checkVolumeGroupName(volumeGroup);
-    checkLogicalVolumeName(logicalVolume);
+    checkVolumeNames(volumeGroup, logicalVolume);
     if (!Number.isSafeInteger(size) || size <= 0) throw invalidArgument('a positive integer byte count', 'size', size);
     const sparse = options.sparse ?? false;
     if (typeof sparse !== 'boolean') throw invalidArgument('a boolean', 'sparse', sparse);

@@ -1,7 +1,5 @@
-import { spawn } from 'node:child_process';
-
 import { invalidArgument, LvmError } from '../errors.js';
-import { findProgram } from '../qemu/limits.js';
+import { describeOutcome, processFailure, runProcess } from '../process/runProcess.js';
 import { checkDevices, configString, resolveActivation } from './config.js';
 import type { LvmCommandResult, LvmRunner, LvmRunnerOptions } from './LvmRunner.js';
 
@@ -16,6 +14,12 @@ export interface LvmCliRunnerOptions extends LvmRunnerOptions {
   rootHelper?: readonly string[];
   /** Wall-clock limit per command in ms (lvm2 can wait on a VG lock); default 5 minutes, 0 for none. */
   timeoutMs?: number;
+  /**
+   * Time between SIGTERM and SIGKILL when a command runs past its timeout;
+   * default 2000 ms. lvm2 defers SIGTERM while it writes metadata, so the
+   * grace lets a command interrupted mid-update finish the update.
+   */
+  killGraceMs?: number;
 }
 
 /**
@@ -35,6 +39,7 @@ export class LvmCliRunner implements LvmRunner {
   readonly #program: string;
   readonly #rootHelper: string[];
   readonly #timeoutMs: number;
+  readonly #killGraceMs: number | undefined;
   readonly #devices: string[] | undefined;
   readonly #activation: Promise<boolean>;
   #config: Promise<string> | undefined;
@@ -49,6 +54,10 @@ export class LvmCliRunner implements LvmRunner {
     this.#program = options.lvm ?? 'lvm';
     this.#rootHelper = [...helper];
     this.#timeoutMs = timeoutMs;
+    if (options.killGraceMs !== undefined && (!Number.isSafeInteger(options.killGraceMs) || options.killGraceMs < 0)) {
+      throw invalidArgument('a non-negative integer', 'killGraceMs', options.killGraceMs);
+    }
+    this.#killGraceMs = options.killGraceMs;
     this.#devices = checkDevices(options.devices);
     this.#activation = resolveActivation(options.activation);
     // Reported when used, not as an unhandled rejection now.
@@ -70,7 +79,9 @@ export class LvmCliRunner implements LvmRunner {
   /**
    * Runs one lvm2 command and resolves with its status and output, whatever
    * the status; rejects with `TOOL_NOT_FOUND` when lvm2 is not installed and
-   * `LVM_FAILED` when it could not start or ran past the timeout.
+   * `LVM_FAILED` when it could not start, ran past the timeout (SIGTERM, then
+   * SIGKILL after the grace) or was killed by a signal (`process.signal`
+   * names it, `process.exitCode` is null).
    *
    * @example
    * ```ts
@@ -83,39 +94,24 @@ export class LvmCliRunner implements LvmRunner {
     }
     this.#config ??= this.#activation.then((on) => configString(on, this.#devices));
     const config = await this.#config;
-    const lvm = await findProgram(this.#program, 'lvm2');
     const [sub, ...rest] = argv as [string, ...string[]];
     const command = [sub, '--config', config, ...rest];
-    const full = [...this.#rootHelper, lvm, ...command];
-    return new Promise<LvmCommandResult>((resolve, reject) => {
-      const child = spawn(full[0] as string, full.slice(1), {
-        stdio: ['ignore', 'pipe', 'pipe'],
-        env: { ...process.env, LC_ALL: 'C', LANG: 'C', LVM_SUPPRESS_FD_WARNINGS: '1' },
-        timeout: this.#timeoutMs,
-        killSignal: 'SIGKILL',
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-      child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-      const operation = `lvm ${sub}`;
-      child.on('error', (error) => {
-        reject(new LvmError('LVM_FAILED', `${operation} could not start: ${error.message}`, { operation, cause: error }));
-      });
-      child.on('close', (status, signal) => {
-        if (status === null) {
-          const why = signal === 'SIGKILL' && this.#timeoutMs > 0 ? `ran past ${this.#timeoutMs} ms and was killed` : `ended by ${signal}`;
-          reject(
-            new LvmError('LVM_FAILED', `${operation} ${why}`, {
-              operation,
-              process: { command: full, exitCode: null, signal, stderr: stderr.trim(), resourceLimited: false, timedOut: true },
-            }),
-          );
-          return;
-        }
-        resolve({ status, stdout, stderr, command });
-      });
-    });
+    const operation = `lvm ${sub}`;
+    const outcome = await runProcess(
+      { program: this.#program, packageName: 'lvm2', args: command, prefix: this.#rootHelper },
+      {
+        operation,
+        timeoutMs: this.#timeoutMs,
+        ...(this.#killGraceMs !== undefined ? { killGraceMs: this.#killGraceMs } : {}),
+        env: { LVM_SUPPRESS_FD_WARNINGS: '1' },
+        startError: (message, details) => new LvmError('LVM_FAILED', message, details),
+      },
+    );
+    // A status is lvm2's answer, whatever it is; a signal or the timeout is not.
+    if (outcome.exitCode === null || outcome.timedOut) {
+      throw new LvmError('LVM_FAILED', describeOutcome(operation, outcome, this.#timeoutMs), { operation, process: processFailure(outcome) });
+    }
+    return { status: outcome.exitCode, stdout: outcome.stdout, stderr: outcome.stderr, command };
   }
 
   /**

@@ -13,7 +13,7 @@ export interface ClearVolumeOptions {
   volumeClear: VolumeClear;
   /** Clear only the first this many MiB; 0 (default) clears the whole volume (nova: `volume_clear_size`). */
   volumeClearSizeMiB?: number;
-  /** Random passes for `shred`; default 1 (nova ran `shred -n3`; one pass defeats reading the data back). */
+  /** Random passes for `shred`, 1 to 35; default 3, as nova's `shred -n3`. */
   shredPasses?: number;
   /** (bytes done, bytes to do), increasing, ending with (total, total). */
   onProgress?: (done: number, total: number) => void;

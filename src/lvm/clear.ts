@@ -10,6 +10,8 @@ import { ImageBackendError, invalidArgument } from '../errors.js';
 import type { ClearVolumeOptions, ClearVolumeResult } from './LvmDriver.js';
 
 const MiB = 1 << 20;
+// nova's `volume_clear = shred` runs `shred -n3`.
+const DEFAULT_SHRED_PASSES = 3;
 
 export function checkClearOptions(options: unknown): asserts options is ClearVolumeOptions {
   const o = options as ClearVolumeOptions | undefined;
@@ -17,7 +19,7 @@ export function checkClearOptions(options: unknown): asserts options is ClearVol
   if (!['none', 'zero', 'shred'].includes(o.volumeClear)) throw invalidArgument("'none', 'zero' or 'shred'", 'volumeClear', o.volumeClear);
   const size = o.volumeClearSizeMiB ?? 0;
   if (!Number.isSafeInteger(size) || size < 0) throw invalidArgument('a non-negative integer', 'volumeClearSizeMiB', size);
-  const passes = o.shredPasses ?? 1;
+  const passes = o.shredPasses ?? DEFAULT_SHRED_PASSES;
   if (!Number.isSafeInteger(passes) || passes < 1 || passes > 35) throw invalidArgument('an integer from 1 to 35', 'shredPasses', passes);
 }
 
@@ -87,7 +89,7 @@ export async function clearVolumeData(path: string, options: ClearVolumeOptions)
     const bytes = await zeroRange(path, { offset: 0, length, onProgress, signal });
     return { bytes, missing: false };
   }
-  const passes = options.shredPasses ?? 1;
+  const passes = options.shredPasses ?? DEFAULT_SHRED_PASSES;
   const total = passes * length;
   let bytes = 0;
   for (let pass = 0; pass < passes; pass++) {

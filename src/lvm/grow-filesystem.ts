@@ -4,11 +4,10 @@
  * passed. A disk without an ext file system at offset 0 (a partitioned
  * image, XFS, swap) is left alone.
  */
-import { execFile } from 'node:child_process';
 import { open } from 'node:fs/promises';
 
-import { FilesystemResizeError, type ProcessFailure } from '../errors.js';
-import { findProgram } from '../qemu/limits.js';
+import { FilesystemResizeError } from '../errors.js';
+import { describeOutcome, processFailure, runProcess, type ProcessOutcome } from '../process/runProcess.js';
 
 /** What {@link growFilesystem} did. */
 export interface GrowFilesystemResult {
@@ -32,49 +31,55 @@ async function hasExtFilesystem(path: string): Promise<boolean> {
   }
 }
 
-function run(program: string, argv: string[]): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string; command: string[] }> {
-  return new Promise((resolve) => {
-    execFile(program, argv, { env: { ...process.env, LC_ALL: 'C' }, maxBuffer: 4 << 20 }, (error, _stdout, stderr) => {
-      const e = error as (Error & { code?: number | string; signal?: NodeJS.Signals }) | null;
-      const code = e ? (typeof e.code === 'number' ? e.code : null) : 0;
-      resolve({ code, signal: e?.signal ?? null, stderr: String(stderr).trim(), command: [program, ...argv] });
-    });
-  });
+/** Options of {@link growFilesystem}. */
+export interface GrowFilesystemOptions {
+  /** Wall-clock limit of each of e2fsck and resize2fs in ms; default 30 minutes (a large file system), 0 for none. */
+  timeoutMs?: number;
+  /** Stops the running program (SIGTERM, then SIGKILL) and rejects with `ABORTED`. */
+  signal?: AbortSignal;
+}
+
+const DEFAULT_TIMEOUT_MS = 30 * 60_000;
+
+function run(program: string, args: string[], options: GrowFilesystemOptions): Promise<ProcessOutcome> {
+  const startError = (message: string, details: object) =>
+    new FilesystemResizeError('FILESYSTEM_RESIZE_FAILED', message, { ...details, operation: 'growFilesystem' });
+  return runProcess(
+    { program, packageName: 'e2fsprogs', args },
+    { operation: program, timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS, ...(options.signal ? { signal: options.signal } : {}), startError },
+  );
 }
 
 /**
  * Checks (`e2fsck -fp`) and grows (`resize2fs`) the ext file system on a raw
  * disk to the disk's size. Resolves `{ grown: false, reason }` when there is
  * no ext file system or e2fsck ends with errors left (exit status 4 or more,
- * as nova skips the resize then); rejects with `FILESYSTEM_RESIZE_FAILED`
- * when resize2fs fails, `TOOL_NOT_FOUND` without e2fsprogs.
+ * as nova skips the resize then, or it was stopped); rejects with
+ * `FILESYSTEM_RESIZE_FAILED` when resize2fs fails or is stopped by a signal
+ * or the timeout (`process` says how), `ABORTED` on abort, `TOOL_NOT_FOUND`
+ * without e2fsprogs.
  *
  * @example
  * ```ts
  * const { grown, reason } = await growFilesystem('/dev/nova-vg/uuid_disk');
  * ```
  */
-export async function growFilesystem(path: string): Promise<GrowFilesystemResult> {
+export async function growFilesystem(path: string, options: GrowFilesystemOptions = {}): Promise<GrowFilesystemResult> {
   if (!(await hasExtFilesystem(path))) return { grown: false, reason: 'no ext2/3/4 file system at the start of the disk' };
-  const e2fsck = await run(await findProgram('e2fsck', 'e2fsprogs'), ['-fp', path]);
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const e2fsck = await run('e2fsck', ['-fp', path], options);
   // 0: clean, 1: errors corrected, 2: corrected, reboot advised (not mounted here).
-  if (e2fsck.code === null || e2fsck.code > 2) {
-    return { grown: false, reason: `e2fsck -fp ended with ${e2fsck.signal ?? `exit status ${e2fsck.code}`}: ${e2fsck.stderr}` };
+  if (e2fsck.exitCode === null || e2fsck.exitCode > 2 || e2fsck.timedOut) {
+    const ended = e2fsck.exitCode !== null && !e2fsck.timedOut;
+    const reason = ended ? `e2fsck -fp ended with exit status ${e2fsck.exitCode}: ${e2fsck.stderr.trim()}` : describeOutcome('e2fsck -fp', e2fsck, timeoutMs);
+    return { grown: false, reason };
   }
-  const resize = await run(await findProgram('resize2fs', 'e2fsprogs'), [path]);
-  if (resize.code !== 0) {
-    const process: ProcessFailure = {
-      command: resize.command,
-      exitCode: resize.code,
-      signal: resize.signal,
-      stderr: resize.stderr,
-      resourceLimited: false,
-      timedOut: false,
-    };
-    throw new FilesystemResizeError('FILESYSTEM_RESIZE_FAILED', `resize2fs ${path} failed: ${resize.stderr}`, {
+  const resize = await run('resize2fs', [path], options);
+  if (resize.exitCode !== 0 || resize.timedOut) {
+    throw new FilesystemResizeError('FILESYSTEM_RESIZE_FAILED', describeOutcome(`resize2fs ${path}`, resize, timeoutMs), {
       operation: 'growFilesystem',
       path,
-      process,
+      process: processFailure(resize),
     });
   }
   return { grown: true };

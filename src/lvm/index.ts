@@ -15,9 +15,9 @@ export { Lvm2Driver, SPARSE_PREALLOCATION, type Lvm2DriverOptions } from './Lvm2
 export { LvmCliRunner, type LvmCliRunnerOptions } from './LvmCliRunner.js';
 export { LvmLibRunner } from './LvmLibRunner.js';
 export { hasDeviceMapper } from './config.js';
-export { checkLogicalVolumeName, checkVolumeGroupName, escapeDiskName, parseVolumePath, volumeName, volumePath } from './names.js';
+export { checkLogicalVolumeName, checkVolumeGroupName, checkVolumeNames, escapeDiskName, parseVolumePath, volumeName, volumePath } from './names.js';
 export { createLvmDriver, resolveLvmOptions, type LvmOptions, type ResolvedLvmOptions } from './options.js';
-export { growFilesystem, type GrowFilesystemResult } from './grow-filesystem.js';
+export { growFilesystem, type GrowFilesystemOptions, type GrowFilesystemResult } from './grow-filesystem.js';
 export {
   baseImageSize,
   deleteVolumes,

@@ -4,8 +4,16 @@
  */
 import { invalidArgument } from '../errors.js';
 
-// lvm2's NAME_LEN is 128 including the terminating NUL.
+// lvm2's NAME_LEN is 128 including the terminating NUL: a volume group name
+// has at most 127 characters. A logical volume's limit is on the pair: lvm2
+// (2.03.16, checked with lvcreate on a loop device) refuses an LV whose
+// "<vg>/<lv>" name plus two more characters reaches NAME_LEN ("Internal
+// error: LV name ... length N is not supported"), i.e. it needs
+// len(vg) + len(lv) <= 124; with the shortest group (1 character) an LV name
+// has at most 123.
 const MAX_NAME = 127;
+const MAX_PAIR = 124;
+const MAX_LV_NAME = MAX_PAIR - 1;
 const CHARSET = /^[A-Za-z0-9._+-]+$/;
 // Suffixes lvm2 keeps for the hidden sub-volumes of RAID, mirror, cache,
 // thin, VDO and integrity volumes; an LV name may not contain them.
@@ -15,9 +23,9 @@ const RESERVED_PARTS = [
 ];
 const RESERVED_PREFIXES = ['snapshot', 'pvmove'];
 
-function nameProblem(name: unknown): string | undefined {
+function nameProblem(name: unknown, max = MAX_NAME): string | undefined {
   if (typeof name !== 'string' || name === '') return 'empty';
-  if (name.length > MAX_NAME) return `longer than ${MAX_NAME} characters`;
+  if (name.length > max) return `longer than ${max} characters`;
   if (name.startsWith('-')) return 'starts with a hyphen';
   if (name === '.' || name === '..') return 'is . or ..';
   if (!CHARSET.test(name)) return 'has characters other than A-Z a-z 0-9 . _ + -';
@@ -49,7 +57,7 @@ export function checkVolumeGroupName(name: unknown, argument = 'volumeGroup'): a
  * ```
  */
 export function checkLogicalVolumeName(name: unknown, argument = 'logicalVolume'): asserts name is string {
-  let problem = nameProblem(name);
+  let problem = nameProblem(name, MAX_LV_NAME);
   const text = name as string;
   if (!problem && RESERVED_PREFIXES.some((p) => text.startsWith(p))) problem = 'starts with a reserved prefix';
   if (!problem) {
@@ -57,6 +65,29 @@ export function checkLogicalVolumeName(name: unknown, argument = 'logicalVolume'
     if (part) problem = `contains the reserved part ${part}`;
   }
   if (problem) throw invalidArgument(`an lvm2 logical volume name (this one ${problem})`, argument, name);
+}
+
+/**
+ * Throws `INVALID_ARGUMENT` unless lvm2 accepts this logical volume in this
+ * group: each name valid, and together at most 124 characters (lvm2 refuses
+ * a longer `<vg>/<lv>` pair even when each name alone is valid).
+ *
+ * @example
+ * ```ts
+ * checkVolumeNames('nova-vg', '0f6c1d2e-..._disk');
+ * ```
+ */
+export function checkVolumeNames(volumeGroup: unknown, logicalVolume: unknown, argument = 'logicalVolume'): void {
+  checkVolumeGroupName(volumeGroup, argument === 'logicalVolume' ? 'volumeGroup' : argument);
+  checkLogicalVolumeName(logicalVolume, argument);
+  const pair = volumeGroup.length + logicalVolume.length;
+  if (pair > MAX_PAIR) {
+    throw invalidArgument(
+      `an lvm2 logical volume name that with its volume group's has at most ${MAX_PAIR} characters (these have ${pair})`,
+      argument,
+      logicalVolume,
+    );
+  }
 }
 
 /**
@@ -97,8 +128,7 @@ export function volumeName(instanceUuid: string, diskName: string): string {
  * ```
  */
 export function volumePath(volumeGroup: string, logicalVolume: string): string {
-  checkVolumeGroupName(volumeGroup);
-  checkLogicalVolumeName(logicalVolume);
+  checkVolumeNames(volumeGroup, logicalVolume);
   return `/dev/${volumeGroup}/${logicalVolume}`;
 }
 
@@ -125,7 +155,6 @@ export function parseVolumePath(
   // /dev/mapper/<vg>-<lv> names a device-mapper device, not a group "mapper".
   if (!match || match[1] === 'mapper') throw invalidArgument('a logical volume path /dev/<vg>/<lv>', argument, path);
   const [, volumeGroup, logicalVolume] = match as unknown as [string, string, string];
-  checkVolumeGroupName(volumeGroup, argument);
-  checkLogicalVolumeName(logicalVolume, argument);
+  checkVolumeNames(volumeGroup, logicalVolume, argument);
   return { volumeGroup, logicalVolume };
 }

@@ -1,13 +1,11 @@
 /**
- * Runs one `qemu-img` command: an argv array through spawn (never a shell),
- * under `prlimit` address-space and CPU-time limits, with a wall-clock timeout
- * and an AbortSignal that kill its whole process group.
+ * Runs one `qemu-img` command through the library's one process runner
+ * ({@link runProcess}: argv only, SIGTERM then SIGKILL to the process group on
+ * timeout or abort) under `prlimit` address-space and CPU-time limits.
  */
-import { spawn } from 'node:child_process';
-
-import { abortError } from '../abort.js';
-import { invalidArgument, QemuImgError, type ProcessFailure } from '../errors.js';
-import { DEFAULT_LIMITS, describeLimits, findProgram, prlimitOptions, type ResourceLimits } from './limits.js';
+import { invalidArgument, QemuImgError } from '../errors.js';
+import { describeOutcome, processFailure, runProcess } from '../process/runProcess.js';
+import { DEFAULT_LIMITS, type ResourceLimits } from './limits.js';
 
 /** Options of {@link runQemuImg}. */
 export interface RunQemuImgOptions {
@@ -15,8 +13,10 @@ export interface RunQemuImgOptions {
   limits?: Partial<ResourceLimits> | false;
   /** Wall-clock limit in ms; 0 for none. Default 5 minutes. */
   timeoutMs?: number;
-  /** Kills the process group and rejects with code `ABORTED`. */
+  /** Stops the process group (SIGTERM, then SIGKILL) and rejects with code `ABORTED`. */
   signal?: AbortSignal;
+  /** Time between SIGTERM and SIGKILL when a run is stopped; default 2000 ms. */
+  killGraceMs?: number;
   /** Each chunk of stdout as it arrives (progress parsing). */
   onStdout?: (chunk: string) => void;
   /** Program to run; default `qemu-img` from PATH. */
@@ -48,11 +48,6 @@ export const DEFAULT_TIMEOUT_MS = 5 * 60_000;
 // file of the host's choosing (CVE-2008-2004 class).
 const OPENS_IMAGE = new Set(['info', 'convert', 'resize', 'check', 'map', 'compare', 'rebase', 'amend', 'snapshot']);
 
-// How a process killed by RLIMIT_AS / RLIMIT_CPU shows itself: the CPU limit
-// sends SIGXCPU then SIGKILL; an address-space limit makes allocations fail.
-const LIMIT_PATTERNS =
-  /Cannot allocate memory|Failed to allocate|Resource temporarily unavailable|failed to map segment|out of memory/i;
-
 function resolveLimits(limits: RunQemuImgOptions['limits']): ResourceLimits | undefined {
   if (limits === false) return undefined;
   const out = { ...DEFAULT_LIMITS, ...limits };
@@ -65,12 +60,13 @@ function resolveLimits(limits: RunQemuImgOptions['limits']): ResourceLimits | un
 /**
  * Runs `qemu-img <argv...>` and resolves with its output; rejects with a
  * `QemuImgError` (`QEMU_FAILED`, or `QEMU_TIMEOUT`) whose `process` holds the
- * exit status, trimmed stderr and whether the resource limits stopped it.
+ * exit status or the signal that ended it, trimmed stderr, and whether the
+ * resource limits or the timeout stopped it; `ABORTED` when the signal fires.
  *
  * @example
  * ```ts
  * const { stdout } = await runQemuImg(['info', '-f', 'qcow2', '--output=json', '/images/disk.qcow2'], {
- *   limits: { addressSpaceBytes: 2 ** 30, cpuSeconds: 30 }, timeoutMs: 60_000,
+ *   limits: { addressSpaceBytes: 2 ** 31, cpuSeconds: 30 }, timeoutMs: 60_000,
  * });
  * ```
  */
@@ -86,81 +82,21 @@ export async function runQemuImg(argv: readonly string[], options: RunQemuImgOpt
   if (!Number.isSafeInteger(timeoutMs) || timeoutMs < 0) throw invalidArgument('a non-negative integer', 'timeoutMs', timeoutMs);
   const limits = resolveLimits(options.limits);
   const operation = `qemu-img ${sub}`;
-  if (options.signal?.aborted) throw abortError(operation, { cause: options.signal.reason });
-
-  const qemuImg = await findProgram(options.qemuImg ?? 'qemu-img', 'qemu-utils');
-  const command = limits
-    ? [await findProgram('prlimit', 'util-linux'), ...prlimitOptions(limits), '--', qemuImg, ...argv]
-    : [qemuImg, ...argv];
-
-  return new Promise<RunQemuImgResult>((resolve, reject) => {
-    // detached: its own process group, so a kill reaches anything it forks.
-    const child = spawn(command[0] as string, command.slice(1), {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      detached: true,
-      // qemu-img's messages are matched below; keep them in English.
-      env: { ...process.env, LC_ALL: 'C', LANG: 'C' },
-    });
-    let stdout = '';
-    let stderr = '';
-    let stoppedBy: 'timeout' | 'abort' | undefined;
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      stdout += chunk;
-      options.onStdout?.(chunk);
-    });
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-      stderr += chunk;
-    });
-
-    const kill = (why: 'timeout' | 'abort'): void => {
-      stoppedBy ??= why;
-      try {
-        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    };
-    const timer = timeoutMs > 0 ? setTimeout(() => kill('timeout'), timeoutMs) : undefined;
-    const onAbort = (): void => kill('abort');
-    options.signal?.addEventListener('abort', onAbort, { once: true });
-    // Aborted while the programs were being looked up: the event has passed.
-    if (options.signal?.aborted) kill('abort');
-    const cleanup = (): void => {
-      if (timer) clearTimeout(timer);
-      options.signal?.removeEventListener('abort', onAbort);
-    };
-
-    child.on('error', (error) => {
-      cleanup();
-      reject(new QemuImgError('QEMU_FAILED', `${operation} could not start: ${error.message}`, { operation, cause: error }));
-    });
-    child.on('close', (exitCode, signal) => {
-      cleanup();
-      if (exitCode === 0 && !stoppedBy) {
-        resolve({ stdout, stderr, command });
-        return;
-      }
-      if (stoppedBy === 'abort') {
-        reject(abortError(operation, { cause: options.signal?.reason }));
-        return;
-      }
-      const trimmed = stderr.trim();
-      const resourceLimited =
-        !stoppedBy && limits !== undefined && (signal === 'SIGKILL' || signal === 'SIGXCPU' || LIMIT_PATTERNS.test(trimmed));
-      const process: ProcessFailure = {
-        command,
-        exitCode,
-        signal,
-        stderr: trimmed,
-        resourceLimited,
-        timedOut: stoppedBy === 'timeout',
-      };
-      let message: string;
-      if (stoppedBy === 'timeout') message = `${operation} timed out after ${timeoutMs} ms and was killed`;
-      else if (resourceLimited) message = `${operation} was stopped by resource limits (${describeLimits(limits)})`;
-      else message = `${operation} failed with ${signal ? `signal ${signal}` : `exit code ${exitCode}`}`;
-      if (trimmed) message += `: ${trimmed}`;
-      reject(new QemuImgError(stoppedBy === 'timeout' ? 'QEMU_TIMEOUT' : 'QEMU_FAILED', message, { operation, process }));
-    });
+  const outcome = await runProcess(
+    { program: options.qemuImg ?? 'qemu-img', packageName: 'qemu-utils', args: argv },
+    {
+      operation,
+      timeoutMs,
+      ...(options.killGraceMs !== undefined ? { killGraceMs: options.killGraceMs } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+      ...(limits ? { limits } : {}),
+      ...(options.onStdout ? { onStdout: options.onStdout } : {}),
+      startError: (message, details) => new QemuImgError('QEMU_FAILED', message, details),
+    },
+  );
+  if (outcome.exitCode === 0 && !outcome.timedOut) return { stdout: outcome.stdout, stderr: outcome.stderr, command: outcome.command };
+  throw new QemuImgError(outcome.timedOut ? 'QEMU_TIMEOUT' : 'QEMU_FAILED', describeOutcome(operation, outcome, timeoutMs, limits), {
+    operation,
+    process: processFailure(outcome),
   });
 }

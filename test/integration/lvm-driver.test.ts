@@ -103,6 +103,21 @@ describe.each(RUNNERS)('Lvm2Driver over the $name runner', ({ make }) => {
     await driver.removeVolumes([all.path]);
   });
 
+  it('accepts the longest name lvm2 accepts in this group and refuses one more character, as lvm2 itself does', async () => {
+    // lvm2 limits the <vg>/<lv> pair: len(vg) + len(lv) <= 124.
+    const longest = `${runner.kind}`.padEnd(124 - vg.name.length, 'x');
+    const v = await driver.createVolume(vg.name, longest, MiB);
+    expect(await driver.listVolumes(vg.name)).toContain(longest);
+    await driver.removeVolumes([v.path]);
+    const tooLong = `${longest}y`;
+    const ours = await rejection(driver.createVolume(vg.name, tooLong, MiB));
+    expect(ours.code).toBe('INVALID_ARGUMENT');
+    expect(ours.message).toMatch(/at most 124 characters/);
+    // lvm2 refuses it too (this is the name the old check let through to lvm2).
+    expect(() => vg.lvm(['lvcreate', '--yes', '-Zn', '-Wn', '-L', '4m', '-n', tooLong, vg.name])).toThrow(/is not supported|too long|Invalid/);
+    expect(await driver.listVolumes(vg.name)).not.toContain(tooLong);
+  });
+
   it('validates names and sizes before running lvm2', async () => {
     for (const lv of ['', '-x', 'a b', 'snapshot1', 'x_tmeta', '..', 'a/b', 'x'.repeat(128)]) {
       expect((await rejection(driver.createVolume(vg.name, lv, MiB))).code).toBe('INVALID_ARGUMENT');
@@ -195,6 +210,10 @@ describe.each(RUNNERS)('Lvm2Driver over the $name runner', ({ make }) => {
     expect(isZero(await readRange(dev, 2 * MiB, MiB))).toBe(true);
     expect(await driver.clearVolume(dev, { volumeClear: 'none' })).toEqual({ bytes: 0, missing: false });
     expect((await readRange(dev, 0, 2 * MiB)).equals(shredded)).toBe(true);
+    // Without shredPasses: three passes, as nova's `shred -n3`.
+    let total = 0;
+    await driver.clearVolume(dev, { volumeClear: 'shred', volumeClearSizeMiB: 1, onProgress: (_d, t) => (total = t) });
+    expect(total).toBe(3 * MiB);
   });
 
   it('ignores a missing volume when clearing and rejects bad options', async () => {

@@ -1,7 +1,16 @@
-import { mkdir, readdir, stat, utimes, writeFile } from 'node:fs/promises';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdir, readdir, rm, stat, truncate, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { BaseImageCache, ImageCacheManager, cacheFileName, parseBaseFileName } from '../../src/cache/index.js';
+import {
+  BaseImageCache,
+  ImageCacheManager,
+  cacheFileName,
+  ephemeralFileExtension,
+  ephemeralFileName,
+  parseBaseFileName,
+  swapFileName,
+} from '../../src/cache/index.js';
 import { tempDir } from './helpers/system.js';
 
 const HOUR = 3_600_000;
@@ -13,8 +22,8 @@ describe('parseBaseFileName', () => {
     [`${sha}_10`, { kind: 'resized', fingerprint: sha, suffix: '10' }],
     [`${sha}_21474836480`, { kind: 'resized', fingerprint: sha, suffix: '21474836480' }],
     [`${sha}_sm`, { kind: 'resized', fingerprint: sha, suffix: 'sm' }],
-    ['swap_512', { kind: 'swap' }],
-    ['ephemeral_20_40d1d2c', { kind: 'ephemeral' }],
+    ['swap_512', { kind: 'swap', sizeMb: 512 }],
+    ['ephemeral_20_40d1d2c', { kind: 'ephemeral', sizeGb: 20, extension: '40d1d2c' }],
   ])('understands %s', (name, expected) => {
     expect(parseBaseFileName(name)).toEqual(expected);
   });
@@ -25,6 +34,25 @@ describe('parseBaseFileName', () => {
       expect(parseBaseFileName(name)).toBeUndefined();
     },
   );
+});
+
+describe('ephemeral and swap base names (nova driver._create_ephemeral / swap_%s)', () => {
+  it('builds the names nova builds, and the parser reads them back', () => {
+    // nova: md5 of the file system name (or mkfs command), 7 hex digits.
+    expect(ephemeralFileExtension('ext4')).toBe('40d1d2c');
+    expect(ephemeralFileExtension('vfat')).toBe('0706d66');
+    expect(ephemeralFileName(20, 'ext4')).toBe('ephemeral_20_40d1d2c');
+    expect(ephemeralFileName(1, '0706d66')).toBe('ephemeral_1_0706d66');
+    expect(swapFileName(512)).toBe('swap_512');
+    for (const [gb, fs] of [[0, 'ntfs'], [20, 'ext4'], [160, 'mkfs.ext4 -L %(fs_label)s -F %(target)s']] as const) {
+      const name = ephemeralFileName(gb, fs);
+      expect(parseBaseFileName(name)).toEqual({ kind: 'ephemeral', sizeGb: gb, extension: ephemeralFileExtension(fs) });
+    }
+    for (const mb of [0, 1, 512, 65536]) expect(parseBaseFileName(swapFileName(mb))).toEqual({ kind: 'swap', sizeMb: mb });
+    expect(() => swapFileName(-1)).toThrow(/sizeMb/);
+    expect(() => ephemeralFileName(1.5, 'ext4')).toThrow(/sizeGb/);
+    expect(() => ephemeralFileExtension('')).toThrow(/fileSystemOrMkfsCommand/);
+  });
 });
 
 describe('ImageCacheManager', () => {
@@ -143,5 +171,148 @@ describe('ImageCacheManager', () => {
     expect(() => new ImageCacheManager({ cache: undefined as never })).toThrow(/Expected a BaseImageCache for cache/);
     expect(() => new ImageCacheManager({ cache, originalMinimumAgeSeconds: -1 })).toThrow(/originalMinimumAgeSeconds/);
     await expect(new ImageCacheManager({ cache }).removeUnused({ inUse: 'abc' as never })).rejects.toThrow(/inUse/);
+  });
+
+  async function qcow2On(disk: string, backing: string, backingFormat = 'raw'): Promise<void> {
+    await mkdir(join(disk, '..'), { recursive: true });
+    execFileSync('qemu-img', ['create', '-f', 'qcow2', '-F', backingFormat, '-b', backing, disk], { stdio: 'pipe' });
+  }
+
+  async function rawBase(name: string, ageMs: number): Promise<string> {
+    const path = join(cache.baseDir, name);
+    await writeFile(path, '');
+    await truncate(path, 1 << 20);
+    const t = new Date(now - ageMs);
+    await utimes(path, t, t);
+    return path;
+  }
+
+  it('never removes the base under a live qcow2 disk, though no in-use list is given (the instances folder is scanned)', async () => {
+    const base = await rawBase(cacheFileName('running-image'), 100 * HOUR);
+    const unused = await rawBase(cacheFileName('unused-image'), 100 * HOUR);
+    const disk = join(dir, '0f6c1d2e-0000-4000-8000-000000000001', 'disk');
+    await qcow2On(disk, base);
+    const report = await new ImageCacheManager({ cache }).removeUnused({ now });
+    expect(report.inUse).toEqual([base]);
+    expect(report.removed).toEqual([unused]);
+    expect(report.scanProblems).toEqual([]);
+    // The disk still opens: its backing file is there.
+    execFileSync('qemu-img', ['info', '-U', '--backing-chain', '-f', 'qcow2', disk], { stdio: 'pipe' });
+  });
+
+  it('finds bases through relative backing names, disk.info entries outside the instance folder, and down a chain of bases', async () => {
+    const original = await rawBase(cacheFileName('chain-image'), 100 * HOUR);
+    // A legacy qcow2 resized base, backed by its original.
+    const resized = join(cache.baseDir, `${cacheFileName('chain-image')}_10`);
+    await qcow2On(resized, original);
+    const relBase = await rawBase(cacheFileName('relative-image'), 100 * HOUR);
+    const outsideBase = await rawBase(cacheFileName('outside-image'), 100 * HOUR);
+    for (const p of [resized]) await utimes(p, new Date(now - 100 * HOUR), new Date(now - 100 * HOUR));
+
+    const instance = join(dir, '0f6c1d2e-0000-4000-8000-000000000002');
+    await qcow2On(join(instance, 'disk'), resized, 'qcow2');
+    await mkdir(instance, { recursive: true });
+    execFileSync('qemu-img', ['create', '-f', 'qcow2', '-F', 'raw', '-b', `../_base/${cacheFileName('relative-image')}`, join(instance, 'disk.local')], {
+      cwd: instance,
+      stdio: 'pipe',
+    });
+    const elsewhere = join(dir, 'elsewhere', 'disk.eph0');
+    await qcow2On(elsewhere, outsideBase);
+    await writeFile(join(instance, 'disk.info'), JSON.stringify({ [join(instance, 'disk')]: 'qcow2', [elsewhere]: 'qcow2' }));
+
+    const report = await new ImageCacheManager({ cache }).removeUnused({ now });
+    expect(report.inUse.sort()).toEqual([original, resized, relBase, outsideBase].sort());
+    expect(report.removed).toEqual([]);
+  });
+
+  it('an explicit in-use list only adds to the scan', async () => {
+    const scanned = await rawBase(cacheFileName('scanned'), 100 * HOUR);
+    const listed = await rawBase(cacheFileName('listed'), 100 * HOUR);
+    await qcow2On(join(dir, '0f6c1d2e-0000-4000-8000-000000000003', 'disk'), scanned);
+    const report = await new ImageCacheManager({ cache }).removeUnused({ inUseImageIds: ['listed'], now });
+    expect(report.inUse.sort()).toEqual([scanned, listed].sort());
+  });
+
+  it('removes nothing while a disk.info of the instances folder cannot be read', async () => {
+    const base = await rawBase(cacheFileName('maybe-used'), 100 * HOUR);
+    const instance = join(dir, '0f6c1d2e-0000-4000-8000-000000000004');
+    await mkdir(instance);
+    await writeFile(join(instance, 'disk.info'), '{not json');
+    const report = await new ImageCacheManager({ cache }).removeUnused({ now });
+    expect(report.removed).toEqual([]);
+    expect(report.unjudged).toEqual([base]);
+    expect(report.scanProblems.map((p) => p.path)).toEqual([join(instance, 'disk.info')]);
+    await rm(join(instance, 'disk.info'));
+    expect((await new ImageCacheManager({ cache }).removeUnused({ now })).removed).toEqual([base]);
+  });
+
+  it('diskUsage: the blocks the cache folder\'s files occupy, as nova\'s get_disk_usage reports them', async () => {
+    const manager = new ImageCacheManager({ cache });
+    expect(await manager.diskUsage()).toBe(0);
+    await writeFile(join(cache.baseDir, cacheFileName('dense')), Buffer.alloc(1 << 20, 1));
+    const sparse = join(cache.baseDir, cacheFileName('sparse'));
+    await writeFile(sparse, Buffer.alloc(8192, 1));
+    await truncate(sparse, 100 << 20); // 100 MiB long, 8 KiB allocated: counts 8 KiB
+    await mkdir(join(cache.baseDir, 'a-folder'));
+    const ours = await manager.diskUsage();
+    const du = Number(execFileSync('du', ['-B1', '-s', cache.baseDir], { encoding: 'utf8' }).split('\t')[0]);
+    const folder = (await stat(cache.baseDir)).blocks * 512 + (await stat(join(cache.baseDir, 'a-folder'))).blocks * 512;
+    expect(ours).toBe(du - folder);
+    expect(ours).toBeLessThan(2 << 20);
+    expect(await new ImageCacheManager({ cache: new BaseImageCache({ instancesPath: join(dir, 'none') }) }).diskUsage()).toBe(0);
+
+    // The same figure from nova's own ImageCacheManager (Debian's python3-nova).
+    const nova = spawnSync(
+      '/usr/bin/python3',
+      [
+        '-c',
+        [
+          'import sys',
+          'from nova import conf',
+          "conf.CONF([], project='nova')",
+          "conf.CONF.set_override('instances_path', sys.argv[1])",
+          'from nova.virt.libvirt import imagecache',
+          'print(imagecache.ImageCacheManager().get_disk_usage())',
+        ].join('\n'),
+        dir,
+      ],
+      { encoding: 'utf8', timeout: 90_000 },
+    );
+    if (nova.status !== 0 && /No module named .?nova/.test(nova.stderr)) {
+      console.warn('python3-nova is not installed: the comparison with nova\'s get_disk_usage did not run');
+      return;
+    }
+    expect(nova.stderr.includes('Traceback') ? nova.stderr : '').toBe('');
+    expect(Number(nova.stdout.trim())).toBe(ours);
+  }, 120_000);
+
+  it('precache: fetches each image once under the cache lock, reports what it did, and leaves nothing of a failed fetch', async () => {
+    const manager = new ImageCacheManager({ cache });
+    const already = await rawBase(cacheFileName('cached-before'), HOUR);
+    const fetches: string[] = [];
+    const fetch = async (imageId: string, { target }: { target: string }): Promise<void> => {
+      fetches.push(imageId);
+      await new Promise((r) => setTimeout(r, 30));
+      if (imageId === 'broken') throw new Error('image service said 500');
+      await writeFile(target, imageId);
+    };
+    // Two callers at once ask for overlapping lists: each image is fetched once.
+    const [a, b] = await Promise.all([
+      manager.precache(['img-1', 'cached-before', 'broken', { imageId: 'img-2', filename: ephemeralFileName(1, 'ext4') }], fetch, { concurrency: 2 }),
+      manager.precache(['img-1'], fetch),
+    ]);
+    expect(fetches.filter((id) => id === 'img-1')).toHaveLength(1);
+    expect(a.map((r) => [r.imageId, r.fetched, r.error?.code])).toEqual([
+      ['img-1', a[0]?.fetched, undefined],
+      ['cached-before', false, undefined],
+      ['broken', false, 'CACHE_FAILED'],
+      ['img-2', true, undefined],
+    ]);
+    expect([a[0]?.fetched, b[0]?.fetched].sort()).toEqual([false, true]);
+    expect(a[1]?.path).toBe(already);
+    expect(a[3]?.path).toBe(join(cache.baseDir, 'ephemeral_1_40d1d2c'));
+    const left = await readdir(cache.baseDir);
+    expect(left.sort()).toEqual([cacheFileName('cached-before'), cacheFileName('img-1'), 'ephemeral_1_40d1d2c'].sort());
+    await expect(manager.precache(['x'], fetch, { concurrency: 0 })).rejects.toThrow(/concurrency/);
   });
 });

@@ -5,6 +5,7 @@ import { configString, checkDevices } from '../../src/lvm/config.js';
 import {
   checkLogicalVolumeName,
   checkVolumeGroupName,
+  checkVolumeNames,
   escapeDiskName,
   parseVolumePath,
   volumeName,
@@ -44,6 +45,18 @@ describe('LVM names', () => {
     expect(() => checkLogicalVolumeName('a_tmeta')).toThrow(/reserved part _tmeta/);
     expect(code(() => volumeName('uuid', 'disk/../x'))).toBe('INVALID_ARGUMENT');
     expect(code(() => volumeName('uuid', ''))).toBe('INVALID_ARGUMENT');
+  });
+
+  it('limits a logical volume name with its group as lvm2 does: at most 124 characters together (123 alone)', () => {
+    // The old check let 127-character LV names through; lvm2 refuses them.
+    expect(code(() => checkLogicalVolumeName('x'.repeat(127)))).toBe('INVALID_ARGUMENT');
+    expect(code(() => checkLogicalVolumeName('x'.repeat(123)))).toBeUndefined();
+    expect(code(() => checkLogicalVolumeName('x'.repeat(124)))).toBe('INVALID_ARGUMENT');
+    expect(code(() => checkVolumeNames('nova-vg', 'x'.repeat(117)))).toBeUndefined();
+    expect(() => checkVolumeNames('nova-vg', 'x'.repeat(118))).toThrow(/at most 124 characters \(these have 125\)/);
+    expect(code(() => volumePath('nova-vg', 'x'.repeat(118)))).toBe('INVALID_ARGUMENT');
+    expect(code(() => parseVolumePath(`/dev/nova-vg/${'x'.repeat(118)}`))).toBe('INVALID_ARGUMENT');
+    expect(parseVolumePath(`/dev/nova-vg/${'x'.repeat(117)}`).logicalVolume).toHaveLength(117);
   });
 
   it('maps /dev/<vg>/<lv> both ways', () => {

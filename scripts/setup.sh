@@ -23,6 +23,10 @@ packages=(
   # scripts/lvm-vm-test.sh: Debian's kernel (fetched with apt-get download)
   # booted under qemu with a busybox initramfs, for the device-mapper path
   qemu-system-x86 busybox-static cpio
+  # scripts/libvirt-boot-test.sh: a libvirtd of its own (started by hand in a
+  # private mount namespace, never the system service) boots guests from the
+  # library's disks under qemu; virsh comes with libvirt-clients
+  libvirt-daemon libvirt-daemon-driver-qemu
 )
 
 missing=()

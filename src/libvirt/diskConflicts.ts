@@ -7,7 +7,16 @@ import { invalidArgument } from '../errors.js';
 import type { DiskBus, DiskCacheMode, DiskDeviceType, DiskIoMode, DiskSource } from './LibvirtDiskConfig.js';
 import type { DiskFormat } from '../diskinfo/formats.js';
 
-/** The settings of a `<disk>` whose combinations libvirt restricts. */
+/**
+ * The settings of a `<disk>` whose combinations libvirt restricts; a
+ * `LibvirtDiskConfig` is one.
+ *
+ * @example
+ * ```ts
+ * const disk: DiskCombination = new LibvirtDiskConfig({ source, targetDev: 'vda', targetBus: 'virtio' });
+ * checkDiskConflicts(disk);
+ * ```
+ */
 export interface DiskCombination {
   /** `<source>`: its type decides which device types are possible. */
   source: DiskSource;

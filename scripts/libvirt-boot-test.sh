@@ -32,7 +32,7 @@ fail() {
 }
 
 [[ $(id -u) -eq 0 ]] || fail "run as root: libvirtd runs privileged, in its own mount namespace"
-for tool in libvirtd virsh qemu-system-x86_64 qemu-img unshare useradd groupadd timeout node npx; do
+for tool in libvirtd virsh qemu-system-x86_64 qemu-img unshare useradd groupadd losetup timeout node npx; do
   command -v "$tool" >/dev/null || fail "$tool is missing: run scripts/setup.sh (libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils)"
 done
 [[ -f build/Release/imagebackend.node ]] || fail "the addon is not built: npx node-gyp rebuild (or npm ci)"
@@ -71,12 +71,15 @@ cleanup() {
     pid=$(cat "$f")
     [[ -n $pid && $(cat "/proc/$pid/comm" 2>/dev/null) == qemu-system-x86* ]] && kill -KILL "$pid"
   done
+  # The matrix's stand-in for an LVM volume, if the test died holding it.
+  for dev in $(losetup -j "$work/block.img" -O NAME -n 2>/dev/null); do losetup -d "$dev"; done
   [[ -d $ceph_dir ]] && scripts/ceph-cluster.sh stop "$ceph_dir" >/dev/null 2>&1
   if ((status != 0)) && [[ -f $work/libvirtd.log ]]; then
     log "libvirtd log (last lines):"
     tail -n 20 "$work/libvirtd.log" >&2
   fi
   rm -rf "$work"
+  ((status == 0)) || log "FAIL after $(($(date +%s) - started)) s"
   exit "$status"
 }
 trap cleanup EXIT

@@ -263,7 +263,7 @@ try {
       }
       check(
         'an RBD disk on a cephx cluster without a secret uuid is refused with a typed error (needs RbdDriver.authRequired from the provision branch)',
-        outcome instanceof lib.ImageBackendError && /secret/i.test(outcome.message),
+        outcome instanceof lib.ImageBackendError && /secret|auth|cephx/i.test(outcome.message),
         outcome instanceof Error ? `${outcome.code}: ${outcome.message}` : String(outcome),
       );
     } finally {

@@ -8,9 +8,12 @@
 # blkdeviotune, the option matrix against libvirt and qemu, and the refusals).
 #
 # libvirtd runs as root in a private mount namespace whose /etc, /var and
-# /run are overlays on a temporary folder: its config, state, sockets, logs,
-# capabilities cache and the libvirt-qemu user it needs (created there, in
-# group kvm) never touch the host or a system libvirt. The client socket is
+# /run are overlays on a temporary folder (so the libvirt-qemu user it needs
+# can be created there, in group kvm, without touching the host's /etc), and
+# whose libvirt folders (/etc/libvirt, /var/lib/libvirt, /var/cache/libvirt,
+# /var/log/libvirt, /run/libvirt) are empty folders of its own: its config,
+# state, logs and capabilities cache never touch the host, and a system
+# libvirt's config, hooks and domains are never seen. The client socket is
 # in the temporary folder too. Everything is removed when the script ends,
 # however it ends (trap): domains destroyed, libvirtd and any qemu it left
 # stopped by pid, the cluster stopped, the folder removed.
@@ -49,6 +52,8 @@ work=$(mktemp -d /tmp/imagebackend-libvirt-XXXXXX)
 chmod 755 "$work"
 ceph_dir=$work/ceph
 libvirtd_pid=
+# Our libvirtd's socket, always named: a bare virsh would reach the system's libvirt.
+export LIBVIRT_DEFAULT_URI="qemu:///system?socket=$work/sock/libvirt-sock"
 
 cleanup() {
   local status=$? pid n
@@ -66,7 +71,7 @@ cleanup() {
     kill -KILL "$libvirtd_pid" 2>/dev/null
   fi
   # A qemu libvirtd did not reap (libvirtd killed): its pid file names it.
-  for f in "$work"/ns/run/up/libvirt/qemu/*.pid; do
+  for f in "$work"/state/run/libvirt/qemu/*.pid; do
     [[ -f $f ]] || continue
     pid=$(cat "$f")
     [[ -n $pid && $(cat "/proc/$pid/comm" 2>/dev/null) == qemu-system-x86* ]] && kill -KILL "$pid"
@@ -107,7 +112,7 @@ source "$work/ceph.env"
 set +a
 
 log "starting libvirtd in its own mount namespace ..."
-mkdir -p "$work"/ns/{etc,var,run}/{up,wk} "$work/sock"
+mkdir -p "$work"/ns/{etc,var,run}/{up,wk} "$work/sock" "$work/state"
 cat >"$work/libvirtd.conf" <<EOF
 unix_sock_dir = "$work/sock"
 unix_sock_rw_perms = "0700"
@@ -125,16 +130,21 @@ for d in etc var run; do
 done
 getent group libvirt-qemu >/dev/null || groupadd -r libvirt-qemu
 getent passwd libvirt-qemu >/dev/null || useradd -r -g libvirt-qemu -G kvm -d /var/lib/libvirt -s /usr/sbin/nologin libvirt-qemu
-mkdir -p /etc/libvirt /var/lib/libvirt /var/cache/libvirt /var/log/libvirt /run/libvirt
+# libvirt's own folders: empty ones of ours, so that a system libvirt's
+# config, hooks, domains and status files (visible through the overlays'
+# lower layers) are never read, adopted or touched.
+for d in etc/libvirt var/lib/libvirt var/cache/libvirt var/log/libvirt run/libvirt; do
+  mkdir -p "/\$d" "$work/state/\$d"
+  mount --bind "$work/state/\$d" "/\$d"
+done
 cat >/etc/libvirt/qemu.conf <<'CONF'
 stdio_handler = "file"
 cgroup_controllers = [ ]
 CONF
-exec libvirtd -f "$work/libvirtd.conf"
+exec libvirtd -f "$work/libvirtd.conf" -p "$work/libvirtd.pid"
 EOF
 unshare --mount --propagation private bash "$work/libvirtd-ns.sh" >"$work/libvirtd.out" 2>&1 &
 libvirtd_pid=$!
-export LIBVIRT_DEFAULT_URI="qemu:///system?socket=$work/sock/libvirt-sock"
 # The first connection waits for the qemu capabilities probe (8-9 s here).
 for ((n = 0; n < 600; n++)); do
   kill -0 "$libvirtd_pid" 2>/dev/null || fail "libvirtd exited: $(cat "$work/libvirtd.out")"

@@ -8,6 +8,11 @@ import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 
+// Never the system's libvirt: only the test's own daemon, named by its socket.
+if (!/[?&]socket=\//.test(process.env.LIBVIRT_DEFAULT_URI ?? '')) {
+  throw new Error('LIBVIRT_DEFAULT_URI must name the test libvirtd socket: run scripts/libvirt-boot-test.sh');
+}
+
 /** Runs `virsh ARGS`; resolves stdout, rejects with virsh's stderr in the message. */
 export async function virsh(args, { timeoutMs = 60_000 } = {}) {
   try {

@@ -38,6 +38,9 @@ const ceph = {
   vms: e.CEPH_POOL_VMS,
 };
 
+// The RBD image of a disk: on the image itself today, on its store (disk.store) in the disk-store design.
+const rbdName = (image) => image.rbdName ?? image.store?.rbdName;
+
 const failures = [];
 function check(name, ok, detail = '') {
   console.log(`${ok ? 'ok  ' : 'FAIL'} ${name}${ok || !detail ? '' : `: ${detail}`}`);
@@ -145,7 +148,7 @@ try {
   const cachedBaseHash = await sha256(cachedBase);
   check('the cached base is the image', cachedBaseHash === baseHash);
   const clone = disks.find((d) => d.clone);
-  const parent = await admin.pool(ceph.vms).image(clone.image.rbdName).parentInfo();
+  const parent = await admin.pool(ceph.vms).image(rbdName(clone.image)).parentInfo();
   check('the RBD clone is a clone of the images snapshot', parent?.image === glanceName && parent?.snapshot === 'snap', JSON.stringify(parent));
   check('the preallocated disk asks for io=native (cache none)', /io="native"/.test(disks[2].xml), disks[2].xml);
 
@@ -226,8 +229,8 @@ try {
     expected.write(`GUEST-WROTE:${d.guestDev}:${d.size}:${nonce}`);
     let sector;
     if (d.backend === 'rbd') {
-      const out = join(work, `${d.image.rbdName}.export`);
-      await admin.pool(ceph.vms).image(d.image.rbdName).export(out);
+      const out = join(work, `${rbdName(d.image)}.export`);
+      await admin.pool(ceph.vms).image(rbdName(d.image)).export(out);
       sector = readAt(out, WRITE, 512);
       await rm(out);
     } else {

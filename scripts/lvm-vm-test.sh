@@ -21,11 +21,11 @@ root=$(pwd)
 
 fail() { echo "lvm-vm-test: $*" >&2; exit 1; }
 
-for tool in qemu-system-x86_64 cpio gzip apt-get apt-cache dpkg timeout; do
-  command -v "$tool" >/dev/null || fail "$tool is missing: run scripts/setup.sh (qemu-system-x86 cpio)"
+# shellcheck source=lib/initramfs.sh
+source scripts/lib/initramfs.sh
+for tool in qemu-system-x86_64 timeout; do
+  command -v "$tool" >/dev/null || fail "$tool is missing: run scripts/setup.sh (qemu-system-x86)"
 done
-busybox=/bin/busybox
-{ [[ -x $busybox ]] && ! ldd "$busybox" >/dev/null 2>&1; } || fail "$busybox is not the static busybox: apt-get install busybox-static"
 [[ -f build/Release/imagebackend.node ]] || fail "the addon is not built: npx node-gyp rebuild (or npm ci)"
 [[ -d node_modules ]] || fail "npm dependencies are missing: npm ci"
 [[ $(id -u) -eq 0 ]] || fail "run as root: the guest reads the host's root through 9p with the qemu process's rights"
@@ -33,39 +33,17 @@ busybox=/bin/busybox
 # The library as the guest will load it.
 npx tsc -p tsconfig.build.json
 
-# Debian's kernel: the metapackage names the image package; both are only
-# unpacked, never installed.
-cache=${IMAGEBACKEND_CACHE:-${HOME:-/root}/.cache/imagebackend}/kernel
-image_package() { apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}'; }
-image_pkg=$(image_package)
-if [[ -z $image_pkg ]]; then
-  apt-get update -q >/dev/null || fail "apt-get update failed"
-  image_pkg=$(image_package)
-fi
-[[ -n $image_pkg ]] || fail "apt-cache does not know linux-image-amd64 (Debian main missing from the apt sources?)"
-kdir=$cache/$image_pkg
-if [[ ! -f $kdir/done ]]; then
-  rm -rf "$kdir" && mkdir -p "$kdir/deb"
-  (cd "$kdir/deb" && apt-get download -q -o APT::Sandbox::User=root "$image_pkg" >/dev/null) || fail "apt-get download $image_pkg failed"
-  dpkg -x "$kdir"/deb/*.deb "$kdir/root"
-  rm -rf "$kdir/deb"
-  touch "$kdir/done"
-fi
-kernel=$(ls "$kdir"/root/boot/vmlinuz-*)
-kver=${kernel##*/vmlinuz-}
-moddir=$kdir/root/lib/modules/$kver
+initramfs_kernel || fail "no kernel"
+kernel=$KERNEL
+kver=$KVER
+image_pkg=$IMAGE_PKG
 
 work=$(mktemp -d /tmp/imagebackend-lvmvm-XXXXXX)
 trap 'rm -rf "$work"' EXIT
-mkdir -p "$work/initramfs"/{bin,modules,proc,sys,dev,host,results} "$work/results"
-cp "$busybox" "$work/initramfs/bin/busybox"
+mkdir -p "$work/initramfs"/{host,results} "$work/results"
 # dm-bufio, dm-snapshot and dm-zero: sparse volumes are snapshots of the zero target.
 modules=(virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci netfs fscache 9pnet 9pnet_virtio 9p dm-mod dm-bufio dm-snapshot dm-zero loop)
-for m in "${modules[@]}"; do
-  f=$(find "$moddir/kernel" -name "$m.ko" -print -quit)
-  [[ -n $f ]] || fail "module $m.ko not found in $image_pkg"
-  cp "$f" "$work/initramfs/modules/"
-done
+initramfs_tree "$work/initramfs" "${modules[@]}" || fail "initramfs"
 
 # The guest's init: modules, the host's root read-only, tmpfs where the
 # chroot needs to write, the results share, then the guest script. Its exit
@@ -107,7 +85,7 @@ echo o >/proc/sysrq-trigger
 sleep 5
 EOF
 chmod +x "$work/initramfs/init"
-(cd "$work/initramfs" && find . | cpio -o -H newc --quiet | gzip -1) >"$work/initrd.gz"
+initramfs_pack "$work/initramfs" "$work/initrd.gz"
 
 echo "lvm-vm-test: booting $image_pkg under qemu (TCG) ..." >&2
 started=$(date +%s)

@@ -26,6 +26,10 @@ packages=(
   # nova itself, as the reference some tests compare with (the image cache
   # manager's get_disk_usage, in test/unit/cache-manager.test.ts)
   python3-nova
+  # scripts/libvirt-boot-test.sh: a libvirtd of its own (started by hand in a
+  # private mount namespace, never the system service) boots guests from the
+  # library's disks under qemu; virsh comes with libvirt-clients
+  libvirt-daemon libvirt-daemon-driver-qemu
 )
 
 missing=()

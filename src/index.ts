@@ -89,6 +89,7 @@ export { DiskInfo, DISK_INFO_FILENAME, DISK_FORMATS, isDiskFormat, type DiskForm
 export { verifyBaseSize, type VerifyBaseSizeDetails } from './verify.js';
 export {
   LibvirtDiskConfig,
+  effectiveDriverIo,
   ioTuneFromExtraSpecs,
   checkIoTune,
   IOTUNE_EXTRA_SPECS,

@@ -12,6 +12,7 @@ import {
 } from '../errors.js';
 import { errnoName, messageOf, systemErrorDetails } from '../fsutil/errno.js';
 import type { ImageInfo } from '../image/inspect.js';
+import { effectiveDriverIo } from '../libvirt/diskConflicts.js';
 import { LibvirtDiskConfig, type DiskAuth, type DiskIoMode, type DiskSource } from '../libvirt/LibvirtDiskConfig.js';
 import { verifyBaseSize } from '../verify.js';
 import type {
@@ -339,6 +340,7 @@ export abstract class Image {
   async libvirtInfo(options: LibvirtInfoOptions): Promise<LibvirtDiskConfig> {
     if (typeof options !== 'object' || options === null) throw invalidArgument('libvirt info options', 'options', options);
     const auth = await this.diskAuth();
+    const io = effectiveDriverIo(this.driverIo, options.cacheMode);
     return LibvirtDiskConfig.fromExtraSpecs(
       {
         source: await this.diskSource(),
@@ -346,7 +348,8 @@ export abstract class Image {
         driverName: 'qemu',
         driverFormat: await this.libvirtDriverFormat(),
         ...(options.cacheMode === undefined ? {} : { driverCache: options.cacheMode }),
-        ...(this.driverIo === undefined ? {} : { driverIo: this.driverIo }),
+        // nova's _set_cache_mode: io='native' only where the cache mode allows it.
+        ...(io === undefined ? {} : { driverIo: io }),
         ...(this.context.discardMode === undefined ? {} : { driverDiscard: this.context.discardMode }),
         targetDev: options.diskDev,
         targetBus: options.diskBus,

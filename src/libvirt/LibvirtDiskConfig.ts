@@ -1,5 +1,6 @@
 import { invalidArgument } from '../errors.js';
 import { DISK_FORMATS, isDiskFormat, type DiskFormat } from '../diskinfo/formats.js';
+import { checkDiskConflicts } from './diskConflicts.js';
 import { IOTUNE_EXTRA_SPECS, checkIoTune, ioTuneFromExtraSpecs, type IoTune } from './iotune.js';
 import { XmlElement } from './XmlElement.js';
 
@@ -69,7 +70,7 @@ export interface LibvirtDiskConfigOptions {
   driverFormat?: DiskFormat;
   /** `<driver cache=…>` (nova's `disk_cachemodes`); left out when absent. */
   driverCache?: DiskCacheMode;
-  /** `<driver io=…>`; left out when absent ({@link Image.libvirtInfo} sets `native` when preallocating and for non-sparse LVM volumes, as nova does). */
+  /** `<driver io=…>`; left out when absent ({@link Image.libvirtInfo} sets `native` when preallocating and for non-sparse LVM volumes, as nova does, through {@link effectiveDriverIo}). `native` needs `driverCache` `none` or `directsync`. */
   driverIo?: DiskIoMode;
   /** `<driver discard=…>` (nova's `hw_disk_discard`); left out when absent. */
   driverDiscard?: DiskDiscardMode;
@@ -110,8 +111,14 @@ const DISCARD_MODES: readonly DiskDiscardMode[] = ['unmap', 'ignore'];
 /**
  * A guest disk's libvirt configuration, validated when built so that
  * {@link LibvirtDiskConfig.toXml} always yields a `<disk>` element libvirt's
- * schema accepts. This is what `Image.libvirtInfo` returns (nova's
- * `libvirt_info`).
+ * schema accepts, and no combination a running libvirt (9.0) or qemu (7.2)
+ * refuses at define or start: `io='native'` without cache mode `none` or
+ * `directsync`; a floppy off the `fdc` bus or anything else on it; a cdrom on
+ * `virtio`; a lun that is not a block device on `virtio` or `scsi`; a
+ * read-only IDE or SATA disk; a writable shareable disk that is not raw; a
+ * serial on a floppy; the `xen` and `sd` buses with the qemu driver. Each
+ * refusal is an `INVALID_ARGUMENT` error naming the conflict. This is what
+ * `Image.libvirtInfo` returns (nova's `libvirt_info`).
  *
  * @example
  * ```ts
@@ -194,6 +201,7 @@ export class LibvirtDiskConfig {
       throw invalidArgument('auth only for a network source', 'auth', this.auth);
     }
     this.iotune = Object.freeze(checkIoTune(options.iotune ?? {}));
+    checkDiskConflicts(this);
     Object.freeze(this);
   }
 

@@ -13,3 +13,4 @@ export {
 } from './LibvirtDiskConfig.js';
 export { ioTuneFromExtraSpecs, checkIoTune, IOTUNE_EXTRA_SPECS, IOTUNE_MAX, type IoTune } from './iotune.js';
 export { XmlElement, escapeAttribute, escapeText, type XmlAttributeValue } from './XmlElement.js';
+export { effectiveDriverIo, checkDiskConflicts, type DiskCombination } from './diskConflicts.js';

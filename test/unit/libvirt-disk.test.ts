@@ -1,9 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { DISK_FORMATS } from '../../src/diskinfo/index.js';
+import { Backend } from '../../src/backends/Backend.js';
+import { InvalidArgumentError } from '../../src/errors.js';
 import {
   LibvirtDiskConfig,
   XmlElement,
+  effectiveDriverIo,
   ioTuneFromExtraSpecs,
+  type DiskCacheMode,
   type LibvirtDiskConfigOptions,
 } from '../../src/libvirt/index.js';
 import { domainWith, validateDomain, xpath } from './helpers/libvirt.js';
@@ -334,5 +338,97 @@ describe('the schema validation helper', () => {
     } finally {
       process.env.PATH = path;
     }
+  });
+});
+
+// Each refusal below was first seen from a running libvirtd 9.0 / qemu 7.2
+// (scripts/libvirt-boot-test.sh re-checks every one against them): the
+// library refuses the combination up front, naming the conflict.
+describe('LibvirtDiskConfig refuses what libvirt or qemu would refuse', () => {
+  const file: LibvirtDiskConfigOptions = { source: { type: 'file', path: '/d' }, driverFormat: 'raw', targetDev: 'vda', targetBus: 'virtio' };
+  const block: LibvirtDiskConfigOptions = { ...file, source: { type: 'block', dev: '/dev/vg/lv' } };
+  const rbd: LibvirtDiskConfigOptions = { ...file, source: { type: 'network', protocol: 'rbd', name: 'vms/x', hosts: [{ name: '10.0.0.1' }] } };
+  it.each<[string, LibvirtDiskConfigOptions, RegExp]>([
+    ...(['writeback', 'writethrough', 'unsafe', 'default'] as const).map((cache): [string, LibvirtDiskConfigOptions, RegExp] => [
+      `io=native with cache ${cache}`,
+      { ...file, driverIo: 'native', driverCache: cache },
+      new RegExp(`driverCache 'none' or 'directsync' with driverIo 'native'.*for driverCache but received '${cache}'`),
+    ]),
+    ['io=native without a cache mode', { ...file, driverIo: 'native' }, /driverCache 'none' or 'directsync' with driverIo 'native'.*received undefined/],
+    ['io=native with cache writeback on a block device', { ...block, driverIo: 'native', driverCache: 'writeback' }, /with driverIo 'native'/],
+    ['a cdrom on virtio', { ...file, deviceType: 'cdrom' }, /targetBus other than 'virtio' with deviceType 'cdrom'.*received 'virtio'/],
+    ['a lun on a file', { ...file, deviceType: 'lun', targetBus: 'scsi', targetDev: 'sda' }, /source of type 'block' with deviceType 'lun'.*received 'file'/],
+    ['a lun on an RBD image', { ...rbd, deviceType: 'lun', targetBus: 'scsi', targetDev: 'sda' }, /source of type 'block' with deviceType 'lun'.*received 'network'/],
+    ['a lun on ide', { ...block, deviceType: 'lun', targetBus: 'ide', targetDev: 'hda' }, /targetBus 'virtio' or 'scsi' with deviceType 'lun'.*received 'ide'/],
+    ['a lun on sata', { ...block, deviceType: 'lun', targetBus: 'sata', targetDev: 'sda' }, /targetBus 'virtio' or 'scsi' with deviceType 'lun'.*received 'sata'/],
+    ['a floppy on ide', { ...file, deviceType: 'floppy', targetBus: 'ide', targetDev: 'hda' }, /targetBus 'fdc' with deviceType 'floppy'.*received 'ide'/],
+    ['a disk on fdc', { ...file, targetBus: 'fdc', targetDev: 'fda' }, /deviceType 'floppy' on targetBus 'fdc'.*received 'disk'/],
+    ['a cdrom on fdc', { ...file, deviceType: 'cdrom', targetBus: 'fdc', targetDev: 'fda' }, /deviceType 'floppy' on targetBus 'fdc'.*received 'cdrom'/],
+    ['bus xen with the qemu driver', { ...file, targetBus: 'xen', targetDev: 'xvda' }, /bus other than 'xen' with driverName 'qemu'.*received 'xen'/],
+    ['bus sd with the qemu driver', { ...file, targetBus: 'sd', targetDev: 'sda' }, /bus other than 'sd' with driverName 'qemu'.*received 'sd'/],
+    ['a read-only IDE disk', { ...file, targetBus: 'ide', targetDev: 'hda', readonly: true }, /no readonly with deviceType 'disk' on targetBus 'ide'/],
+    ['a read-only SATA disk', { ...file, targetBus: 'sata', targetDev: 'sda', readonly: true }, /no readonly with deviceType 'disk' on targetBus 'sata'/],
+    ['a writable shareable qcow2', { ...file, driverFormat: 'qcow2', shareable: true }, /driverFormat 'raw' \(or readonly\) with shareable.*received 'qcow2'/],
+    ['a serial on a floppy', { ...file, deviceType: 'floppy', targetBus: 'fdc', targetDev: 'fda', serial: 'abc' }, /no serial with deviceType 'floppy'/],
+  ])('refuses %s with INVALID_ARGUMENT naming the conflict', (_, options, message) => {
+    let error: unknown;
+    try {
+      new LibvirtDiskConfig(options);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(InvalidArgumentError);
+    expect(error).toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(message) });
+  });
+
+  it.each<[string, LibvirtDiskConfigOptions]>([
+    ['io=native with cache none', { ...file, driverIo: 'native', driverCache: 'none' }],
+    ['io=native with cache directsync', { ...file, driverIo: 'native', driverCache: 'directsync' }],
+    ['io=threads or io_uring with any cache mode', { ...file, driverIo: 'io_uring', driverCache: 'writeback' }],
+    ['a cdrom on ide, sata, scsi or usb', { ...file, deviceType: 'cdrom', targetBus: 'usb', targetDev: 'sda' }],
+    ['a lun on a block device on scsi', { ...block, deviceType: 'lun', targetBus: 'scsi', targetDev: 'sda' }],
+    ['a floppy on fdc', { ...file, deviceType: 'floppy', targetBus: 'fdc', targetDev: 'fda', readonly: true }],
+    ['a read-only cdrom on ide', { ...file, deviceType: 'cdrom', targetBus: 'ide', targetDev: 'hda', readonly: true }],
+    ['a read-only virtio or scsi disk', { ...file, targetBus: 'scsi', targetDev: 'sda', readonly: true }],
+    ['a shareable raw disk', { ...file, shareable: true, driverCache: 'writeback' }],
+    ['a shareable read-only qcow2', { ...file, driverFormat: 'qcow2', shareable: true, readonly: true }],
+    ['a shareable disk of unstated format (libvirt takes it as raw)', { ...file, driverFormat: undefined, shareable: true }],
+  ])('accepts %s, which libvirt starts', (_, options) => {
+    expectValid(new LibvirtDiskConfig(options));
+  });
+});
+
+describe('effectiveDriverIo (nova: io=native only where the cache mode allows it)', () => {
+  it.each<[DiskCacheMode | undefined, string]>([
+    ['none', 'native'],
+    ['directsync', 'native'],
+    ['writeback', 'threads'],
+    ['writethrough', 'threads'],
+    ['unsafe', 'threads'],
+    ['default', 'threads'],
+    [undefined, 'threads'],
+  ])('native with cache %s gives %s', (cache, io) => {
+    expect(effectiveDriverIo('native', cache)).toBe(io);
+  });
+
+  it('leaves other io modes, and no io mode, as they are', () => {
+    for (const cache of ['none', 'writeback', undefined] as const) {
+      expect(effectiveDriverIo(undefined, cache)).toBeUndefined();
+      expect(effectiveDriverIo('threads', cache)).toBe('threads');
+      expect(effectiveDriverIo('io_uring', cache)).toBe('io_uring');
+    }
+  });
+
+  it('Image.libvirtInfo applies it: a preallocated disk keeps io=native only with cache none or directsync', async () => {
+    const backend = new Backend({ instancesPath: '/nonexistent/instances', imagesType: 'flat', preallocateImages: 'space' });
+    const disk = backend.image({ uuid: 'abc' }, 'disk');
+    expect(disk.driverIo).toBe('native');
+    const io = async (cacheMode?: DiskCacheMode) =>
+      (await disk.libvirtInfo({ diskBus: 'virtio', diskDev: 'vda', ...(cacheMode ? { cacheMode } : {}) })).driverIo;
+    expect(await io('none')).toBe('native');
+    expect(await io('directsync')).toBe('native');
+    expect(await io('writeback')).toBe('threads');
+    expect(await io('unsafe')).toBe('threads');
+    expect(await io()).toBe('threads');
   });
 });

@@ -38,17 +38,14 @@ class FallocateWorker : public BlockdevWorker {
  private:
   void Run() override {
     // No O_CREAT: preallocation applies to a disk that was just created.
-    Fd fd(::open(path_.c_str(), O_WRONLY | O_CLOEXEC));
-    if (fd.get() < 0) {
-      Fail(-errno, "open");
-      return;
-    }
+    Target target;
+    if (!Open(&target, O_WRONLY)) return;
     int mode = keep_size_ ? FALLOC_FL_KEEP_SIZE : 0;
-    if (fallocate(fd.get(), mode, static_cast<off_t>(offset_), static_cast<off_t>(size_)) < 0) {
+    if (fallocate(target.fd.get(), mode, static_cast<off_t>(offset_), static_cast<off_t>(size_)) < 0) {
       Fail(-errno, "fallocate");
       return;
     }
-    int r = fd.Close();
+    int r = target.fd.Close();
     if (r < 0) Fail(r, "close");
   }
   uint64_t size_ = 0, offset_ = 0;

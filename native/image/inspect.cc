@@ -11,6 +11,7 @@
 #include <set>
 #include <utility>
 
+#include "common/fd.h"
 #include "image/formats.h"
 
 namespace ib::image {
@@ -37,21 +38,6 @@ std::string Join(const std::vector<std::string>& parts) {
   return out;
 }
 
-// Closes the descriptor on every path out of InspectPath/FollowBackingChain.
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
-
 // qemu's path_has_protocol: a ':' before any '/' means "proto:..." (nbd:, json:).
 bool HasProtocol(const std::string& path) {
   size_t stop = path.find_first_of(":/\\");
@@ -59,10 +45,14 @@ bool HasProtocol(const std::string& path) {
 }
 
 ImageInfo InspectOpen(const std::string& path, struct stat* st) {
-  Fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (fd.get() < 0) throw IoFailure{errno, "open", path};
-  if (fstat(fd.get(), st) != 0) throw IoFailure{errno, "fstat", path};
-  if (S_ISDIR(st->st_mode)) throw IoFailure{EISDIR, "open", path};
+  // A block device is an image too (an LVM volume, a loop device); a FIFO,
+  // socket or character device is refused before any read can block on it.
+  Fd fd;
+  int r = OpenFile(path, O_RDONLY, 0, FileKinds::kRegularOrBlock, &fd, st);
+  if (r == kWrongFileType && S_ISDIR(st->st_mode)) throw IoFailure{EISDIR, "open", path};
+  if (r == kWrongFileType)
+    throw IoFailure{EINVAL, "filetype", path, WrongFileTypeDetail(st->st_mode, FileKinds::kRegularOrBlock)};
+  if (r < 0) throw IoFailure{-r, "open", path};
   FdReader reader(fd.get(), path);
   ImageInfo info = Inspect(reader);
   info.actual_size = static_cast<uint64_t>(st->st_blocks) * 512;

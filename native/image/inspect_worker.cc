@@ -150,7 +150,7 @@ class InspectWorker : public PromiseWorker {
       if (follow_) chain_ = image::FollowBackingChain(path_, info_, static_cast<unsigned>(max_depth_));
     } catch (const image::IoFailure& e) {
       context_.path = e.path;
-      Fail(-e.err, e.syscall);
+      Fail(-e.err, e.syscall, e.detail);
     } catch (const image::InvalidImage& e) {
       Fail(-EINVAL, "inspect", e.reason);
     } catch (const std::bad_alloc&) {

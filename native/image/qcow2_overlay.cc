@@ -13,12 +13,14 @@
 // syscall 'qcow2_overlay' and a detail; a malformed base as EINVAL/'inspect'.
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <new>
 #include <stdexcept>
 
 #include "common/args.h"
+#include "common/fd.h"
 #include "common/promise_worker.h"
 #include "image/image.h"
 #include "image/inspect.h"
@@ -59,7 +61,7 @@ class OverlayWorker : public PromiseWorker {
       Write(image::BuildQcow2Overlay(params_));
     } catch (const image::IoFailure& e) {
       context_.path = e.path;
-      Fail(-e.err, e.syscall);
+      Fail(-e.err, e.syscall, e.detail);
     } catch (const image::InvalidImage& e) {
       Fail(-EINVAL, "inspect", "backing file: " + e.reason);
     } catch (const std::invalid_argument& e) {
@@ -80,30 +82,34 @@ class OverlayWorker : public PromiseWorker {
  private:
   // Pool thread. Creates the file exclusively; any failure after creation removes it.
   void Write(const image::OverlayLayout& layout) {
-    int fd = open(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd < 0) throw image::IoFailure{errno, "open", path_};
-    int err = 0;
-    const char* syscall = nullptr;
-    for (const auto& [offset, bytes] : layout.writes) {
-      size_t done = 0;
-      while (done < bytes.size() && err == 0) {
-        ssize_t n = pwrite(fd, bytes.data() + done, bytes.size() - done, static_cast<off_t>(offset + done));
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) {
-          err = n < 0 ? errno : EIO;
-          syscall = "pwrite";
-        } else {
-          done += static_cast<size_t>(n);
-        }
-      }
-      if (err != 0) break;
+    Fd fd;
+    struct stat st;
+    // O_EXCL: a new regular file or nothing (EEXIST for a FIFO or anything else there).
+    int r = OpenFile(path_, O_WRONLY | O_CREAT | O_EXCL, 0644, FileKinds::kRegular, &fd, &st);
+    if (r != 0 && fd.get() < 0) throw image::IoFailure{-r, "open", path_};
+    int err = r == kWrongFileType ? EIO : -r;
+    const char* syscall = "open";
+    // The mode is explicit, not left to the umask: the in-process LVM runner
+    // (liblvm2cmd) sets the process umask to 077 while a command runs.
+    if (err == 0 && fchmod(fd.get(), 0644) != 0) {
+      err = errno;
+      syscall = "fchmod";
     }
-    if (err == 0 && ftruncate(fd, static_cast<off_t>(layout.file_size)) != 0) {
+    for (const auto& [offset, bytes] : layout.writes) {
+      if (err != 0) break;
+      r = PwriteAll(fd.get(), reinterpret_cast<const char*>(bytes.data()), bytes.size(), offset);
+      if (r < 0) {
+        err = -r;
+        syscall = "pwrite";
+      }
+    }
+    if (err == 0 && ftruncate(fd.get(), static_cast<off_t>(layout.file_size)) != 0) {
       err = errno;
       syscall = "ftruncate";
     }
-    if (close(fd) != 0 && err == 0) {
-      err = errno;
+    r = fd.Close();
+    if (r < 0 && err == 0) {
+      err = -r;
       syscall = "close";
     }
     if (err != 0) {

@@ -23,6 +23,9 @@ packages=(
   # scripts/lvm-vm-test.sh: Debian's kernel (fetched with apt-get download)
   # booted under qemu with a busybox initramfs, for the device-mapper path
   qemu-system-x86 busybox-static cpio
+  # the inspector's hybrid-ISO test (test/unit/image/formats.test.ts): a
+  # bootable ISO 9660 + GPT/MBR like distribution installers
+  xorriso
 )
 
 missing=()

@@ -27,9 +27,11 @@ struct Format {
 // qemu's probes all score 100 on a signature match; order only matters for
 // crafted files that match several, and those are reported unsafe anyway.
 const Format kFormats[] = {
-    {"qcow2", ProbeQcow, ParseQcow2}, {"qed", ProbeQed, ParseQed},    {"vmdk", ProbeVmdk, ParseVmdk},
-    {"vpc", ProbeVpc, ParseVpc},      {"vhdx", ProbeVhdx, ParseVhdx}, {"vdi", ProbeVdi, ParseVdi},
-    {"luks", ProbeLuks, ParseLuks},
+    {"qcow2", ProbeQcow, ParseQcow2},  {"qed", ProbeQed, ParseQed},
+    {"vmdk", ProbeVmdk, ParseVmdk},    {"vpc", ProbeVpc, ParseVpc},
+    {"vhdx", ProbeVhdx, ParseVhdx},    {"vdi", ProbeVdi, ParseVdi},
+    {"luks", ProbeLuks, ParseLuks},    {"parallels", ProbeParallels, ParseParallels},
+    {"bochs", ProbeBochs, ParseBochs}, {"cloop", ProbeCloop, ParseCloop},
 };
 
 std::string Join(const std::vector<std::string>& parts) {
@@ -73,22 +75,37 @@ ImageInfo Inspect(Reader& reader) {
     claims.emplace_back(f.name);
     if (chosen == nullptr) chosen = &f;
   }
+  // qemu probes dmg by file name; its trailer is at the end, not in `head`.
+  const bool dmg = HasDmgTrailer(reader);
+  if (dmg) claims.emplace_back("dmg");
   if (chosen != nullptr) {
     chosen->parse(reader, head, info);
+  } else if (dmg) {
+    ParseDmg(reader, info);
   } else {
     info.format = "raw";
-    info.virtual_size = reader.Size();
+    // qemu's raw driver rounds the length up to whole sectors.
+    info.virtual_size = Add(reader.Size(), 511, "raw size") / 512 * 512;
     if (ProbeMbr(head)) info.content_hints.emplace_back("mbr");
     if (ProbeLuks2(head)) info.content_hints.emplace_back("luks2");
     if (HasVpcFooterAtEnd(reader)) info.content_hints.emplace_back("vpc");
   }
   // ISO 9660 and GPT are what nova's inspector also looks for: either one
   // next to another format means two readers would see different disks.
-  // (An MBR is not counted: hybrid ISOs and GPT's protective MBR carry one.)
-  if (ProbeIso(head)) claims.emplace_back("iso");
-  if (ProbeGpt(head)) claims.emplace_back("gpt");
+  const bool iso = ProbeIso(head), gpt = ProbeGpt(head);
+  const bool mbr = ProbeMbr(head) && !IsFatBootSector(head);
+  if (iso) claims.emplace_back("iso");
+  // A bootable ("hybrid") ISO, as distribution installers are, carries an
+  // MBR and often a GPT for USB booting: it is one image, an ISO, and its
+  // partition table describes the ISO's own extents.
+  const bool hybrid_iso = iso && claims.size() == 1;
+  if (gpt && !hybrid_iso) claims.emplace_back("gpt");
   if (info.format == "raw") {
-    for (const auto& c : claims) info.content_hints.insert(info.content_hints.begin(), c);
+    if (gpt) info.content_hints.insert(info.content_hints.begin(), "gpt");
+    if (iso) info.content_hints.insert(info.content_hints.begin(), "iso");
+    // oslo's partition-table sanity checks, for a raw disk whose first
+    // sector is an MBR (a GPT's protective one included).
+    if (mbr && !hybrid_iso) CheckMbrPartitions(head, info);
   }
   if (claims.size() > 1) info.Unsafe("multiple formats detected: " + Join(claims));
   return info;

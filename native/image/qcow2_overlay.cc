@@ -1,5 +1,8 @@
 // qcow2CreateOverlay(path, { backingFile, backingFormat?, size?, clusterSize?, extendedL2? })
 //
+// clusterSize defaults to the base's when the base is qcow2 (as nova's
+// create_cow_image does), else to 64 KiB.
+//
 // Writes a new qcow2 v3 image whose reads fall through to backingFile, the
 // layout computed by qcow2_layout.cc. The file is created with O_EXCL (never
 // clobbers) and removed again if any step fails. The backing file is
@@ -42,8 +45,9 @@ class OverlayWorker : public PromiseWorker {
     params_.backing_format = OptString(opts, "backingFormat");
     size_ = OptUint64(opts, "size", 0);
     has_size_ = !opts.Get("size").IsUndefined() && !opts.Get("size").IsNull();
-    const uint64_t cluster = OptUint64(opts, "clusterSize", 65536);
-    if (!image::IsPow2(cluster) || cluster < 512 || cluster > (2u << 20))
+    has_cluster_ = !opts.Get("clusterSize").IsUndefined() && !opts.Get("clusterSize").IsNull();
+    const uint64_t cluster = OptUint64(opts, "clusterSize", kDefaultCluster);
+    if (!ValidCluster(cluster))
       ThrowArgError(info.Env(), "a power of two in 512..2097152", "clusterSize", opts.Get("clusterSize"));
     params_.cluster_bits = static_cast<uint32_t>(__builtin_ctzll(cluster));
     params_.extended_l2 = OptBool(opts, "extendedL2", false);
@@ -55,6 +59,10 @@ class OverlayWorker : public PromiseWorker {
       const std::string base = image::CombineBackingPath(path_, params_.backing_file);
       image::ImageInfo info = image::InspectPath(base);
       if (params_.backing_format.empty()) params_.backing_format = info.format;
+      // nova's create_cow_image passes the base's cluster size on: a qcow2
+      // overlay of a qcow2 base gets the base's clusters unless told otherwise.
+      if (!has_cluster_ && info.format == "qcow2" && ValidCluster(info.cluster_size))
+        params_.cluster_bits = static_cast<uint32_t>(__builtin_ctzll(info.cluster_size));
       // Like qemu-img create: the size defaults to the base's, rounded up to whole sectors.
       const uint64_t size = has_size_ ? size_ : info.virtual_size;
       params_.size = (size + 511) / 512 * 512;
@@ -118,10 +126,13 @@ class OverlayWorker : public PromiseWorker {
     }
   }
 
+  static constexpr uint64_t kDefaultCluster = 65536;
+  static bool ValidCluster(uint64_t c) { return image::IsPow2(c) && c >= 512 && c <= (2u << 20); }
+
   std::string path_;
   image::OverlayParams params_;
   uint64_t size_ = 0;
-  bool has_size_ = false;
+  bool has_size_ = false, has_cluster_ = false;
 };
 
 }  // namespace

@@ -30,6 +30,9 @@ packages=(
   # private mount namespace, never the system service) boots guests from the
   # library's disks under qemu; virsh comes with libvirt-clients
   libvirt-daemon libvirt-daemon-driver-qemu
+  # the inspector's hybrid-ISO test (test/unit/image/formats.test.ts): a
+  # bootable ISO 9660 + GPT/MBR like distribution installers
+  xorriso
 )
 
 missing=()

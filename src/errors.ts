@@ -51,6 +51,7 @@ export type ErrorCode =
   | 'RBD_TIMEOUT'
   | 'TOOL_NOT_FOUND'
   | 'UNKNOWN_IMAGE_TYPE'
+  | 'UNSUPPORTED_FILE_TYPE'
   | 'VOLUMES_NOT_REMOVED';
 
 /** What an error concerned; absent fields did not apply. */
@@ -417,6 +418,17 @@ export class UnknownImageTypeError extends ImageBackendError {
  * ```
  */
 export class NotSupportedError extends ImageBackendError {}
+/**
+ * The path is not the kind of file the operation reads or writes (`UNSUPPORTED_FILE_TYPE`): a FIFO,
+ * socket, directory or character device where a regular file (or, for raw disks, a block device) is
+ * expected. Refused before any read, so a named pipe can never hang the call.
+ *
+ * @example
+ * ```ts
+ * await inspect(path).catch((e) => { if (e instanceof UnsupportedFileTypeError) log.warn(e.message); throw e });
+ * ```
+ */
+export class UnsupportedFileTypeError extends ImageBackendError {}
 /**
  * `resize2fs` could not grow a file system (`FILESYSTEM_RESIZE_FAILED`); `process` says how it ended.
  *

@@ -45,10 +45,12 @@ export const Rbd = {
 export {
   inspect,
   assertSafe,
+  DEFAULT_VMDK_ALLOWED_TYPES,
   type ImageFormat,
   type ImageInfo,
   type ImageSafety,
   type InspectOptions,
+  type QemuProbeOptions,
 } from './image/inspect.js';
 export { createQcow2Overlay, type Qcow2OverlayOptions, type Qcow2OverlayResult } from './image/overlay.js';
 export * from './blockdev/index.js';

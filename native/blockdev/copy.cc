@@ -20,6 +20,7 @@
 #include <fcntl.h>
 #include <linux/fs.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -68,13 +69,17 @@ class CopyWorker : public BlockdevWorker {
 
     Target dst;
     int r = OpenTarget(dst_, create_ ? (O_WRONLY | O_CREAT | O_EXCL) : O_WRONLY, &dst);
-    if (r < 0) {
+    if (r != 0) {
       // With O_EXCL the file exists only if this open made it.
       if (create_ && dst.fd.get() >= 0) ::unlink(dst_.c_str());
-      FailDst(r, "open", r == -EINVAL ? "not a regular file or block device" : "");
+      OpenError e = DescribeOpenError(r, dst);
+      FailDst(e.err, e.syscall, e.detail);
       return;
     }
-    bool ok = Copy(src, dst);
+    // The mode is explicit, not left to the umask: the in-process LVM runner
+    // (liblvm2cmd) sets the process umask to 077 while a command runs.
+    bool ok = !create_ || fchmod(dst.fd.get(), 0644) == 0 || FailDst(-errno, "fchmod");
+    ok = ok && Copy(src, dst);
     if (ok) {
       int closed = dst.fd.Close();
       if (closed < 0) ok = FailDst(closed, "close");

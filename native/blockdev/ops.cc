@@ -4,7 +4,9 @@
 //   blockdevFallocate(path, { size, offset = 0, keepSize = false }) -> undefined
 //     fallocate(2) mode 0 or FALLOC_FL_KEEP_SIZE over [offset, offset + size):
 //     nova's preallocation is `fallocate -n -l size`, i.e. keepSize: true.
+//     On failure a regular file is cut back to its old length.
 #include <fcntl.h>
+#include <unistd.h>
 
 #include "blockdev/blockdev.h"
 #include "blockdev/worker.h"
@@ -38,17 +40,19 @@ class FallocateWorker : public BlockdevWorker {
  private:
   void Run() override {
     // No O_CREAT: preallocation applies to a disk that was just created.
-    Fd fd(::open(path_.c_str(), O_WRONLY | O_CLOEXEC));
-    if (fd.get() < 0) {
-      Fail(-errno, "open");
-      return;
-    }
+    Target target;
+    if (!Open(&target, O_WRONLY)) return;
     int mode = keep_size_ ? FALLOC_FL_KEEP_SIZE : 0;
-    if (fallocate(fd.get(), mode, static_cast<off_t>(offset_), static_cast<off_t>(size_)) < 0) {
+    if (fallocate(target.fd.get(), mode, static_cast<off_t>(offset_), static_cast<off_t>(size_)) < 0) {
       Fail(-errno, "fallocate");
+      // A failed fallocate (ENOSPC) can keep what it allocated: blocks past
+      // the end (keepSize) or a longer file. Cut back to the old length so a
+      // failed preallocation does not leave the filesystem full.
+      if (!target.block && ftruncate(target.fd.get(), static_cast<off_t>(target.size)) < 0)
+        AddDetail("and cutting the file back failed: " + ErrnoName(-errno));
       return;
     }
-    int r = fd.Close();
+    int r = target.fd.Close();
     if (r < 0) Fail(r, "close");
   }
   uint64_t size_ = 0, offset_ = 0;

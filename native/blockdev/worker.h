@@ -4,14 +4,30 @@
 #pragma once
 
 #include <napi.h>
+#include <sys/stat.h>
 
 #include <string>
 
-#include "blockdev/fd.h"
+#include "blockdev/target.h"
 #include "common/args.h"
 #include "common/promise_worker.h"
 
 namespace ib::blockdev {
+
+// Why OpenTarget failed, as a Fail() takes it. A path of the wrong type
+// fails as EINVAL with the pseudo-syscall 'filetype', which
+// src/blockdev/native-error.ts maps to UNSUPPORTED_FILE_TYPE; a directory
+// stays a plain EINVAL from 'open', as it always was.
+struct OpenError {
+  int err;
+  const char* syscall;
+  std::string detail;
+};
+inline OpenError DescribeOpenError(int r, const Target& target) {
+  if (r == kWrongFileType && S_ISDIR(target.mode)) return {-EINVAL, "open", "not a regular file or block device"};
+  if (r == kWrongFileType) return {-EINVAL, "filetype", WrongFileTypeDetail(target.mode, FileKinds::kRegularOrBlock)};
+  return {r, "open", ""};
+}
 
 class BlockdevWorker : public PromiseWorker {
  public:
@@ -24,10 +40,13 @@ class BlockdevWorker : public PromiseWorker {
   virtual void Run() = 0;
 
   // Worker thread: opens path_ into `target`, recording a failure.
-  bool Open(Target* target, int flags) {
-    int r = OpenTarget(path_, flags, target);
-    if (r == -EINVAL) return Fail(r, "open", "not a regular file or block device");
-    return r < 0 ? Fail(r, "open") : true;
+  bool Open(Target* target, int flags) { return Opened(OpenTarget(path_, flags, target), *target); }
+
+  // Worker thread: records the outcome of OpenTarget.
+  bool Opened(int r, const Target& target) {
+    if (r == 0) return true;
+    OpenError e = DescribeOpenError(r, target);
+    return Fail(e.err, e.syscall, e.detail);
   }
 
   std::string path_;

@@ -7,7 +7,7 @@
 
 #include <cstdint>
 
-#include "blockdev/fd.h"
+#include "blockdev/target.h"
 #include "common/abort_handle.h"
 
 namespace ib::blockdev {

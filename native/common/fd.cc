@@ -1,8 +1,49 @@
 #include "common/fd.h"
 
+#include <fcntl.h>
+
 #include <cstring>
 
 namespace ib {
+
+namespace {
+
+bool Accepted(mode_t mode, FileKinds kinds) {
+  return S_ISREG(mode) || (kinds == FileKinds::kRegularOrBlock && S_ISBLK(mode));
+}
+
+}  // namespace
+
+int OpenFile(const std::string& path, int flags, mode_t mode, FileKinds kinds, Fd* out, struct stat* st) {
+  out->reset(::open(path.c_str(), flags | O_NONBLOCK | O_CLOEXEC, mode));
+  if (out->get() < 0) {
+    int err = errno;
+    // Opening a FIFO for writing with no reader, or a socket, fails with
+    // ENXIO under O_NONBLOCK: say what the path is instead.
+    if (err == ENXIO && ::stat(path.c_str(), st) == 0 && !Accepted(st->st_mode, kinds)) return kWrongFileType;
+    return -err;
+  }
+  if (fstat(out->get(), st) < 0) return -errno;
+  if (!Accepted(st->st_mode, kinds)) return kWrongFileType;
+  int fl = fcntl(out->get(), F_GETFL);
+  if (fl < 0 || fcntl(out->get(), F_SETFL, fl & ~O_NONBLOCK) < 0) return -errno;
+  return 0;
+}
+
+std::string FileTypeName(mode_t mode) {
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISSOCK(mode)) return "a socket";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  if (S_ISLNK(mode)) return "a symbolic link";
+  return "not a regular file";
+}
+
+std::string WrongFileTypeDetail(mode_t mode, FileKinds kinds) {
+  return "is " + FileTypeName(mode) +
+         (kinds == FileKinds::kRegular ? ", not a regular file" : ", not a regular file or block device");
+}
 
 bool Buffer::Allocate(size_t size) {
   void* mem = nullptr;

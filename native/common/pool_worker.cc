@@ -39,15 +39,16 @@ class Completions {
  public:
   explicit Completions(Napi::Env env) : channel_(std::make_shared<Channel>()) {
     auto* keep = new std::shared_ptr<Channel>(channel_);
-    channel_->tsfn = Tsfn::New(env, "imagebackend:completions", 0, 1, channel_.get(),
-                               [](Napi::Env, std::shared_ptr<Channel>* keep, Channel*) {
-                                 {
-                                   std::lock_guard<std::mutex> guard((*keep)->mutex);
-                                   (*keep)->closed = true;
-                                 }
-                                 delete keep;
-                               },
-                               keep);
+    channel_->tsfn = Tsfn::New(
+        env, "imagebackend:completions", 0, 1, channel_.get(),
+        [](Napi::Env, std::shared_ptr<Channel>* keep, Channel*) {
+          {
+            std::lock_guard<std::mutex> guard((*keep)->mutex);
+            (*keep)->closed = true;
+          }
+          delete keep;
+        },
+        keep);
     channel_->tsfn.Unref(env);  // idle: do not keep the process alive
   }
 
@@ -68,13 +69,13 @@ AddonData& GetAddonData(Napi::Env env) {
   return *data;
 }
 
-Napi::Promise PoolWorker::QueuePromise() {
+Napi::Promise PoolWorker::QueuePromise(Post post) {
   AddonData& data = GetAddonData(env_);
   if (!data.completions) data.completions = std::make_unique<Completions>(env_);
   std::shared_ptr<Channel> channel = data.completions->channel();
   if (channel->pending++ == 0) channel->tsfn.Ref(env_);
   Napi::Promise promise = deferred_.Promise();
-  Executor::Shared().Submit([this, channel] {
+  std::function<void()> task = [this, channel] {
     try {
       Execute();
     } catch (const std::bad_alloc&) {
@@ -86,7 +87,11 @@ Napi::Promise PoolWorker::QueuePromise() {
     // After the environment is gone the worker is leaked on purpose: its
     // N-API references may only be freed on a main thread that no longer exists.
     if (!channel->closed) channel->tsfn.NonBlockingCall(this);
-  });
+  };
+  if (post != nullptr)
+    post(std::move(task));
+  else
+    Executor::Shared().Submit(std::move(task));
   return promise;
 }
 

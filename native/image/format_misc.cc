@@ -1,6 +1,8 @@
 // The small formats: qed (little-endian header with a backing file), vdi
 // (VirtualBox), luks (version 1, the one qemu opens), and the content
 // signatures qemu reports as raw (iso, gpt, mbr).
+#include <vector>
+
 #include "image/formats.h"
 
 namespace ib::image {
@@ -117,5 +119,44 @@ bool ProbeIso(const Bytes& head) {
 }
 bool ProbeGpt(const Bytes& head) { return head.Equals(512, "EFI PART", 8); }
 bool ProbeMbr(const Bytes& head) { return head.Has(510, 2) && head.U8(510) == 0x55 && head.U8(511) == 0xAA; }
+
+bool IsFatBootSector(const Bytes& head) {
+  // Two FATs and the "fixed disk" media descriptor: a FAT file system's
+  // boot sector, not a partition table (oslo's GPTInspector._check_for_fat).
+  return head.Has(0, 512) && head.U8(0x10) == 2 && head.U8(0x15) == 0xF8;
+}
+
+void CheckMbrPartitions(const Bytes& head, ImageInfo& info) {
+  constexpr size_t kTable = 446;
+  constexpr uint8_t kGptProtective = 0xEE;
+  std::vector<int> used;
+  bool protective = false;
+  for (int i = 0; i < 4; i++) {
+    const size_t e = kTable + 16 * static_cast<size_t>(i);
+    const uint8_t boot = head.U8(e), type = head.U8(e + 4);
+    if (boot != 0x00 && boot != 0x80) {
+      info.Unsafe("MBR partition " + std::to_string(i) + " has an invalid boot flag");
+      return;
+    }
+    if (type != 0) used.push_back(i);
+    if (type == kGptProtective) {
+      protective = true;
+      // The protective entry starts at CHS 0/2/0, LBA 1 (UEFI spec 5.2.3).
+      if (head.U8(e + 1) != 0 || head.U8(e + 2) != 2 || head.U8(e + 3) != 0) {
+        info.Unsafe("GPT protective MBR has an invalid start CHS");
+        return;
+      }
+      if (head.Le32(e + 8) != 1) {
+        info.Unsafe("GPT protective MBR has an invalid start LBA");
+        return;
+      }
+    }
+  }
+  if (protective && used != std::vector<int>{0}) {
+    info.Unsafe("GPT protective MBR defines other partitions");
+  } else if (used.empty()) {
+    info.Unsafe("MBR defines no partitions");
+  }
+}
 
 }  // namespace ib::image

@@ -103,10 +103,13 @@ void ParseDescriptor(const Bytes& raw, bool embedded, ImageInfo& info) {
     if (key.empty() || key.find_first_of(" \t") != std::string::npos)
       Invalid("vmdk descriptor line " + std::to_string(lineno) + " is not understood");
     std::string value = Unquote(Trim(line.substr(eq + 1)));
-    if (key == "createType") info.create_type = value;
+    if (key == "createType") info.descriptor_create_type = value;
     if (key == "parentFileNameHint") info.backing_file = value;
   }
-  if (!embedded && info.create_type.empty()) Invalid("vmdk descriptor has no createType");
+  if (!embedded && info.descriptor_create_type.empty()) Invalid("vmdk descriptor has no createType");
+  // A descriptor file's type is its createType; a sparse file's is decided by
+  // its header (ParseSparse), as qemu does, whatever its descriptor claims.
+  if (!embedded) info.create_type = info.descriptor_create_type;
   if (!embedded && info.extents.empty()) Invalid("vmdk descriptor lists no extents");
 
   for (const VmdkExtent& e : info.extents) {
@@ -143,6 +146,10 @@ void ParseSparse(Reader& r, ImageInfo& info) {
   if ((capacity + per_l1 - 1) / per_l1 > (32u << 20)) Invalid("vmdk L1 table is too big");
   info.format = "vmdk";
   info.vmdk_version = version;
+  // qemu's vmdk_open_vmdk4: monolithicSparse, or streamOptimized when the
+  // (footer's) header says its grains are deflate-compressed.
+  constexpr uint16_t kCompressionDeflate = 1;
+  info.create_type = h.Le16(77) == kCompressionDeflate ? "streamOptimized" : "monolithicSparse";
   info.virtual_size = capacity * 512;
   info.cluster_size = granularity * 512;
   if (desc_size > 0) {

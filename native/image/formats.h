@@ -35,9 +35,24 @@ bool ProbeLuks(const Bytes& head);  // LUKS version 1, the one qemu opens
 bool ProbeLuks2(const Bytes& head);
 void ParseLuks(Reader& r, const Bytes& head, ImageInfo& info);
 
+// Formats qemu reads and nova refuses (format_legacy.cc): always unsafe.
+bool ProbeParallels(const Bytes& head);
+void ParseParallels(Reader& r, const Bytes& head, ImageInfo& info);
+bool ProbeBochs(const Bytes& head);
+void ParseBochs(Reader& r, const Bytes& head, ImageInfo& info);
+bool ProbeCloop(const Bytes& head);
+void ParseCloop(Reader& r, const Bytes& head, ImageInfo& info);
+bool HasDmgTrailer(Reader& r);  // the "koly" trailer in the last 512 bytes
+void ParseDmg(Reader& r, ImageInfo& info);
+
 // Content signatures qemu reports as raw.
 bool ProbeIso(const Bytes& head);
 bool ProbeGpt(const Bytes& head);
-bool ProbeMbr(const Bytes& head);
+bool ProbeMbr(const Bytes& head);  // the 0x55AA signature (also a FAT boot sector's)
+// A FAT volume boot record: same signature as an MBR, but a BPB (oslo's test).
+bool IsFatBootSector(const Bytes& head);
+// oslo's GPT/MBR safety check over the four partition entries; adds a
+// reason to `info` for each violation. Only for bytes ProbeMbr accepts.
+void CheckMbrPartitions(const Bytes& head, ImageInfo& info);
 
 }  // namespace ib::image

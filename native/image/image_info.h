@@ -19,7 +19,9 @@ struct VmdkExtent {
 };
 
 struct ImageInfo {
-  std::string format = "raw";  // raw, qcow2, qed, vmdk, vpc, vhdx, vdi, luks
+  // raw, qcow2, qed, vmdk, vpc, vhdx, vdi, luks, and the formats qemu reads
+  // but nova refuses: parallels, bochs, cloop, dmg.
+  std::string format = "raw";
   // What else the bytes look like when qemu would still say raw: iso, gpt,
   // mbr, vpc (a fixed VHD, whose footer qemu does not probe), luks2.
   std::vector<std::string> content_hints;
@@ -48,7 +50,8 @@ struct ImageInfo {
   uint32_t nb_snapshots = 0;
   uint32_t nb_bitmaps = 0;
   // vmdk
-  std::string create_type;
+  std::string create_type;             // what qemu reports (for a sparse file: from its header)
+  std::string descriptor_create_type;  // what the (embedded) descriptor's createType line claims
   uint32_t vmdk_version = 0;
   std::vector<VmdkExtent> extents;
   // vpc/vhdx/vdi

@@ -11,6 +11,7 @@
 #include <set>
 #include <utility>
 
+#include "common/fd.h"
 #include "image/formats.h"
 
 namespace ib::image {
@@ -26,9 +27,11 @@ struct Format {
 // qemu's probes all score 100 on a signature match; order only matters for
 // crafted files that match several, and those are reported unsafe anyway.
 const Format kFormats[] = {
-    {"qcow2", ProbeQcow, ParseQcow2}, {"qed", ProbeQed, ParseQed},    {"vmdk", ProbeVmdk, ParseVmdk},
-    {"vpc", ProbeVpc, ParseVpc},      {"vhdx", ProbeVhdx, ParseVhdx}, {"vdi", ProbeVdi, ParseVdi},
-    {"luks", ProbeLuks, ParseLuks},
+    {"qcow2", ProbeQcow, ParseQcow2},  {"qed", ProbeQed, ParseQed},
+    {"vmdk", ProbeVmdk, ParseVmdk},    {"vpc", ProbeVpc, ParseVpc},
+    {"vhdx", ProbeVhdx, ParseVhdx},    {"vdi", ProbeVdi, ParseVdi},
+    {"luks", ProbeLuks, ParseLuks},    {"parallels", ProbeParallels, ParseParallels},
+    {"bochs", ProbeBochs, ParseBochs}, {"cloop", ProbeCloop, ParseCloop},
 };
 
 std::string Join(const std::vector<std::string>& parts) {
@@ -37,21 +40,6 @@ std::string Join(const std::vector<std::string>& parts) {
   return out;
 }
 
-// Closes the descriptor on every path out of InspectPath/FollowBackingChain.
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
-
 // qemu's path_has_protocol: a ':' before any '/' means "proto:..." (nbd:, json:).
 bool HasProtocol(const std::string& path) {
   size_t stop = path.find_first_of(":/\\");
@@ -59,10 +47,14 @@ bool HasProtocol(const std::string& path) {
 }
 
 ImageInfo InspectOpen(const std::string& path, struct stat* st) {
-  Fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (fd.get() < 0) throw IoFailure{errno, "open", path};
-  if (fstat(fd.get(), st) != 0) throw IoFailure{errno, "fstat", path};
-  if (S_ISDIR(st->st_mode)) throw IoFailure{EISDIR, "open", path};
+  // A block device is an image too (an LVM volume, a loop device); a FIFO,
+  // socket or character device is refused before any read can block on it.
+  Fd fd;
+  int r = OpenFile(path, O_RDONLY, 0, FileKinds::kRegularOrBlock, &fd, st);
+  if (r == kWrongFileType && S_ISDIR(st->st_mode)) throw IoFailure{EISDIR, "open", path};
+  if (r == kWrongFileType)
+    throw IoFailure{EINVAL, "filetype", path, WrongFileTypeDetail(st->st_mode, FileKinds::kRegularOrBlock)};
+  if (r < 0) throw IoFailure{-r, "open", path};
   FdReader reader(fd.get(), path);
   ImageInfo info = Inspect(reader);
   info.actual_size = static_cast<uint64_t>(st->st_blocks) * 512;
@@ -83,22 +75,37 @@ ImageInfo Inspect(Reader& reader) {
     claims.emplace_back(f.name);
     if (chosen == nullptr) chosen = &f;
   }
+  // qemu probes dmg by file name; its trailer is at the end, not in `head`.
+  const bool dmg = HasDmgTrailer(reader);
+  if (dmg) claims.emplace_back("dmg");
   if (chosen != nullptr) {
     chosen->parse(reader, head, info);
+  } else if (dmg) {
+    ParseDmg(reader, info);
   } else {
     info.format = "raw";
-    info.virtual_size = reader.Size();
+    // qemu's raw driver rounds the length up to whole sectors.
+    info.virtual_size = Add(reader.Size(), 511, "raw size") / 512 * 512;
     if (ProbeMbr(head)) info.content_hints.emplace_back("mbr");
     if (ProbeLuks2(head)) info.content_hints.emplace_back("luks2");
     if (HasVpcFooterAtEnd(reader)) info.content_hints.emplace_back("vpc");
   }
   // ISO 9660 and GPT are what nova's inspector also looks for: either one
   // next to another format means two readers would see different disks.
-  // (An MBR is not counted: hybrid ISOs and GPT's protective MBR carry one.)
-  if (ProbeIso(head)) claims.emplace_back("iso");
-  if (ProbeGpt(head)) claims.emplace_back("gpt");
+  const bool iso = ProbeIso(head), gpt = ProbeGpt(head);
+  const bool mbr = ProbeMbr(head) && !IsFatBootSector(head);
+  if (iso) claims.emplace_back("iso");
+  // A bootable ("hybrid") ISO, as distribution installers are, carries an
+  // MBR and often a GPT for USB booting: it is one image, an ISO, and its
+  // partition table describes the ISO's own extents.
+  const bool hybrid_iso = iso && claims.size() == 1;
+  if (gpt && !hybrid_iso) claims.emplace_back("gpt");
   if (info.format == "raw") {
-    for (const auto& c : claims) info.content_hints.insert(info.content_hints.begin(), c);
+    if (gpt) info.content_hints.insert(info.content_hints.begin(), "gpt");
+    if (iso) info.content_hints.insert(info.content_hints.begin(), "iso");
+    // oslo's partition-table sanity checks, for a raw disk whose first
+    // sector is an MBR (a GPT's protective one included).
+    if (mbr && !hybrid_iso) CheckMbrPartitions(head, info);
   }
   if (claims.size() > 1) info.Unsafe("multiple formats detected: " + Join(claims));
   return info;

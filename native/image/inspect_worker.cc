@@ -55,6 +55,7 @@ Napi::Object FormatSpecific(Napi::Env env, const ImageInfo& info) {
     }
   } else if (info.format == "vmdk") {
     SetString(d, "createType", info.create_type);
+    SetString(d, "descriptorCreateType", info.descriptor_create_type);
     if (info.vmdk_version != 0) d.Set("version", info.vmdk_version);
     Napi::Array extents = Napi::Array::New(env, info.extents.size());
     for (size_t i = 0; i < info.extents.size(); i++) {
@@ -150,7 +151,7 @@ class InspectWorker : public PromiseWorker {
       if (follow_) chain_ = image::FollowBackingChain(path_, info_, static_cast<unsigned>(max_depth_));
     } catch (const image::IoFailure& e) {
       context_.path = e.path;
-      Fail(-e.err, e.syscall);
+      Fail(-e.err, e.syscall, e.detail);
     } catch (const image::InvalidImage& e) {
       Fail(-EINVAL, "inspect", e.reason);
     } catch (const std::bad_alloc&) {

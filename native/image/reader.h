@@ -21,6 +21,7 @@ struct IoFailure {
   int err;  // positive errno
   const char* syscall;
   std::string path;
+  std::string detail = {};  // e.g. "is a FIFO, not a regular file or block device"
 };
 
 // No single read is larger than this: metadata we parse is small, and an

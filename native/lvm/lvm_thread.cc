@@ -15,17 +15,12 @@ namespace ib::lvm {
 
 namespace {
 
-struct Job {
-  std::string cmdline;
-  std::promise<Result> promise;
-};
-
 // Process-wide; never destroyed (a static destructor would race with a
 // running command at exit), stopped by the last environment's cleanup hook.
 struct State {
   std::mutex mutex;
   std::condition_variable wake;
-  std::deque<Job> queue;
+  std::deque<std::function<void()>> queue;
   std::thread thread;
   bool running = false;
   bool stopping = false;
@@ -37,7 +32,13 @@ State& state() {
   return *s;
 }
 
-// LVM thread only: the messages of the command being run.
+// LVM thread only: the lvm2 handle while commands may run (null before
+// lvm2_init, after a failed one, and once the thread is draining its queue
+// to stop), whether this thread is the LVM thread, and the messages of the
+// command being run.
+thread_local bool on_lvm_thread = false;
+void* handle = nullptr;
+bool init_failed = false;
 std::vector<std::pair<int, std::string>>* current = nullptr;
 
 void LogFn(int level, const char* file, int line, int dm_errno, const char* message) {
@@ -48,6 +49,8 @@ void LogFn(int level, const char* file, int line, int dm_errno, const char* mess
 
 // lvm2 sets the process umask (global/umask, 077) and leaves it: put it back
 // so files Node creates meanwhile are not affected for longer than a command.
+// (Files this library creates get explicit modes anyway: the umask is
+// process-wide and a command takes a while.)
 struct UmaskGuard {
   mode_t saved;
   UmaskGuard() : saved(::umask(0)) { ::umask(saved); }
@@ -56,43 +59,37 @@ struct UmaskGuard {
 
 void Loop() {
   State& s = state();
-  void* handle = nullptr;
-  // Jobs are submitted only after the library loaded (run.cc); never call
-  // into an unloaded one, whatever the caller did.
+  on_lvm_thread = true;
+  // Without liblvm2cmd (a host without lvm2) the thread still runs its
+  // tasks, which fail with ELIBACC before touching lvm2 (run.cc).
   if (EnsureLiblvm2cmd(nullptr)) {
     UmaskGuard guard;
     lvm2_log_fn(LogFn);
     handle = lvm2_init();
+    init_failed = handle == nullptr;
   }
   for (;;) {
-    Job job;
+    std::function<void()> task;
     {
       std::unique_lock<std::mutex> lock(s.mutex);
       s.wake.wait(lock, [&] { return s.stopping || !s.queue.empty(); });
       if (s.stopping) break;
-      job = std::move(s.queue.front());
+      task = std::move(s.queue.front());
       s.queue.pop_front();
     }
-    Result result;
-    if (handle == nullptr) {
-      result.err = -EIO;
-    } else {
-      UmaskGuard guard;
-      current = &result.messages;
-      result.status = lvm2_run(handle, job.cmdline.c_str());
-      current = nullptr;
-    }
-    job.promise.set_value(std::move(result));
+    task();
   }
   if (handle != nullptr) lvm2_exit(handle);
-  // Whatever is still queued will never run.
-  std::lock_guard<std::mutex> lock(s.mutex);
-  for (Job& job : s.queue) {
-    Result result;
-    result.err = -ECANCELED;
-    job.promise.set_value(std::move(result));
+  handle = nullptr;
+  // Whatever is still queued runs now, without lvm2: each task's Run()
+  // answers ECANCELED and its promise settles (or, with its environment
+  // gone, is dropped by the completion channel).
+  std::deque<std::function<void()>> rest;
+  {
+    std::lock_guard<std::mutex> lock(s.mutex);
+    rest.swap(s.queue);
   }
-  s.queue.clear();
+  for (auto& task : rest) task();
 }
 
 void Stop() {
@@ -123,24 +120,34 @@ void ReleaseUser(void*) {
 
 }  // namespace
 
-std::future<Result> Submit(std::string cmdline) {
+void Post(std::function<void()> task) {
   State& s = state();
-  std::lock_guard<std::mutex> lock(s.mutex);
-  Job job{std::move(cmdline), {}};
-  std::future<Result> future = job.promise.get_future();
-  if (s.stopping) {
-    Result result;
-    result.err = -ECANCELED;
-    job.promise.set_value(std::move(result));
-    return future;
+  {
+    std::lock_guard<std::mutex> lock(s.mutex);
+    if (!s.stopping) {
+      s.queue.push_back(std::move(task));
+      if (!s.running) {
+        s.running = true;
+        s.thread = std::thread(Loop);
+      }
+      s.wake.notify_one();
+      return;
+    }
   }
-  s.queue.push_back(std::move(job));
-  if (!s.running) {
-    s.running = true;
-    s.thread = std::thread(Loop);
+  task();  // stopping: Run() inside answers ECANCELED
+}
+
+Result Run(const std::string& cmdline) {
+  Result result;
+  if (!on_lvm_thread || handle == nullptr) {
+    result.err = on_lvm_thread && init_failed ? -EIO : -ECANCELED;
+    return result;
   }
-  s.wake.notify_one();
-  return future;
+  UmaskGuard guard;
+  current = &result.messages;
+  result.status = lvm2_run(handle, cmdline.c_str());
+  current = nullptr;
+  return result;
 }
 
 void AddUser(napi_env env) {

@@ -1,13 +1,18 @@
 // The one thread that talks to liblvm2cmd. The library keeps global state
 // (config, device cache, memory pools, the log callback), so every call runs
-// on this thread, one at a time, in the order queued. The thread starts with
-// the first job and stops when the last Node.js environment that used it is
-// cleaned up (after the job it is running; queued jobs fail with ECANCELED).
+// on this thread, one at a time, in the order posted. The thread starts with
+// the first task and stops when the last Node.js environment that used it is
+// cleaned up (after the task it is running; tasks still queued then run with
+// Run() answering ECANCELED, so every promise settles).
+//
+// Work reaches the thread as PoolWorker tasks (common/pool_worker.h): the
+// LVM thread runs Execute() itself and completes through the environment's
+// thread-safe function, like RBD work; no libuv thread waits on a command.
 #pragma once
 
 #include <node_api.h>
 
-#include <future>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -20,8 +25,15 @@ struct Result {
   std::vector<std::pair<int, std::string>> messages;
 };
 
-// Any thread: queues `cmdline` and returns the future of its result.
-std::future<Result> Submit(std::string cmdline);
+// Any thread: runs `task` on the LVM thread after the tasks posted before
+// it. While the thread is stopping, the task runs at once on the caller's
+// thread (where Run() answers ECANCELED). A PoolWorker::Post.
+void Post(std::function<void()> task);
+
+// Inside a posted task: runs one lvm2 command line on the LVM thread, with
+// the process umask put back afterwards. Anywhere else, or after the thread
+// began stopping: err = -ECANCELED, nothing run.
+Result Run(const std::string& cmdline);
 
 // Main thread, when an environment loads the addon: counts it as a user and
 // registers its cleanup hook, which releases it; the last release stops the

@@ -1,12 +1,11 @@
-// lvm2Run(cmdline): a PromiseWorker whose Execute() hands the command to the
-// LVM thread and waits for it. The wait holds a libuv pool thread for the
-// length of one command; LvmLibRunner keeps one call in flight, so at most
-// one pool thread waits, and the worker machinery gives us teardown-safe
-// promise settling for free.
+// lvm2Run(cmdline): a PoolWorker posted to the LVM thread (lvm_thread.h),
+// which runs Execute() itself and completes through the environment's
+// thread-safe function, like RBD work: no libuv pool thread waits for a
+// command, so Node's fs calls never queue behind lvm2.
 #include <cerrno>
 
 #include "common/args.h"
-#include "common/promise_worker.h"
+#include "common/pool_worker.h"
 #include "lvm/lvm.h"
 #include "lvm/liblvm2cmd_loader.h"
 #include "lvm/lvm_thread.h"
@@ -15,12 +14,12 @@ namespace ib {
 
 namespace {
 
-class RunWorker : public PromiseWorker {
+class RunWorker : public PoolWorker {
  public:
-  RunWorker(Napi::Env env, std::string cmdline) : PromiseWorker(env, "lvm2Run"), cmdline_(std::move(cmdline)) {}
+  RunWorker(Napi::Env env, std::string cmdline) : PoolWorker(env), cmdline_(std::move(cmdline)) {}
 
  private:
-  // libuv pool thread.
+  // The LVM thread (or, while it stops, the thread that posted the work).
   void Execute() override {
     // The first command of the process opens liblvm2cmd: a host without it
     // gets a typed error naming the package instead of failing to load.
@@ -29,8 +28,9 @@ class RunWorker : public PromiseWorker {
       Fail(-ELIBACC, "dlopen", missing);
       return;
     }
-    result_ = lvm::Submit(std::move(cmdline_)).get();
-    if (result_.err != 0) Fail(result_.err, "lvm2_run", result_.err == -ECANCELED ? "the LVM thread stopped" : "lvm2_init failed");
+    result_ = lvm::Run(cmdline_);
+    if (result_.err != 0)
+      Fail(result_.err, "lvm2_run", result_.err == -ECANCELED ? "the LVM thread stopped" : "lvm2_init failed");
   }
 
   Napi::Value Resolve(Napi::Env env) override {
@@ -53,7 +53,7 @@ class RunWorker : public PromiseWorker {
 
 Napi::Value Lvm2Run(const Napi::CallbackInfo& info) {
   std::string cmdline = ArgString(info, 0, "cmdline");
-  return (new RunWorker(info.Env(), std::move(cmdline)))->QueuePromise();
+  return (new RunWorker(info.Env(), std::move(cmdline)))->QueuePromise(lvm::Post);
 }
 
 }  // namespace

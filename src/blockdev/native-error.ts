@@ -1,6 +1,7 @@
 /**
  * Turns a rejection of the blockdev half of the addon into a typed
- * {@link ImageBackendError}: ENOENT is a missing disk, ECANCELED an abort,
+ * {@link ImageBackendError}: ENOENT is a missing disk, ECANCELED an abort, a
+ * FIFO or other wrong file type UNSUPPORTED_FILE_TYPE,
  * argument TypeErrors are invalid arguments, the rest keep their errno.
  */
 import {
@@ -9,6 +10,7 @@ import {
   DiskNotFoundError,
   ImageBackendError,
   InvalidArgumentError,
+  UnsupportedFileTypeError,
   isNativeError,
 } from '../errors.js';
 import { abortError } from '../abort.js';
@@ -34,6 +36,9 @@ export function blockdevError(
     cause: error,
   };
   if (error.code === 'ECANCELED') return abortError(operation, details);
+  if (error.code === 'EINVAL' && error.syscall === 'filetype') {
+    return new UnsupportedFileTypeError('UNSUPPORTED_FILE_TYPE', `${operation}: '${error.path}' ${error.detail ?? 'is not a regular file or block device'}`, details);
+  }
   if (error.code === 'ENOENT') return new DiskNotFoundError('DISK_NOT_FOUND', `${operation}: ${error.message}`, details);
   if (kind === 'COPY_FAILED') return new CopyFailedError(kind, `${operation}: ${error.message}`, details);
   return new BlockDeviceError(kind, `${operation}: ${error.message}`, details);

@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, readdir, rm } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { mkdir, open, readdir, rm } from 'node:fs/promises';
+import { constants as osConstants } from 'node:os';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
-import { DiskInfoIoError, ImageBackendError, InvalidDiskInfoError, invalidArgument } from '../errors.js';
+import { DiskInfoIoError, ImageBackendError, InvalidDiskInfoError, UnsupportedFileTypeError, invalidArgument } from '../errors.js';
 import { writeFileAtomic } from '../fsutil/atomic.js';
 import { errnoName, messageOf, systemErrorDetails } from '../fsutil/errno.js';
 import { Locks, type LockService } from '../cache/Locks.js';
@@ -75,7 +77,9 @@ export class DiskInfo {
   /**
    * Every entry; empty when the file does not exist or is empty. Rejects with
    * `INVALID_DISK_INFO` for content that is not a `{path: format}` object of
-   * known formats, `DISK_INFO_READ_FAILED` when the file cannot be read.
+   * known formats, `DISK_INFO_READ_FAILED` when the file cannot be read,
+   * `UNSUPPORTED_FILE_TYPE` when it is not a regular file (a FIFO is refused
+   * without blocking).
    *
    * @example
    * ```ts
@@ -156,7 +160,7 @@ export class DiskInfo {
   async #load(): Promise<Map<string, DiskFormat>> {
     let text: string;
     try {
-      text = await readFile(this.path, 'utf8');
+      text = await readRegularFile(this.path);
     } catch (error) {
       if (errnoName(error) === 'ENOENT') return new Map();
       throw this.#ioError('DISK_INFO_READ_FAILED', error);
@@ -176,6 +180,32 @@ export class DiskInfo {
     if (error instanceof ImageBackendError) return error;
     const verb = code === 'DISK_INFO_READ_FAILED' ? 'read' : 'write';
     return new DiskInfoIoError(code, `cannot ${verb} ${this.path}: ${messageOf(error)}`, systemErrorDetails(error, verb === 'read' ? 'readDiskInfo' : 'writeDiskInfo', this.path));
+  }
+}
+
+/**
+ * Reads a file that must be a regular file. The open is non-blocking and the
+ * type is checked before any read: a FIFO planted as disk.info would
+ * otherwise block a libuv thread forever (and with it the process's exit).
+ */
+async function readRegularFile(path: string): Promise<string> {
+  const fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    const st = await fh.stat();
+    // A directory fails the read below with EISDIR (DISK_INFO_READ_FAILED), as it always did.
+    if (!st.isFile() && !st.isDirectory()) {
+      const what = st.isFIFO() ? 'a FIFO' : st.isSocket() ? 'a socket' : st.isCharacterDevice() ? 'a character device' : 'a block device';
+      throw new UnsupportedFileTypeError('UNSUPPORTED_FILE_TYPE', `${path} is ${what}, not a regular file: refusing to read it as disk.info`, {
+        operation: 'readDiskInfo',
+        path,
+        errno: -osConstants.errno.EINVAL,
+        errnoName: 'EINVAL',
+        syscall: 'fstat',
+      });
+    }
+    return await fh.readFile('utf8');
+  } finally {
+    await fh.close();
   }
 }
 

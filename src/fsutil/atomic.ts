@@ -63,6 +63,9 @@ export async function writeFileAtomic(path: string, data: string, mode = 0o644):
   try {
     const fh = await open(tmp, 'wx', mode);
     try {
+      // The mode is explicit, not left to the umask: the in-process LVM
+      // runner (liblvm2cmd) sets the process umask to 077 while it runs.
+      await fh.chmod(mode);
       await fh.writeFile(data, 'utf8');
       await fh.sync();
     } finally {

@@ -8,9 +8,30 @@
 import { ImageInvalidError, ImageUnsafeError, invalidArgument } from '../errors.js';
 import { native, type NativeImageInfo } from '../native.js';
 import { mapImageError } from './native-error.js';
+import { probeWithQemu, type QemuProbeOptions } from './qemuProbe.js';
+import { checkVmdkAllowedTypes, vmdkTypeReasons } from './vmdkTypes.js';
 
-/** qemu's format names; `raw` also covers what qemu does not know (iso, gpt...). */
-export type ImageFormat = 'raw' | 'qcow2' | 'qed' | 'vmdk' | 'vpc' | 'vhdx' | 'vdi' | 'luks';
+export { DEFAULT_VMDK_ALLOWED_TYPES } from './vmdkTypes.js';
+export type { QemuProbeOptions } from './qemuProbe.js';
+
+/**
+ * qemu's format names; `raw` also covers what qemu does not know (iso, gpt...).
+ * `parallels`, `bochs`, `cloop` and `dmg` are formats qemu reads and nova
+ * refuses: recognised so they never pass for raw, and always unsafe.
+ */
+export type ImageFormat =
+  | 'raw'
+  | 'qcow2'
+  | 'qed'
+  | 'vmdk'
+  | 'vpc'
+  | 'vhdx'
+  | 'vdi'
+  | 'luks'
+  | 'parallels'
+  | 'bochs'
+  | 'cloop'
+  | 'dmg';
 
 /** Whether an image may be used as it is, and every reason when it may not (see README "Safety"). */
 export interface ImageSafety {
@@ -87,9 +108,25 @@ export interface InspectOptions {
         /** The most backing links followed; default 16. */
         maxDepth?: number;
       };
+  /**
+   * nova's `[compute] vmdk_allowed_types`: the VMDK create types accepted as
+   * safe. A VMDK whose type (as qemu reports it) or whose descriptor's
+   * `createType` claim is not listed is unsafe; an empty list makes every
+   * VMDK unsafe. Default {@link DEFAULT_VMDK_ALLOWED_TYPES}
+   * (`streamOptimized`, `monolithicSparse`).
+   */
+  vmdkAllowedTypes?: readonly string[];
+  /**
+   * Confirm a `raw` verdict with `qemu-img info` probing the file itself (no
+   * `-f`, under the qemu runner's resource limits and timeout): when qemu
+   * sees another format, the disagreement is an unsafe reason. Costs one
+   * qemu-img run (about 5 ms) for raw files only; off by default, so
+   * `inspect` stays fork-free. `true` uses the defaults.
+   */
+  qemuProbe?: boolean | QemuProbeOptions;
 }
 
-const FORMATS = new Set<string>(['raw', 'qcow2', 'qed', 'vmdk', 'vpc', 'vhdx', 'vdi', 'luks']);
+const FORMATS = new Set<string>(['raw', 'qcow2', 'qed', 'vmdk', 'vpc', 'vhdx', 'vdi', 'luks', 'parallels', 'bochs', 'cloop', 'dmg']);
 
 /**
  * Inspects the image at `path`.
@@ -109,13 +146,27 @@ export async function inspect(path: string, options: InspectOptions = {}): Promi
   if (follow !== undefined && typeof follow !== 'boolean' && (typeof follow !== 'object' || follow === null)) {
     throw invalidArgument('a boolean or { maxDepth }', 'followBackingChain', follow);
   }
+  const allowed = checkVmdkAllowedTypes(options.vmdkAllowedTypes);
+  const probe = options.qemuProbe;
+  if (probe !== undefined && typeof probe !== 'boolean' && (typeof probe !== 'object' || probe === null)) {
+    throw invalidArgument('a boolean or qemu probe options', 'qemuProbe', probe);
+  }
   let raw: NativeImageInfo;
   try {
     raw = await native().imageInspect(path, follow === undefined ? {} : { followBackingChain: follow });
   } catch (error) {
     throw mapImageError(error, 'inspect', path);
   }
-  return toImageInfo(raw, path);
+  const info = toImageInfo(raw, path, allowed);
+  if (probe && info.format === 'raw') {
+    const reason = await probeWithQemu(path, probe === true ? {} : probe);
+    if (reason !== undefined) addReason(info, reason);
+  }
+  return info;
+}
+
+function addReason(info: ImageInfo, reason: string): void {
+  info.safety = { safe: false, reasons: [...info.safety.reasons, reason] };
 }
 
 /**
@@ -134,7 +185,7 @@ export function assertSafe(info: ImageInfo, path: string): void {
   });
 }
 
-function toImageInfo(raw: NativeImageInfo, path: string): ImageInfo {
+function toImageInfo(raw: NativeImageInfo, path: string, vmdkAllowed: readonly string[]): ImageInfo {
   if (!FORMATS.has(raw.format)) throw new ImageInvalidError('IMAGE_INVALID', `Image '${path}' has unknown format ${raw.format}`);
   const size = (v: number | bigint, what: string): number => {
     if (typeof v === 'number') return v;
@@ -151,6 +202,14 @@ function toImageInfo(raw: NativeImageInfo, path: string): ImageInfo {
     formatSpecific: { type: raw.format as ImageFormat, data: raw.formatSpecific.data },
   };
   if (info.clusterSize === undefined) delete info.clusterSize;
-  if (chain !== undefined) info.chain = chain.map((link) => ({ ...toImageInfo(link, link.path), path: link.path }));
+  for (const reason of vmdkTypeReasons(info, vmdkAllowed)) addReason(info, reason);
+  if (chain !== undefined) {
+    info.chain = chain.map((link) => ({ ...toImageInfo(link, link.path, vmdkAllowed), path: link.path }));
+    // As the native chain walk does for its own reasons: a link's policy
+    // refusal makes the top image unsafe too.
+    for (const link of info.chain) {
+      for (const reason of vmdkTypeReasons(link, vmdkAllowed)) addReason(info, `backing file '${link.path}': ${reason}`);
+    }
+  }
   return info;
 }

@@ -2,7 +2,8 @@
  * Maps the image functions' native rejections to the error model. The native
  * layer reports a malformed image as errno EINVAL with syscall `inspect` (and
  * the parser's reason in `detail`), an unusable overlay argument as EINVAL
- * with syscall `qcow2_overlay`; everything else is a plain system error.
+ * with syscall `qcow2_overlay`, a path of the wrong type (a FIFO...) as
+ * EINVAL with syscall `filetype`; everything else is a plain system error.
  */
 import {
   DiskNotFoundError,
@@ -10,6 +11,7 @@ import {
   ImageInvalidError,
   ImageIoError,
   InvalidArgumentError,
+  UnsupportedFileTypeError,
   isNativeError,
 } from '../errors.js';
 
@@ -36,6 +38,9 @@ export function mapImageError(error: unknown, operation: string, path: string): 
   }
   if (error.code === 'EINVAL' && error.syscall === 'qcow2_overlay') {
     return new InvalidArgumentError('INVALID_ARGUMENT', `Cannot create overlay '${where}': ${error.detail ?? 'bad argument'}`, details);
+  }
+  if (error.code === 'EINVAL' && error.syscall === 'filetype') {
+    return new UnsupportedFileTypeError('UNSUPPORTED_FILE_TYPE', `Image '${where}' ${error.detail ?? 'is not a regular file'}`, details);
   }
   if (error.code === 'ENOENT') {
     return new DiskNotFoundError('DISK_NOT_FOUND', `Disk '${where}' not found (${error.syscall})`, details);

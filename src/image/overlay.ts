@@ -15,9 +15,12 @@ export interface Qcow2OverlayOptions {
   backingFormat?: string;
   /** Virtual size in bytes (rounded up to 512); defaults to the backing file's virtual size. */
   size?: number;
-  /** Power of two in 512..2 MiB; default 64 KiB. */
+  /**
+   * Power of two in 512..2 MiB. Default: the base's cluster size when the
+   * base is qcow2 (what nova's `create_cow_image` does), else 64 KiB.
+   */
   clusterSize?: number;
-  /** Subcluster allocation (needs clusterSize >= 16 KiB); default false. */
+  /** qcow2's `extended_l2`: subcluster allocation (needs clusters of 16 KiB or more); default false. */
   extendedL2?: boolean;
 }
 

@@ -21,6 +21,12 @@ export interface RunQemuImgOptions {
   onStdout?: (chunk: string) => void;
   /** Program to run; default `qemu-img` from PATH. */
   qemuImg?: string;
+  /**
+   * Let qemu-img probe the format (an image-opening command without `-f`).
+   * Only for a second opinion on a file the caller already inspected and
+   * found raw (see `inspect`'s `qemuProbe`); never to open an image.
+   */
+  allowProbe?: boolean;
 }
 
 /** How a successful qemu-img run ended. */
@@ -75,7 +81,7 @@ export async function runQemuImg(argv: readonly string[], options: RunQemuImgOpt
     throw invalidArgument('a non-empty array of strings', 'argv', argv);
   }
   const sub = argv[0] as string;
-  if (OPENS_IMAGE.has(sub) && !argv.includes('-f') && !argv.includes('--image-opts')) {
+  if (OPENS_IMAGE.has(sub) && !argv.includes('-f') && !argv.includes('--image-opts') && options.allowProbe !== true) {
     throw invalidArgument(`argv with '-f <format>' for qemu-img ${sub}`, 'argv', argv.join(' '));
   }
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;

@@ -22,6 +22,10 @@ const fetch = async ({ target }) => {
   await fh.truncate(Number(baseSize));
   const sector = Buffer.alloc(512);
   sector.write('shared base', 0);
+  // One Linux partition from 1 MiB: an MBR signature with no partition is unsafe (oslo's check).
+  sector[446 + 4] = 0x83;
+  sector.writeUInt32LE(2048, 446 + 8);
+  sector.writeUInt32LE(1, 446 + 12);
   sector[510] = 0x55;
   sector[511] = 0xaa;
   await fh.write(sector, 0, 512, 0);

@@ -105,6 +105,10 @@ const cases: Case[] = [
   create('vdi', 1.5 * G),
   create('vdi', 8 * M, ['static=on']),
   create('vdi', M + 512),
+  // parallels: qemu reads and writes it, nova refuses it
+  { ...create('parallels', 64 * M), safe: false },
+  { ...create('parallels', 10 * G, ['cluster_size=4096']), safe: false },
+  { name: 'convert raw->parallels', args: ['convert', '-q', '-O', 'parallels', 'DATA', 'FILE'], safe: false },
   // convert from a raw image with data
   { name: 'convert raw->qcow2 compressed', args: ['convert', '-q', '-c', '-O', 'qcow2', 'DATA', 'FILE'], safe: true },
   { name: 'convert raw->qcow2 v2', args: ['convert', '-q', '-O', 'qcow2', '-o', 'compat=0.10', 'DATA', 'FILE'], safe: true },

@@ -151,6 +151,39 @@ describe('createQcow2Overlay', () => {
     expect(bad).toBeInstanceOf(InvalidArgumentError);
   });
 
+  it("inherits a qcow2 base's cluster size, as nova's create_cow_image does; a raw base or an explicit size does not", async () => {
+    const d = await freshDir();
+    await qemuImg('create', '-q', '-f', 'qcow2', '-o', 'cluster_size=4096', join(d, 'base4k.qcow2'), String(8 * M));
+    await qemuImg('create', '-q', '-f', 'raw', join(d, 'base.raw'), String(8 * M));
+    const cases: Array<[string, Parameters<typeof createQcow2Overlay>[1], number]> = [
+      ['inherit.qcow2', { backingFile: 'base4k.qcow2' }, 4096],
+      ['explicit.qcow2', { backingFile: 'base4k.qcow2', clusterSize: 65536 }, 65536],
+      ['from-raw.qcow2', { backingFile: 'base.raw', backingFormat: 'raw' }, 65536],
+    ];
+    for (const [name, opts, cluster] of cases) {
+      const path = join(d, name);
+      await createQcow2Overlay(path, opts);
+      expect((await qemuInfo(path))['cluster-size'], name).toBe(cluster);
+      expect((await check(path))['check-errors'], name).toBe(0);
+    }
+  });
+
+  it('creates extended_l2 overlays on a qcow2 base that qemu-img info and check accept', async () => {
+    const d = await freshDir();
+    await qemuImg('create', '-q', '-f', 'qcow2', '-o', 'cluster_size=32768', join(d, 'base.qcow2'), String(8 * M));
+    const path = join(d, 'l2.qcow2');
+    await createQcow2Overlay(path, { backingFile: 'base.qcow2', extendedL2: true });
+    const info = await qemuInfo(path);
+    expect(info['cluster-size']).toBe(32768);
+    expect(info['format-specific']?.data['extended-l2']).toBe(true);
+    expect((await check(path))['check-errors']).toBe(0);
+    // Through a 4 KiB qcow2 base, extended L2 cannot be encoded (qemu needs 16 KiB clusters): refused, nothing left.
+    await qemuImg('create', '-q', '-f', 'qcow2', '-o', 'cluster_size=4096', join(d, 'small.qcow2'), String(8 * M));
+    const refused = await createQcow2Overlay(join(d, 'bad.qcow2'), { backingFile: 'small.qcow2', extendedL2: true }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(InvalidArgumentError);
+    await expect(stat(join(d, 'bad.qcow2'))).rejects.toThrow(/ENOENT/);
+  });
+
   it('rejects a bad clusterSize before any work', async () => {
     const err = await createQcow2Overlay(join(dir, 'x.qcow2'), { backingFile: 'b', clusterSize: 3000 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(InvalidArgumentError);

@@ -61,11 +61,13 @@ describe('safety verdict', () => {
   it('vmdk extents are reasons; an absolute extent path is named as such', async () => {
     const p = join(dir, 'flat.vmdk');
     await qemuImg('create', '-q', '-f', 'vmdk', '-o', 'subformat=monolithicFlat', p, String(M));
-    expect((await inspect(p)).safety.reasons).toEqual(["vmdk extent references another file: 'flat-flat.vmdk'"]);
+    // monolithicFlat is allowed here so that the extents are the only concern (see parity.test.ts).
+    const flat = { vmdkAllowedTypes: ['monolithicFlat'] };
+    expect((await inspect(p, flat)).safety.reasons).toEqual(["vmdk extent references another file: 'flat-flat.vmdk'"]);
     const text = (await readFile(p, 'utf8')).replace('"flat-flat.vmdk"', '"/etc/shadow"');
     await writeFile(join(dir, 'abs.vmdk'), text);
     expect((await qemuInfo(join(dir, 'abs.vmdk'))).format).toBe('vmdk');
-    const info = await inspect(join(dir, 'abs.vmdk'));
+    const info = await inspect(join(dir, 'abs.vmdk'), flat);
     expect(info.format).toBe('vmdk');
     expect(info.safety.reasons).toEqual(["vmdk extent uses an absolute path: '/etc/shadow'"]);
   });
@@ -87,7 +89,7 @@ describe('safety verdict', () => {
     expect(ours.virtualSize).toBe(qemu['virtual-size']);
   });
 
-  it('iso and gpt in the same raw bytes: "multiple formats" is a reason; qemu calls it raw', async () => {
+  it('iso and gpt in the same raw bytes are a hybrid ISO: one format, safe; qemu calls it raw', async () => {
     const p = join(dir, 'hybrid.img');
     await writeFile(p, Buffer.alloc(M));
     await patch(p, 510, Buffer.from([0x55, 0xaa]));
@@ -96,8 +98,8 @@ describe('safety verdict', () => {
     const [ours, qemu] = await Promise.all([inspect(p), qemuInfo(p)]);
     expect(qemu.format).toBe('raw');
     expect(ours.format).toBe('raw');
-    expect(ours.contentHints).toEqual(['gpt', 'iso', 'mbr']);
-    expect(ours.safety.reasons).toEqual(['multiple formats detected: iso, gpt']);
+    expect(ours.contentHints).toEqual(['iso', 'gpt', 'mbr']);
+    expect(ours.safety.reasons).toEqual([]);
   });
 
   it('an iso alone or a gpt disk with its protective mbr is safe raw', async () => {
@@ -109,6 +111,8 @@ describe('safety verdict', () => {
     const gpt = join(dir, 'disk.img');
     await writeFile(gpt, Buffer.alloc(M));
     await patch(gpt, 510, Buffer.from([0x55, 0xaa]));
+    // The protective entry: type 0xEE from CHS 0/2/0, LBA 1 (oslo checks it).
+    await patch(gpt, 446, Buffer.from([0, 0, 2, 0, 0xee, 0xfe, 0xff, 0xff, 1, 0, 0, 0, 0xff, 0x07, 0, 0]));
     await patch(gpt, 512, 'EFI PART');
     const g = await inspect(gpt);
     expect([g.format, g.contentHints, g.safety.safe]).toEqual(['raw', ['gpt', 'mbr'], true]);

@@ -1,4 +1,4 @@
-#include "blockdev/fd.h"
+#include "blockdev/target.h"
 
 #include <fcntl.h>
 #include <linux/fs.h>
@@ -6,16 +6,16 @@
 #include <sys/stat.h>
 
 #include <cerrno>
-#include <cstring>
 
 namespace ib::blockdev {
 
-int StatTarget(Target* out) {
-  struct stat st;
-  if (fstat(out->fd.get(), &st) < 0) return -errno;
+namespace {
+
+int Fill(const struct stat& st, Target* out) {
   out->dev = st.st_dev;
   out->ino = st.st_ino;
   out->rdev = st.st_rdev;
+  out->mode = st.st_mode;
   if (S_ISBLK(st.st_mode)) {
     out->block = true;
     uint64_t size = 0;
@@ -23,17 +23,26 @@ int StatTarget(Target* out) {
     out->size = size;
     return 0;
   }
-  if (!S_ISREG(st.st_mode)) return -EINVAL;
+  if (!S_ISREG(st.st_mode)) return kWrongFileType;
   out->block = false;
   out->size = static_cast<uint64_t>(st.st_size);
   return 0;
 }
 
+}  // namespace
+
+int StatTarget(Target* out) {
+  struct stat st;
+  if (fstat(out->fd.get(), &st) < 0) return -errno;
+  return Fill(st, out);
+}
+
 int OpenTarget(const std::string& path, int flags, Target* out) {
-  int fd = ::open(path.c_str(), flags | O_CLOEXEC, 0644);
-  if (fd < 0) return -errno;
-  out->fd.reset(fd);
-  return StatTarget(out);
+  struct stat st;
+  int r = OpenFile(path, flags, 0644, FileKinds::kRegularOrBlock, &out->fd, &st);
+  if (r == kWrongFileType) out->mode = st.st_mode;
+  if (r != 0) return r;
+  return Fill(st, out);
 }
 
 }  // namespace ib::blockdev

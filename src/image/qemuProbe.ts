@@ -1,0 +1,54 @@
+/**
+ * A second opinion for a file the native inspector calls raw: `qemu-img info`
+ * probing the file itself (no `-f`), so a format qemu reads and the inspector
+ * does not know can never pass for raw. Runs through the qemu runner, under
+ * its resource limits and timeout.
+ */
+import { resolve } from 'node:path';
+
+import { ImageBackendError } from '../errors.js';
+import type { ResourceLimits } from '../qemu/limits.js';
+import { runQemuImg } from '../qemu/run.js';
+
+/** How {@link inspect}'s `qemuProbe` runs qemu-img. */
+export interface QemuProbeOptions {
+  /** Program to run; default `qemu-img` from PATH. */
+  qemuImg?: string;
+  /** Resource limits of the run; default the qemu runner's. */
+  limits?: Partial<ResourceLimits>;
+  /** Wall-clock limit in ms; default 30 s. */
+  timeoutMs?: number;
+  /** Kills qemu-img and rejects with `ABORTED`. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Undefined when qemu also probes `path` as raw, else the unsafe reason.
+ * Rejects only when qemu-img is missing or the call is aborted.
+ */
+export async function probeWithQemu(path: string, options: QemuProbeOptions): Promise<string | undefined> {
+  // Absolute, so a ':' in the name can never read as a protocol prefix.
+  const abs = resolve(path);
+  let stdout: string;
+  try {
+    ({ stdout } = await runQemuImg(['info', '--output=json', '--force-share', abs], {
+      allowProbe: true,
+      timeoutMs: options.timeoutMs ?? 30_000,
+      ...(options.limits === undefined ? {} : { limits: options.limits }),
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
+      ...(options.qemuImg === undefined ? {} : { qemuImg: options.qemuImg }),
+    }));
+  } catch (error) {
+    if (error instanceof ImageBackendError && (error.code === 'ABORTED' || error.code === 'TOOL_NOT_FOUND')) throw error;
+    const why = error instanceof Error ? error.message.split('\n')[0] : String(error);
+    return `qemu-img could not probe the file the inspector calls raw: ${why}`;
+  }
+  let format: unknown;
+  try {
+    format = (JSON.parse(stdout) as { format?: unknown }).format;
+  } catch {
+    return 'qemu-img info answered with something other than JSON';
+  }
+  if (format === 'raw') return undefined;
+  return `qemu-img probes the file as '${String(format)}', the inspector as raw`;
+}

@@ -14,6 +14,7 @@ export {
   type RbdSnapshotInfo,
   type RbdTransferOptions,
   type RbdTransferResult,
+  type RbdResizeOptions,
 } from './rbd/RbdImage.js';
 export {
   RbdDriver,

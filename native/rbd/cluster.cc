@@ -20,6 +20,7 @@
 #include "common/addon_data.h"
 #include "common/args.h"
 #include "common/executor.h"
+#include "rbd/names.h"
 
 namespace ib {
 
@@ -73,8 +74,7 @@ Napi::Function ClusterHandle::Define(Napi::Env env) {
   return DefineClass(env, "RbdClusterHandle", std::vector<Napi::ClassPropertyDescriptor<ClusterHandle>>{});
 }
 
-ClusterHandle::ClusterHandle(const Napi::CallbackInfo& info)
-    : Napi::ObjectWrap<ClusterHandle>(info), env_(info.Env()) {
+ClusterHandle::ClusterHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ClusterHandle>(info), env_(info.Env()) {
   // Only NewInstance constructs handles: it passes the state in an External.
   if (info.Length() != 1 || !info[0].IsExternal())
     throw Napi::TypeError::New(info.Env(), "RbdClusterHandle is created by rbdConnect()");
@@ -270,9 +270,7 @@ class MonCommandWorker : public ClusterWorker {
   std::string command_, output_, status_;
 };
 
-static Napi::Value MonCommand(const Napi::CallbackInfo& info) {
-  return (new MonCommandWorker(info))->QueuePromise();
-}
+static Napi::Value MonCommand(const Napi::CallbackInfo& info) { return (new MonCommandWorker(info))->QueuePromise(); }
 
 // ---- rbdClusterStat(handle) -> Promise<{ total, used, free, objects }> in bytes
 
@@ -296,16 +294,14 @@ class ClusterStatWorker : public ClusterWorker {
   rados_cluster_stat_t stat_{};
 };
 
-static Napi::Value ClusterStat(const Napi::CallbackInfo& info) {
-  return (new ClusterStatWorker(info))->QueuePromise();
-}
+static Napi::Value ClusterStat(const Napi::CallbackInfo& info) { return (new ClusterStatWorker(info))->QueuePromise(); }
 
 // ---- rbdPoolStat(handle, pool) -> Promise<{ bytes, objects }>
 
 class PoolStatWorker : public ClusterWorker {
  public:
   PoolStatWorker(const Napi::CallbackInfo& info) : ClusterWorker(info, "rbdPoolStat") {
-    context_.pool = ArgString(info, 1, "pool");
+    context_.pool = ArgRbdName(info, 1, "pool", "pool");
   }
 
  private:

@@ -38,7 +38,8 @@ class ClusterHandle : public Napi::ObjectWrap<ClusterHandle> {
 class ClusterWorker : public PoolWorker {
  public:
   ClusterWorker(const Napi::CallbackInfo& info, const char* name)
-      : PoolWorker(info.Env()), state_(ClusterHandle::From(info, 0)),
+      : PoolWorker(info.Env()),
+        state_(ClusterHandle::From(info, 0)),
         handle_(Napi::Persistent(info[0].As<Napi::Object>())) {}
 
  protected:

@@ -3,7 +3,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ImageBackendError, ImageUnacceptableError, RbdNotFoundError, RbdPermissionError } from '../errors.js';
 import type { MonitorAddress } from './monmap.js';
 import { RbdCluster, type RbdConnectOptions } from './RbdCluster.js';
-import type { RbdImage, RbdParentInfo, RbdTransferOptions, RbdTransferResult } from './RbdImage.js';
+import type {
+  RbdImage,
+  RbdParentInfo,
+  RbdResizeOptions,
+  RbdTransferOptions,
+  RbdTransferResult,
+} from './RbdImage.js';
+import { checkRbdName } from './names.js';
 import { parseRbdUrl, type RbdLocation } from './url.js';
 
 /**
@@ -77,7 +84,7 @@ export class RbdDriver {
 
   constructor(options: RbdDriverOptions) {
     this.#options = options;
-    this.pool = options.pool;
+    this.pool = checkRbdName('pool', options?.pool);
     this.#ownsCluster = options.cluster === undefined;
     if (options.cluster) this.#cluster = Promise.resolve(options.cluster);
   }
@@ -182,15 +189,19 @@ export class RbdDriver {
   }
 
   /**
-   * Resizes a volume to `size` bytes.
+   * Resizes a volume to `size` bytes. Grows always; shrinks only with
+   * `allowShrink: true`, otherwise rejects with {@link InvalidArgumentError}
+   * (`INVALID_ARGUMENT`) and leaves the volume unchanged.
    *
    * @example
    * ```ts
    * await driver.resize('uuid_disk', 20 * 2 ** 30);
+   * await driver.resize('uuid_disk', 2 ** 30, { allowShrink: true }); // a deliberate shrink
    * ```
    */
-  async resize(name: string, size: number, pool = this.pool): Promise<void> {
-    await (await this.#image(name, pool)).resize(size);
+  async resize(name: string, size: number, options: RbdResizeOptions & { pool?: string } = {}): Promise<void> {
+    const { pool = this.pool, allowShrink = false } = options;
+    await (await this.#image(name, pool)).resize(size, { allowShrink });
   }
 
   /**

@@ -1,5 +1,5 @@
-import { invalidArgument } from '../errors.js';
 import { rbdCall } from './errors.js';
+import { checkRbdName } from './names.js';
 import { RbdImage } from './RbdImage.js';
 import type { RbdCluster } from './RbdCluster.js';
 
@@ -19,10 +19,10 @@ export class RbdPool {
   /** The pool's name, e.g. `vms`. */
   readonly name: string;
 
+  /** @throws {@link InvalidArgumentError} (`INVALID_ARGUMENT`) when `name` is not an acceptable pool name (`checkRbdName` in src/rbd/names.ts). */
   constructor(cluster: RbdCluster, name: string) {
-    if (typeof name !== 'string' || name === '') throw invalidArgument('a non-empty string', 'pool', name);
     this.cluster = cluster;
-    this.name = name;
+    this.name = checkRbdName('pool', name);
   }
 
   /**

@@ -1,6 +1,7 @@
 import {
   AbortError,
   ImageBackendError,
+  InvalidArgumentError,
   isNativeError,
   RbdBusyError,
   RbdClosedError,
@@ -26,7 +27,13 @@ const BY_ERRNO: Record<string, [ErrorCode, RbdErrorClass]> = {
   ETIMEDOUT: ['RBD_TIMEOUT', RbdTimeoutError],
   ESHUTDOWN: ['RBD_CLOSED', RbdClosedError],
   ECANCELED: ['ABORTED', AbortError],
+  // librbd's answer to a bad argument: a shrink without allowShrink, an
+  // invalid layout (order, stripe unit), an out-of-range size.
+  EINVAL: ['INVALID_ARGUMENT', InvalidArgumentError],
 };
+
+// The native layer's synchronous argument errors (wrong type, a bad name).
+const ARGUMENT_CODES = new Set(['ERR_INVALID_ARG_TYPE', 'ERR_INVALID_ARG_VALUE']);
 
 /**
  * Turns a native rejection into the library's typed error, keeping the errno,
@@ -35,6 +42,10 @@ const BY_ERRNO: Record<string, [ErrorCode, RbdErrorClass]> = {
  */
 export function toRbdError(error: unknown, operation: string): ImageBackendError {
   if (error instanceof ImageBackendError) return error;
+  const argumentCode = (error as { code?: unknown } | null)?.code;
+  if (error instanceof TypeError && typeof argumentCode === 'string' && ARGUMENT_CODES.has(argumentCode)) {
+    return new InvalidArgumentError('INVALID_ARGUMENT', error.message, { operation, cause: error });
+  }
   if (!isNativeError(error)) {
     const message = error instanceof Error ? error.message : String(error);
     return new RbdError('RBD_ERROR', `${operation}: ${message}`, { operation, cause: error });

@@ -51,6 +51,9 @@ class ClusterWorker : public PoolWorker {
   }
   std::shared_ptr<ClusterState> state_;
 
+  // The environment is gone: let go of the connection (see Work::Abandon).
+  void Abandon() override { state_.reset(); }
+
  private:
   void Execute() override {
     ClusterState::Use use(*state_);

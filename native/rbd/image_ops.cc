@@ -15,6 +15,7 @@
 //     (falls back to rbd_open_read_only + rbd_get_size)
 //   rbd_clone3                                 -> rbdClone(h, pPool, pImage, pSnap, cPool, cImage, layout)
 //   rbd_flatten                                -> rbdFlatten(h, pool, image)
+//   rbd_rename                                 -> rbdRename(h, pool, image, newName)
 //   rbd_get_parent (ENOENT -> null)             -> rbdParentInfo(h, pool, image, snap?)
 // Not exposed: rbd_copy*/rbd_deep_copy (import/export cover nova's needs),
 // trash, migration, mirroring, group and namespace APIs (nova does not use them).
@@ -373,6 +374,24 @@ class CloneWorker : public ClusterWorker {
   ImageLayout layout_;
 };
 
+// (handle, pool, image, newName): the name is the last thing an import
+// changes, so an image under its final name is always complete.
+class RenameWorker : public ImageWorker {
+ public:
+  explicit RenameWorker(const Napi::CallbackInfo& info) : ImageWorker(info, "rbdRename") {
+    new_name_ = ArgRbdName(info, 3, "newName", "image");
+  }
+
+ private:
+  void Run() override {
+    rados_ioctx_t ioctx;
+    if (!IoCtx(context_.pool, &ioctx)) return;
+    int r = rbd_rename(ioctx, context_.image.c_str(), new_name_.c_str());
+    if (r < 0) Fail(r, "rbd_rename", "to " + new_name_);
+  }
+  std::string new_name_;
+};
+
 class FlattenWorker : public ImageWorker {
  public:
   explicit FlattenWorker(const Napi::CallbackInfo& info) : ImageWorker(info, "rbdFlatten") {}
@@ -439,6 +458,7 @@ void InitImageOps(Napi::Env env, Napi::Object exports) {
   exports.Set("rbdSize", Napi::Function::New(env, Start<SizeWorker>, "rbdSize"));
   exports.Set("rbdClone", Napi::Function::New(env, Start<CloneWorker>, "rbdClone"));
   exports.Set("rbdFlatten", Napi::Function::New(env, Start<FlattenWorker>, "rbdFlatten"));
+  exports.Set("rbdRename", Napi::Function::New(env, Start<RenameWorker>, "rbdRename"));
   exports.Set("rbdParentInfo", Napi::Function::New(env, Start<ParentInfoWorker>, "rbdParentInfo"));
 }
 

@@ -99,5 +99,6 @@ Napi::Value Start(const Napi::CallbackInfo& info) {
 void InitImageOps(Napi::Env env, Napi::Object exports);
 void InitSnapshotOps(Napi::Env env, Napi::Object exports);
 void InitTransfer(Napi::Env env, Napi::Object exports);
+void InitWriter(Napi::Env env, Napi::Object exports);
 
 }  // namespace ib

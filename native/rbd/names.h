@@ -13,8 +13,10 @@
 
 namespace ib {
 
-// Longest accepted name in bytes (RBD_NAME_MAX_BYTES in src/rbd/names.ts).
-constexpr size_t kRbdNameMaxBytes = 1000;
+// Longest accepted name in bytes: RBD_NAME_MAX_BYTES (1000) in
+// src/rbd/names.ts plus room for the staging suffix the library adds to names
+// it imports under (src/rbd/staging.ts, 20 bytes).
+constexpr size_t kRbdNameMaxBytes = 1024;
 
 // Empty when `name` is acceptable, else what is wrong with it.
 inline std::string RbdNameProblem(const std::string& name) {
@@ -24,7 +26,7 @@ inline std::string RbdNameProblem(const std::string& name) {
   if (name.find_first_of("/@") != std::string::npos) return "must not contain '/' or '@'";
   if (name[0] == '-') return "must not start with '-'";
   if (name == "." || name == "..") return "must not be '.' or '..'";
-  if (name.size() > kRbdNameMaxBytes) return "must be at most 1000 bytes";
+  if (name.size() > kRbdNameMaxBytes) return "must be at most 1024 bytes";
   return "";
 }
 

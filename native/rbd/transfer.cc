@@ -87,6 +87,13 @@ class TransferWorker : public ImageWorker {
     }
     return true;
   }
+  // The environment is gone: free the chunk buffers (concurrency x chunk
+  // size, 32 MiB by default) with the connection.
+  void Abandon() override {
+    slots_.clear();
+    slots_.shrink_to_fit();
+    ImageWorker::Abandon();
+  }
   // Waits for every outstanding aio; keeps the first error.
   int64_t Drain() {
     int64_t first = 0;

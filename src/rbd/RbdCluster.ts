@@ -1,6 +1,6 @@
 import { invalidArgument } from '../errors.js';
 import { native, type NativeAddon, type NativeClusterHandle } from '../native.js';
-import { rbdCall } from './errors.js';
+import { rbdCall, toRbdError } from './errors.js';
 import { parseMonMap, type MonitorAddress } from './monmap.js';
 import { RbdPool } from './RbdPool.js';
 
@@ -145,6 +145,43 @@ export class RbdCluster {
     status: string;
   }> {
     return rbdCall('monCommand', () => this.#addon.rbdMonCommand(this.#handle, JSON.stringify(command)));
+  }
+
+  /**
+   * The value of a librados configuration option this connection runs with
+   * (`rados_conf_get`): what ceph.conf, the defaults and
+   * {@link RbdConnectOptions.options} made of it.
+   *
+   * @example
+   * ```ts
+   * cluster.configValue('auth_client_required') // 'cephx, none'
+   * ```
+   */
+  configValue(option: string): string {
+    if (typeof option !== 'string' || option === '') throw invalidArgument('a non-empty string', 'option', option);
+    try {
+      return this.#addon.rbdConfGet(this.#handle, option);
+    } catch (error) {
+      throw toRbdError(error, 'configValue');
+    }
+  }
+
+  /**
+   * Whether this client authenticates with cephx: librados'
+   * `auth_client_required` names a method other than `none`. Then qemu needs
+   * the key too, so libvirt disk XML must carry an `<auth>` with the secret
+   * uuid (an RBD disk without it on a cephx cluster hangs `virsh start`).
+   *
+   * @example
+   * ```ts
+   * if (cluster.authRequired() && !secretUuid) throw new Error('rbd_secret_uuid is required');
+   * ```
+   */
+  authRequired(): boolean {
+    const methods = this.configValue('auth_client_required')
+      .split(/[\s,;]+/)
+      .filter((m) => m !== '');
+    return methods.some((m) => m !== 'none');
   }
 
   /**

@@ -11,6 +11,7 @@ import type {
   RbdTransferResult,
 } from './RbdImage.js';
 import { checkRbdName } from './names.js';
+import type { RbdStreamImportOptions, RbdStreamImportResult } from './importStream.js';
 import { parseRbdUrl, type RbdLocation } from './url.js';
 
 /**
@@ -243,6 +244,39 @@ export class RbdDriver {
   ): Promise<RbdTransferResult> {
     const { pool = this.pool, ...rest } = options;
     return (await this.#image(name, pool)).import(path, rest);
+  }
+
+  /**
+   * Creates volume `name` from a stream (nova's image-service download piped
+   * straight into RBD, no local file): {@link RbdPool.importStream} in the
+   * driver's pool, or `options.pool`. Crash-safe; removes the image on any failure.
+   *
+   * @example
+   * ```ts
+   * const { bytesWritten } = await driver.importStream(download, 'uuid_disk', { size, signal });
+   * ```
+   */
+  async importStream(
+    source: AsyncIterable<Uint8Array>,
+    name: string,
+    options: RbdStreamImportOptions & { pool?: string },
+  ): Promise<RbdStreamImportResult> {
+    const { pool = this.pool, ...rest } = options ?? ({} as never);
+    return (await this.cluster()).pool(pool).importStream(name, source, rest);
+  }
+
+  /**
+   * Whether the driver's user authenticates with cephx (librados'
+   * `auth_client_required` is not just `none`): then libvirt disk XML needs
+   * the secret uuid (nova: `rbd_secret_uuid`).
+   *
+   * @example
+   * ```ts
+   * if ((await driver.authRequired()) && !secretUuid) throw new Error('set rbd.secretUuid');
+   * ```
+   */
+  async authRequired(): Promise<boolean> {
+    return (await this.cluster()).authRequired();
   }
 
   /**

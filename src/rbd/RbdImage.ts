@@ -1,4 +1,4 @@
-import { withAbortHandle } from '../abort.js';
+import { abortError, withAbortHandle } from '../abort.js';
 import type {
   NativeImageStat,
   NativeLayout,
@@ -7,6 +7,7 @@ import type {
 } from '../native.js';
 import { rbdCall } from './errors.js';
 import { checkRbdName } from './names.js';
+import { commitStaged, nameTaken, stagingName, sweepStaging } from './staging.js';
 import type { RbdPool } from './RbdPool.js';
 
 /** Layout of a new image; librbd's defaults (ceph.conf) apply to what is absent. */
@@ -302,19 +303,29 @@ export class RbdImage {
   /**
    * Creates this image from a local raw file or block device: several writes
    * in flight, holes and zero chunks skipped. On failure or abort the partial
-   * image is removed.
+   * image is removed. Crash-safe: the data goes into a staging image renamed
+   * to this name only when complete, so a killed process never leaves a
+   * partial image that {@link RbdImage.exists} would report (the next import
+   * sweeps the leftover). An existing image is refused with `RBD_EXISTS`.
    *
    * @example
    * ```ts
    * await image.import('/var/lib/nova/instances/_base/abc', { onProgress: (d, t) => bar.update(d / t) });
    * ```
    */
-  import(path: string, options: RbdTransferOptions & RbdLayout = {}): Promise<RbdTransferResult> {
+  async import(path: string, options: RbdTransferOptions & RbdLayout = {}): Promise<RbdTransferResult> {
     const { addon, handle } = this.#n;
     const { signal, ...rest } = options;
-    return withAbortHandle(signal, 'import', (abort) =>
-      rbdCall('import', () => addon.rbdImport(handle, this.pool.name, this.name, path, { ...rest, abort })),
+    if (signal?.aborted) throw abortError('import', { cause: signal.reason });
+    // Crash-safe: written under a staging name, renamed when complete (staging.ts).
+    await sweepStaging(this.pool, this.name);
+    if (await this.exists()) throw nameTaken(this.pool, this.name, 'import');
+    const staging = stagingName(this.name);
+    const result = await withAbortHandle(signal, 'import', (abort) =>
+      rbdCall('import', () => addon.rbdImport(handle, this.pool.name, staging, path, { ...rest, abort })),
     );
+    await commitStaged(this.pool, staging, this.name, 'import');
+    return result;
   }
 
   /**

@@ -193,6 +193,11 @@ class ExistsWorker : public ImageWorker {
                                        : FastSnapshot(ioctx, context_.image, context_.snapshot, &size);
     });
     if (fast == -ENOENT) return;
+    // A timeout is the answer: a fallback open would only wait once more.
+    if (fast == -ETIMEDOUT) {
+      Fail(fast, "rados_exec");
+      return;
+    }
     if (fast == 0) {
       exists_ = true;
       return;
@@ -334,8 +339,9 @@ class SizeWorker : public ImageWorker {
       return head ? FastHeadSize(ioctx, context_.image, &size_)
                   : FastSnapshot(ioctx, context_.image, context_.snapshot, &size_);
     });
-    if (r == 0 || r == -ENOENT) {
+    if (r == 0 || r == -ENOENT || r == -ETIMEDOUT) {
       if (r == -ENOENT) Fail(r, "rados_exec", head ? "rbd.get_id" : "no such image or snapshot");
+      if (r == -ETIMEDOUT) Fail(r, "rados_exec");
       return;
     }
     ImageRef image;

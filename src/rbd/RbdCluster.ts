@@ -53,12 +53,14 @@ export class RbdCluster {
   readonly #addon: NativeAddon;
   readonly #handle: NativeClusterHandle;
   readonly #fsid: string;
+  readonly #opTimeoutMs: number;
   #closing: Promise<void> | undefined;
 
-  private constructor(addon: NativeAddon, handle: NativeClusterHandle) {
+  private constructor(addon: NativeAddon, handle: NativeClusterHandle, opTimeoutMs: number) {
     this.#addon = addon;
     this.#handle = handle;
     this.#fsid = addon.rbdFsid(handle);
+    this.#opTimeoutMs = opTimeoutMs;
   }
 
   /**
@@ -73,19 +75,26 @@ export class RbdCluster {
     if (typeof options !== 'object' || options === null) throw invalidArgument('an options object', 'options', options);
     const addon = native();
     shutdownOnExit(addon);
+    const opTimeoutMs = options.opTimeoutMs ?? 30000;
     const handle = await rbdCall('connect', () =>
-      addon.rbdConnect({
-        ...options,
-        connectTimeoutMs: options.connectTimeoutMs ?? 5000,
-        opTimeoutMs: options.opTimeoutMs ?? 30000,
-      }),
+      addon.rbdConnect({ ...options, connectTimeoutMs: options.connectTimeoutMs ?? 5000, opTimeoutMs }),
     );
-    return new RbdCluster(addon, handle);
+    return new RbdCluster(addon, handle, opTimeoutMs);
   }
 
   /** @internal The native addon and handle, for the pool and image objects. */
   get native(): { addon: NativeAddon; handle: NativeClusterHandle } {
     return { addon: this.#addon, handle: this.#handle };
+  }
+
+  /**
+   * @internal The bound of a metadata operation (the op timeout, or undefined
+   * when it is 0: wait). Calls whose time grows with the data (import, export,
+   * remove, resize, flatten, rollback) are bounded by librados' per-request
+   * timeouts only.
+   */
+  get operationBoundMs(): number | undefined {
+    return this.#opTimeoutMs > 0 ? this.#opTimeoutMs : undefined;
   }
 
   /** True once {@link RbdCluster.close} was called. */
@@ -144,7 +153,11 @@ export class RbdCluster {
     /** The monitor's status string (often empty on success). */
     status: string;
   }> {
-    return rbdCall('monCommand', () => this.#addon.rbdMonCommand(this.#handle, JSON.stringify(command)));
+    return rbdCall(
+      'monCommand',
+      () => this.#addon.rbdMonCommand(this.#handle, JSON.stringify(command)),
+      this.operationBoundMs,
+    );
   }
 
   /**
@@ -193,7 +206,7 @@ export class RbdCluster {
    * ```
    */
   async stats(): Promise<RbdClusterStats> {
-    return rbdCall('clusterStats', () => this.#addon.rbdClusterStat(this.#handle));
+    return rbdCall('clusterStats', () => this.#addon.rbdClusterStat(this.#handle), this.operationBoundMs);
   }
 
   /**

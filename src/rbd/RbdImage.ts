@@ -75,6 +75,11 @@ export class RbdImage {
     return this.pool.cluster.native;
   }
 
+  // Metadata calls settle within the op timeout (plus a margin) even when librbd does not return.
+  get #bound() {
+    return this.pool.cluster.operationBoundMs;
+  }
+
   /**
    * Whether the image (or its snapshot) exists and can be opened read-only.
    *
@@ -85,7 +90,7 @@ export class RbdImage {
    */
   exists(snapshot?: string): Promise<boolean> {
     const { addon, handle } = this.#n;
-    return rbdCall('exists', () => addon.rbdExists(handle, this.pool.name, this.name, optionalSnapshot(snapshot)));
+    return rbdCall('exists', () => addon.rbdExists(handle, this.pool.name, this.name, optionalSnapshot(snapshot)), this.#bound);
   }
 
   /**
@@ -98,7 +103,7 @@ export class RbdImage {
    */
   create(size: number, layout: RbdLayout = {}): Promise<void> {
     const { addon, handle } = this.#n;
-    return rbdCall('create', () => addon.rbdCreate(handle, this.pool.name, this.name, size, layout));
+    return rbdCall('create', () => addon.rbdCreate(handle, this.pool.name, this.name, size, layout), this.#bound);
   }
 
   /**
@@ -143,7 +148,7 @@ export class RbdImage {
    */
   stat(snapshot?: string): Promise<RbdImageStat> {
     const { addon, handle } = this.#n;
-    return rbdCall('stat', () => addon.rbdStat(handle, this.pool.name, this.name, optionalSnapshot(snapshot)));
+    return rbdCall('stat', () => addon.rbdStat(handle, this.pool.name, this.name, optionalSnapshot(snapshot)), this.#bound);
   }
 
   /**
@@ -159,7 +164,7 @@ export class RbdImage {
   async size(snapshot?: string): Promise<number> {
     const { addon, handle } = this.#n;
     // From the rbd class methods, head or snapshot: no image open (see README, Known issues).
-    return rbdCall('size', () => addon.rbdSize(handle, this.pool.name, this.name, optionalSnapshot(snapshot)));
+    return rbdCall('size', () => addon.rbdSize(handle, this.pool.name, this.name, optionalSnapshot(snapshot)), this.#bound);
   }
 
   /**
@@ -176,7 +181,7 @@ export class RbdImage {
       const target = pool.image(child);
       await addon.rbdClone(handle, this.pool.name, this.name, checkRbdName('snapshot', snapshot), pool.name, target.name, layout);
       return target;
-    });
+    }, this.#bound);
   }
 
   /**
@@ -203,8 +208,7 @@ export class RbdImage {
   parentInfo(snapshot?: string): Promise<RbdParentInfo | null> {
     const { addon, handle } = this.#n;
     return rbdCall('parentInfo', () =>
-      addon.rbdParentInfo(handle, this.pool.name, this.name, optionalSnapshot(snapshot)),
-    );
+      addon.rbdParentInfo(handle, this.pool.name, this.name, optionalSnapshot(snapshot)), this.#bound);
   }
 
   /**
@@ -217,7 +221,7 @@ export class RbdImage {
    */
   snapshots(): Promise<RbdSnapshotInfo[]> {
     const { addon, handle } = this.#n;
-    return rbdCall('snapshots', () => addon.rbdSnapList(handle, this.pool.name, this.name));
+    return rbdCall('snapshots', () => addon.rbdSnapList(handle, this.pool.name, this.name), this.#bound);
   }
 
   /**
@@ -230,7 +234,7 @@ export class RbdImage {
    */
   createSnapshot(snapshot: string): Promise<void> {
     const { addon, handle } = this.#n;
-    return rbdCall('createSnapshot', () => addon.rbdSnapCreate(handle, this.pool.name, this.name, checkRbdName('snapshot', snapshot)));
+    return rbdCall('createSnapshot', () => addon.rbdSnapCreate(handle, this.pool.name, this.name, checkRbdName('snapshot', snapshot)), this.#bound);
   }
 
   /**
@@ -243,7 +247,7 @@ export class RbdImage {
    */
   removeSnapshot(snapshot: string): Promise<void> {
     const { addon, handle } = this.#n;
-    return rbdCall('removeSnapshot', () => addon.rbdSnapRemove(handle, this.pool.name, this.name, checkRbdName('snapshot', snapshot)));
+    return rbdCall('removeSnapshot', () => addon.rbdSnapRemove(handle, this.pool.name, this.name, checkRbdName('snapshot', snapshot)), this.#bound);
   }
 
   /**
@@ -256,7 +260,7 @@ export class RbdImage {
    */
   protectSnapshot(snapshot: string): Promise<void> {
     const { addon, handle } = this.#n;
-    return rbdCall('protectSnapshot', () => addon.rbdSnapProtect(handle, this.pool.name, this.name, checkRbdName('snapshot', snapshot)));
+    return rbdCall('protectSnapshot', () => addon.rbdSnapProtect(handle, this.pool.name, this.name, checkRbdName('snapshot', snapshot)), this.#bound);
   }
 
   /**
@@ -269,7 +273,7 @@ export class RbdImage {
    */
   unprotectSnapshot(snapshot: string): Promise<void> {
     const { addon, handle } = this.#n;
-    return rbdCall('unprotectSnapshot', () => addon.rbdSnapUnprotect(handle, this.pool.name, this.name, checkRbdName('snapshot', snapshot)));
+    return rbdCall('unprotectSnapshot', () => addon.rbdSnapUnprotect(handle, this.pool.name, this.name, checkRbdName('snapshot', snapshot)), this.#bound);
   }
 
   /**
@@ -283,8 +287,7 @@ export class RbdImage {
   isSnapshotProtected(snapshot: string): Promise<boolean> {
     const { addon, handle } = this.#n;
     return rbdCall('isSnapshotProtected', () =>
-      addon.rbdSnapIsProtected(handle, this.pool.name, this.name, checkRbdName('snapshot', snapshot)),
-    );
+      addon.rbdSnapIsProtected(handle, this.pool.name, this.name, checkRbdName('snapshot', snapshot)), this.#bound);
   }
 
   /**

@@ -48,7 +48,7 @@ export class RbdPool {
    */
   async list(): Promise<string[]> {
     const { addon, handle } = this.cluster.native;
-    return rbdCall('list', () => addon.rbdList(handle, this.name));
+    return rbdCall('list', () => addon.rbdList(handle, this.name), this.cluster.operationBoundMs);
   }
 
   /**
@@ -66,7 +66,7 @@ export class RbdPool {
     objects: number;
   }> {
     const { addon, handle } = this.cluster.native;
-    return rbdCall('poolStats', () => addon.rbdPoolStat(handle, this.name));
+    return rbdCall('poolStats', () => addon.rbdPoolStat(handle, this.name), this.cluster.operationBoundMs);
   }
 
   /**

@@ -66,20 +66,70 @@ export function toRbdError(error: unknown, operation: string): ImageBackendError
 }
 
 /**
+ * How much later than its op timeout a bounded call settles at the latest:
+ * librados checks `rados_osd_op_timeout` only on its objecter tick (5 s), and
+ * some librbd calls (rbd_clone3 against a dead cluster) never return at all.
+ */
+export const DEADLINE_MARGIN_MS = 1000;
+
+/**
  * Runs a native call and rethrows its failure as a typed error whose stack is
  * the JavaScript caller's: the native rejection arrives from the event loop
  * with no caller on its stack, so the stack is captured before the call.
+ *
+ * With `boundMs` (the connection's op timeout), the call settles within
+ * `boundMs + DEADLINE_MARGIN_MS` whatever librbd does: past that it rejects
+ * with {@link RbdTimeoutError} and the native call is abandoned (it may still
+ * complete later; its outcome is dropped). A failure that arrives after the
+ * bound with another errno (librbd turns some timeouts into ENOENT or EIO) is
+ * reported as the timeout it was, with the original as `cause`.
  */
-export async function rbdCall<T>(operation: string, call: () => Promise<T>): Promise<T> {
+export async function rbdCall<T>(operation: string, call: () => Promise<T>, boundMs?: number): Promise<T> {
   const site: { stack?: string } = {};
   Error.captureStackTrace(site, rbdCall);
+  const started = performance.now();
+  let timer: NodeJS.Timeout | undefined;
   try {
-    return await call();
+    const pending = call();
+    if (boundMs === undefined || boundMs <= 0) return await pending;
+    return await new Promise<T>((resolve, reject) => {
+      timer = setTimeout(() => reject(deadlineError(operation, boundMs)), boundMs + DEADLINE_MARGIN_MS);
+      pending.then(resolve, reject);
+    });
   } catch (error) {
-    const typed = toRbdError(error, operation);
-    if (typed.cause === error && site.stack) {
+    let typed = toRbdError(error, operation);
+    if (
+      boundMs !== undefined &&
+      boundMs > 0 &&
+      isNativeError(error) &&
+      !(typed instanceof RbdTimeoutError) &&
+      typed.code !== 'ABORTED' &&
+      performance.now() - started >= boundMs
+    ) {
+      typed = new RbdTimeoutError('RBD_TIMEOUT', `${operation} timed out after ${boundMs} ms (${error.message})`, {
+        operation,
+        errno: -110,
+        errnoName: 'ETIMEDOUT',
+        syscall: error.syscall,
+        pool: error.pool,
+        image: error.image,
+        snapshot: error.snapshot,
+        cause: error,
+      });
+    }
+    if ((typed.cause === error || typed.cause === undefined) && site.stack) {
       typed.stack = `${typed.name}: ${typed.message}${site.stack.slice(site.stack.indexOf('\n'))}`;
     }
     throw typed;
+  } finally {
+    clearTimeout(timer);
   }
+}
+
+function deadlineError(operation: string, boundMs: number): RbdTimeoutError {
+  return new RbdTimeoutError(
+    'RBD_TIMEOUT',
+    `${operation} timed out: no answer from the cluster within ${boundMs} ms (the call is abandoned)`,
+    { operation, errno: -110, errnoName: 'ETIMEDOUT', syscall: 'deadline' },
+  );
 }

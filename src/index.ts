@@ -5,7 +5,7 @@
  */
 export * from './errors.js';
 export { RbdCluster, type RbdConnectOptions, type RbdClusterStats } from './rbd/RbdCluster.js';
-export { RbdPool } from './rbd/RbdPool.js';
+export { RbdPool, type RbdPoolUsage } from './rbd/RbdPool.js';
 export type { RbdStreamImportOptions, RbdStreamImportResult } from './rbd/importStream.js';
 export {
   RbdImage,

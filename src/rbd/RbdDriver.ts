@@ -399,23 +399,26 @@ export class RbdDriver {
   }
 
   /**
-   * Cluster capacity in bytes (nova's `get_pool_info`).
+   * Capacity of the driver's pool (or `pool`) as nova's `get_pool_info` reports
+   * it, from `ceph df`: `total` is the cluster's raw capacity, `free` the
+   * pool's `max_avail` (replication accounted for), `used` the pool's
+   * `bytes_used`. A missing pool is an {@link RbdNotFoundError}.
    *
    * @example
    * ```ts
    * const { total, free, used } = await driver.getPoolInfo();
    * ```
    */
-  async getPoolInfo(): Promise<{
-    /** Raw capacity of the cluster, bytes. */
+  async getPoolInfo(pool = this.pool): Promise<{
+    /** Raw capacity of the cluster, bytes (`ceph df` `stats.total_bytes`). */
     total: number;
-    /** Raw bytes available. */
+    /** Bytes clients can still write into the pool (`max_avail`). */
     free: number;
-    /** Raw bytes used. */
+    /** Raw bytes the pool occupies (`bytes_used`). */
     used: number;
   }> {
-    const { total, free, used } = await (await this.cluster()).stats();
-    return { total, free, used };
+    const usage = await (await this.cluster()).pool(pool).usage();
+    return { total: usage.clusterTotal, free: usage.maxAvail, used: usage.bytesUsed };
   }
 
   /**

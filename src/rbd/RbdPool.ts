@@ -1,8 +1,32 @@
+import { RbdError, RbdNotFoundError } from '../errors.js';
 import { rbdCall } from './errors.js';
 import { checkRbdName } from './names.js';
 import { importStream, type RbdStreamImportOptions, type RbdStreamImportResult } from './importStream.js';
 import { RbdImage } from './RbdImage.js';
 import type { RbdCluster } from './RbdCluster.js';
+
+/**
+ * A pool's own figures as `ceph df` reports them (the mon command `df`):
+ * what the scheduler should see, replication and the fullest OSD included.
+ */
+export interface RbdPoolUsage {
+  /** Bytes stored by clients in the pool, before replication (`stored`). */
+  stored: number;
+  /** Raw bytes the pool occupies, replicas included (`bytes_used`). */
+  bytesUsed: number;
+  /**
+   * Bytes clients can still write into the pool (`max_avail`): the free space
+   * of the fullest OSD the pool maps to, scaled, divided by the replica count
+   * (or by k/(k+m) for erasure coding), and short of the full ratio.
+   */
+  maxAvail: number;
+  /** RADOS objects in the pool. */
+  objects: number;
+  /** `percent_used`: bytes used over used + available, 0–1. */
+  percentUsed: number;
+  /** Raw capacity of the whole cluster (`stats.total_bytes`), bytes. */
+  clusterTotal: number;
+}
 
 /**
  * A pool of a connected cluster. Cheap to create; the native side keeps one
@@ -96,4 +120,63 @@ export class RbdPool {
   ): Promise<RbdStreamImportResult> {
     return importStream(this, name, source, options);
   }
+
+  /**
+   * The pool's own usage figures from the monitors (`ceph df`): free space
+   * that accounts for replication (`maxAvail`), not the raw cluster bytes
+   * (with 3 replicas those are about 3x too high). A missing pool is an
+   * {@link RbdNotFoundError}.
+   *
+   * @example
+   * ```ts
+   * const { maxAvail, stored } = await cluster.pool('vms').usage();
+   * ```
+   */
+  async usage(): Promise<RbdPoolUsage> {
+    const { output } = await this.cluster.monCommand({ prefix: 'df', format: 'json' });
+    let report: DfReport;
+    try {
+      report = JSON.parse(output) as DfReport;
+    } catch (error) {
+      throw new RbdError('RBD_ERROR', `usage: the monitors answered 'df' with no JSON`, {
+        operation: 'usage',
+        pool: this.name,
+        cause: error,
+      });
+    }
+    const pool = report.pools?.find((p) => p.name === this.name);
+    if (!pool?.stats || report.stats?.total_bytes === undefined) {
+      throw new RbdNotFoundError('RBD_NOT_FOUND', `usage failed: pool ${this.name} not found`, {
+        operation: 'usage',
+        pool: this.name,
+        errno: -2,
+        errnoName: 'ENOENT',
+        syscall: 'rados_mon_command',
+      });
+    }
+    const s = pool.stats;
+    return {
+      stored: s.stored ?? s.bytes_used ?? 0,
+      bytesUsed: s.bytes_used ?? 0,
+      maxAvail: s.max_avail ?? 0,
+      objects: s.objects ?? 0,
+      percentUsed: s.percent_used ?? 0,
+      clusterTotal: report.stats.total_bytes,
+    };
+  }
+}
+
+// The parts of the mon command `df` (format json) read above.
+interface DfReport {
+  stats?: { total_bytes?: number };
+  pools?: Array<{
+    name: string;
+    stats?: {
+      stored?: number;
+      bytes_used?: number;
+      max_avail?: number;
+      objects?: number;
+      percent_used?: number;
+    };
+  }>;
 }

@@ -11,6 +11,7 @@ import type {
   RbdTransferResult,
 } from './RbdImage.js';
 import { checkRbdName } from './names.js';
+import { isStagingOf, STAGING_INFIX } from './staging.js';
 import type { RbdStreamImportOptions, RbdStreamImportResult } from './importStream.js';
 import { parseRbdUrl, type RbdLocation } from './url.js';
 
@@ -28,7 +29,12 @@ export const RESIZE_SNAPSHOT_NAME = 'nova-resize';
 export interface RbdDriverOptions extends RbdConnectOptions {
   /** Pool of instance disks (nova: `images_rbd_pool`). */
   pool: string;
-  /** Attempts to remove a busy volume (nova: `rbd_destroy_volume_retries`). Default 12. */
+  /**
+   * Attempts to remove a busy volume (nova: `rbd_destroy_volume_retries`). Default 12.
+   * With the default interval that is a 55 s window: longer than Ceph's
+   * `osd_client_watch_timeout` (30 s), after which the watch of a client that
+   * died without closing the image (a killed qemu) expires (nova bug 1856845).
+   */
   destroyRetries?: number;
   /** Pause between those attempts (nova: `rbd_destroy_volume_retry_interval`, 5 s). Default 5000. */
   destroyRetryIntervalMs?: number;
@@ -472,6 +478,27 @@ export class RbdDriver {
       }
       await sleep(interval);
     }
+  }
+
+  /**
+   * Removes an instance's rescue volume(s), `<uuid>_disk.rescue` (nova bug
+   * 1475652: unrescue left the RBD rescue disk behind), with
+   * {@link RbdDriver.destroyVolume}'s retries; what interrupted imports of it
+   * left (staging images) goes too. Nothing else of the instance is touched.
+   *
+   * @example
+   * ```ts
+   * await driver.removeRescueVolumes(instance.uuid); // after unrescue
+   * ```
+   */
+  async removeRescueVolumes(instanceUuid: string, pool = this.pool): Promise<CleanupReport> {
+    checkRbdName('image', instanceUuid);
+    const rescue = (name: string) => name.startsWith(instanceUuid) && name.endsWith('disk.rescue');
+    const stagingOfRescue = (name: string) => {
+      const at = name.lastIndexOf(STAGING_INFIX);
+      return at > 0 && isStagingOf(name, name.slice(0, at)) && rescue(name.slice(0, at));
+    };
+    return this.cleanupVolumes((name) => rescue(name) || stagingOfRescue(name), pool);
   }
 
   /**

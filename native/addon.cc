@@ -15,6 +15,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   ib::InitImageOps(env, exports);
   ib::InitSnapshotOps(env, exports);
   ib::InitTransfer(env, exports);
+  ib::InitWriter(env, exports);
   ib::InitAbortHandle(env, exports);
   ib::InitBlockdev(env, exports);
   ib::InitImage(env, exports);

@@ -5,7 +5,8 @@
  */
 export * from './errors.js';
 export { RbdCluster, type RbdConnectOptions, type RbdClusterStats } from './rbd/RbdCluster.js';
-export { RbdPool } from './rbd/RbdPool.js';
+export { RbdPool, type RbdPoolUsage } from './rbd/RbdPool.js';
+export type { RbdStreamImportOptions, RbdStreamImportResult } from './rbd/importStream.js';
 export {
   RbdImage,
   type RbdLayout,
@@ -14,6 +15,7 @@ export {
   type RbdSnapshotInfo,
   type RbdTransferOptions,
   type RbdTransferResult,
+  type RbdResizeOptions,
 } from './rbd/RbdImage.js';
 export {
   RbdDriver,

@@ -15,6 +15,11 @@ export interface NativeClusterHandle {
   readonly __brand: 'RbdClusterHandle';
 }
 
+/** Opaque, type-tagged native handle of an RBD image open for writing (see native/rbd/writer.cc). */
+export interface NativeWriterHandle {
+  readonly __brand: 'RbdWriterHandle';
+}
+
 /** A cancellation flag shared with a worker thread. */
 export interface NativeAbortHandle {
   abort(): void;
@@ -108,6 +113,8 @@ export interface NativeRbd {
   /** Stops running transfers, waits for operations, shuts every connection down; sync, for process 'exit'. */
   rbdShutdownAll(): void;
   rbdFsid(h: H): string;
+  /** rados_conf_get: the value of a configuration option this connection runs with. */
+  rbdConfGet(h: H, option: string): string;
   rbdMonCommand(h: H, command: string): Promise<{ output: string; status: string }>;
   rbdClusterStat(h: H): Promise<{ total: number; used: number; free: number; objects: number }>;
   rbdPoolStat(h: H, pool: string): Promise<{ bytes: number; objects: number }>;
@@ -129,6 +136,22 @@ export interface NativeRbd {
     layout?: NativeLayout,
   ): Promise<void>;
   rbdFlatten(h: H, pool: string, image: string): Promise<void>;
+  /** rbd_rename within one pool; EEXIST when `newName` is taken. */
+  rbdRename(h: H, pool: string, image: string, newName: string): Promise<void>;
+  /** rbd_open for writing; the writer holds the connection open until rbdWriterClose. */
+  rbdWriterOpen(h: H, pool: string, image: string): Promise<NativeWriterHandle>;
+  /**
+   * rbd_aio_write of each non-zero 64 KiB run of `bytes` at `offset` (all of it
+   * with `skipZeros: false`); `bytes` must not change until the promise settles.
+   */
+  rbdWriterWrite(
+    w: NativeWriterHandle,
+    offset: number,
+    bytes: Uint8Array,
+    options?: { skipZeros?: boolean },
+  ): Promise<{ written: number; skipped: number }>;
+  /** Waits for the writes in flight, rbd_flush, rbd_close. Idempotent. */
+  rbdWriterClose(w: NativeWriterHandle): Promise<void>;
   rbdParentInfo(h: H, pool: string, image: string, snapshot?: string): Promise<NativeParentInfo | null>;
   rbdSnapCreate(h: H, pool: string, image: string, snapshot: string): Promise<void>;
   rbdSnapRemove(h: H, pool: string, image: string, snapshot: string): Promise<void>;

@@ -12,6 +12,7 @@ class Completions;
 
 struct AddonData {
   Napi::FunctionReference cluster_class;
+  Napi::FunctionReference writer_class;
   std::unique_ptr<Completions> completions;
   ~AddonData();
 };

@@ -27,7 +27,11 @@ struct Channel {
 
 // Main thread.
 void Deliver(Napi::Env env, Napi::Function, Channel* channel, PoolWorker* worker) {
-  if (env == nullptr || worker == nullptr) return;
+  if (worker == nullptr) return;
+  if (env == nullptr) {  // the environment is being torn down: see Work::Abandon
+    worker->Abandon();
+    return;
+  }
   worker->Complete();
   delete worker;
   if (--channel->pending == 0) channel->tsfn.Unref(env);
@@ -85,8 +89,9 @@ Napi::Promise PoolWorker::QueuePromise(Post post) {
     }
     std::lock_guard<std::mutex> guard(channel->mutex);
     // After the environment is gone the worker is leaked on purpose: its
-    // N-API references may only be freed on a main thread that no longer exists.
-    if (!channel->closed) channel->tsfn.NonBlockingCall(this);
+    // N-API references may only be freed on a main thread that no longer
+    // exists. What it holds besides them is released now (Work::Abandon).
+    if (channel->closed || channel->tsfn.NonBlockingCall(this) != napi_ok) Abandon();
   };
   if (post != nullptr)
     post(std::move(task));

@@ -17,6 +17,13 @@ class Work {
  public:
   virtual ~Work() = default;
 
+  // Any thread, when the environment that queued the work is gone (a worker
+  // thread terminated mid-operation): the object is leaked on purpose (its
+  // N-API references may only be freed on a main thread that no longer
+  // exists), so it drops every plain C++ resource it holds here: buffers,
+  // shared connection state. Keeps the leak to a few hundred bytes.
+  virtual void Abandon() {}
+
   // Off the main thread.
   virtual void Execute() = 0;
 
@@ -61,6 +68,7 @@ class Work {
   }
   void AddDetail(const std::string& more) { failure_.detail += failure_.detail.empty() ? more : "; " + more; }
   bool Failed() const { return static_cast<bool>(failure_); }
+
 
   // Main thread, just before a successful resolve (e.g. a last progress report).
   virtual void BeforeResolve(Napi::Env env) {}

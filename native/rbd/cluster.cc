@@ -4,6 +4,7 @@
 //   rados_create2, rados_conf_read_file, rados_conf_set, rados_connect,
 //   rados_cluster_fsid, rados_shutdown          -> rbdConnect / rbdClose
 //   rados_mon_command(cmd, inbuf="")            -> rbdMonCommand
+//   rados_conf_get                              -> rbdConfGet
 //   rados_cluster_stat                          -> rbdClusterStat
 //   rados_ioctx_pool_stat                       -> rbdPoolStat
 // Not exposed: rados_conf_parse_argv/env (configuration comes from options),
@@ -21,50 +22,58 @@
 #include "common/addon_data.h"
 #include "common/args.h"
 #include "common/executor.h"
+#include "rbd/names.h"
 
 namespace ib {
 
 namespace {
+struct Registered {
+  void* env;  // the environment that connected; compared, never dereferenced
+  std::weak_ptr<ClusterState> state;
+};
 std::mutex registry_mutex;
-std::vector<std::weak_ptr<ClusterState>>* registry = nullptr;
+std::vector<Registered>* registry = nullptr;
 
-std::vector<std::shared_ptr<ClusterState>> LiveClusters() {
+// The live connections of `env`, or of every environment when null.
+std::vector<std::shared_ptr<ClusterState>> LiveClusters(void* env) {
   std::vector<std::shared_ptr<ClusterState>> live;
   std::lock_guard<std::mutex> guard(registry_mutex);
   if (registry != nullptr)
-    for (auto& weak : *registry)
-      if (auto state = weak.lock()) live.push_back(std::move(state));
+    for (auto& entry : *registry)
+      if (env == nullptr || entry.env == env)
+        if (auto state = entry.state.lock()) live.push_back(std::move(state));
   return live;
 }
 
 // Stops transfers at their next chunk (an import removes its partial image),
-// waits a bounded time for running operations, then shuts every connection
-// down, so no librados thread is left running while the process ends.
-void ShutdownAll() {
-  std::vector<std::shared_ptr<ClusterState>> live = LiveClusters();
+// waits a bounded time for running operations, then shuts the connections
+// of `env` (all of them when null) down, so no librados thread is left
+// running while the environment or the process ends. A connection whose
+// operations do not return within the bound is abandoned (see ClusterState).
+void ShutdownAll(void* env) {
+  std::vector<std::shared_ptr<ClusterState>> live = LiveClusters(env);
   for (auto& state : live) state->AbortTransfers();
-  Executor::Shared().WaitIdle(std::chrono::seconds(30));
-  for (auto& state : live) state->Shutdown(true);
+  for (auto& state : live) state->Shutdown(true, state->TeardownBound());
 }
 
 // The safety net for an exit() that did not pass through process 'exit'
 // (rbdShutdownAll): by now statics of librados may already be destroyed, so
 // the JS-side hook is the one that matters.
-void ShutdownAllAtExit() { ShutdownAll(); }
+void ShutdownAllAtExit() { ShutdownAll(nullptr); }
 }  // namespace
 
-void ClusterState::Register(const std::shared_ptr<ClusterState>& state) {
+void ClusterState::Register(const std::shared_ptr<ClusterState>& state, void* env) {
   std::lock_guard<std::mutex> guard(registry_mutex);
   if (registry == nullptr) {
     // Never freed: atexit handlers may run after other static destructors.
-    registry = new std::vector<std::weak_ptr<ClusterState>>();
+    registry = new std::vector<Registered>();
     std::atexit(ShutdownAllAtExit);
   }
   // Drop entries of connections already gone so the list stays short.
-  std::vector<std::weak_ptr<ClusterState>> kept;
-  for (auto& weak : *registry)
-    if (!weak.expired()) kept.push_back(weak);
-  kept.push_back(state);
+  std::vector<Registered> kept;
+  for (auto& entry : *registry)
+    if (!entry.state.expired()) kept.push_back(entry);
+  kept.push_back({env, state});
   registry->swap(kept);
 }
 
@@ -74,8 +83,7 @@ Napi::Function ClusterHandle::Define(Napi::Env env) {
   return DefineClass(env, "RbdClusterHandle", std::vector<Napi::ClassPropertyDescriptor<ClusterHandle>>{});
 }
 
-ClusterHandle::ClusterHandle(const Napi::CallbackInfo& info)
-    : Napi::ObjectWrap<ClusterHandle>(info), env_(info.Env()) {
+ClusterHandle::ClusterHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ClusterHandle>(info), env_(info.Env()) {
   // Only NewInstance constructs handles: it passes the state in an External.
   if (info.Length() != 1 || !info[0].IsExternal())
     throw Napi::TypeError::New(info.Env(), "RbdClusterHandle is created by rbdConnect()");
@@ -96,7 +104,7 @@ ClusterHandle::~ClusterHandle() {
 // threads are gone before the process unloads the library.
 void ClusterHandle::CleanupHook(void* arg) {
   auto* self = static_cast<ClusterHandle*>(arg);
-  if (self->state_) self->state_->Shutdown(true);
+  if (self->state_) self->state_->Shutdown(true, self->state_->TeardownBound());
   self->state_.reset();
 }
 
@@ -131,7 +139,7 @@ std::shared_ptr<ClusterState> ClusterHandle::From(const Napi::CallbackInfo& info
 
 class ConnectWorker : public PoolWorker {
  public:
-  ConnectWorker(Napi::Env env, Napi::Object opts) : PoolWorker(env) {
+  ConnectWorker(Napi::Env env, Napi::Object opts) : PoolWorker(env), env_(env) {
     conf_ = OptString(opts, "cephConf");
     user_ = OptString(opts, "user", "admin");
     keyring_ = OptString(opts, "keyring");
@@ -188,8 +196,8 @@ class ConnectWorker : public PoolWorker {
       Fail(r, "rados_cluster_fsid");
       return;
     }
-    state_ = std::make_shared<ClusterState>(cluster, fsid);
-    ClusterState::Register(state_);
+    state_ = std::make_shared<ClusterState>(cluster, fsid, op_timeout_ms_);
+    ClusterState::Register(state_, env_);
   }
 
   bool Configure(rados_t cluster) {
@@ -219,6 +227,7 @@ class ConnectWorker : public PoolWorker {
   uint64_t connect_timeout_ms_, op_timeout_ms_;
   std::map<std::string, std::string> options_;
   std::shared_ptr<ClusterState> state_;
+  napi_env env_;
 };
 
 static Napi::Value Connect(const Napi::CallbackInfo& info) {
@@ -233,7 +242,7 @@ class CloseWorker : public PoolWorker {
 
  private:
   void Execute() override {
-    if (state_) state_->Shutdown();
+    if (state_) state_->Shutdown(false, state_->CloseBound());
   }
   std::shared_ptr<ClusterState> state_;
 };
@@ -278,9 +287,7 @@ class MonCommandWorker : public ClusterWorker {
   std::string command_, output_, status_;
 };
 
-static Napi::Value MonCommand(const Napi::CallbackInfo& info) {
-  return (new MonCommandWorker(info))->QueuePromise();
-}
+static Napi::Value MonCommand(const Napi::CallbackInfo& info) { return (new MonCommandWorker(info))->QueuePromise(); }
 
 // ---- rbdClusterStat(handle) -> Promise<{ total, used, free, objects }> in bytes
 
@@ -304,16 +311,14 @@ class ClusterStatWorker : public ClusterWorker {
   rados_cluster_stat_t stat_{};
 };
 
-static Napi::Value ClusterStat(const Napi::CallbackInfo& info) {
-  return (new ClusterStatWorker(info))->QueuePromise();
-}
+static Napi::Value ClusterStat(const Napi::CallbackInfo& info) { return (new ClusterStatWorker(info))->QueuePromise(); }
 
 // ---- rbdPoolStat(handle, pool) -> Promise<{ bytes, objects }>
 
 class PoolStatWorker : public ClusterWorker {
  public:
   PoolStatWorker(const Napi::CallbackInfo& info) : ClusterWorker(info, "rbdPoolStat") {
-    context_.pool = ArgString(info, 1, "pool");
+    context_.pool = ArgRbdName(info, 1, "pool", "pool");
   }
 
  private:
@@ -336,11 +341,39 @@ static Napi::Value PoolStat(const Napi::CallbackInfo& info) { return (new PoolSt
 
 // ---- rbdShutdownAll() -> undefined. Sync, main thread, blocking: for
 // process.on('exit'), which runs before exit() starts destroying the C++
-// runtime: running transfers stop and clean up, every connection shuts down.
+// runtime: running transfers stop and clean up, and every connection this
+// environment opened shuts down. In a worker thread 'exit' fires when the
+// worker ends: only the worker's own connections are touched.
 
 static Napi::Value ShutdownAllJs(const Napi::CallbackInfo& info) {
-  ShutdownAll();
+  ShutdownAll(info.Env());
   return info.Env().Undefined();
+}
+
+// ---- rbdConfGet(handle, option) -> string: rados_conf_get, the value the
+// connection runs with (e.g. auth_client_required). Local, no I/O.
+
+static Napi::Value ConfGet(const Napi::CallbackInfo& info) {
+  std::shared_ptr<ClusterState> state = ClusterHandle::From(info, 0);
+  std::string option = ArgString(info, 1, "option");
+  ClusterState::Use use(*state);
+  Failure failure;
+  failure.syscall = "rados_conf_get";
+  failure.detail = "option " + option;
+  if (!use.ok()) {
+    failure.err = -ESHUTDOWN;
+    throw MakeError(info.Env(), failure, ErrorContext{});
+  }
+  std::vector<char> value(256);
+  int r;
+  while ((r = rados_conf_get(state->cluster(), option.c_str(), value.data(), value.size())) == -ENAMETOOLONG &&
+         value.size() < (1u << 20))
+    value.resize(value.size() * 4);
+  if (r < 0) {
+    failure.err = r;
+    throw MakeError(info.Env(), failure, ErrorContext{});
+  }
+  return Napi::String::New(info.Env(), value.data());
 }
 
 void InitCluster(Napi::Env env, Napi::Object exports) {
@@ -349,6 +382,7 @@ void InitCluster(Napi::Env env, Napi::Object exports) {
   exports.Set("rbdConnect", Napi::Function::New(env, Connect, "rbdConnect"));
   exports.Set("rbdClose", Napi::Function::New(env, Close, "rbdClose"));
   exports.Set("rbdFsid", Napi::Function::New(env, Fsid, "rbdFsid"));
+  exports.Set("rbdConfGet", Napi::Function::New(env, ConfGet, "rbdConfGet"));
   exports.Set("rbdMonCommand", Napi::Function::New(env, MonCommand, "rbdMonCommand"));
   exports.Set("rbdClusterStat", Napi::Function::New(env, ClusterStat, "rbdClusterStat"));
   exports.Set("rbdPoolStat", Napi::Function::New(env, PoolStat, "rbdPoolStat"));

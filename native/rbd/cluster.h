@@ -38,7 +38,8 @@ class ClusterHandle : public Napi::ObjectWrap<ClusterHandle> {
 class ClusterWorker : public PoolWorker {
  public:
   ClusterWorker(const Napi::CallbackInfo& info, const char* name)
-      : PoolWorker(info.Env()), state_(ClusterHandle::From(info, 0)),
+      : PoolWorker(info.Env()),
+        state_(ClusterHandle::From(info, 0)),
         handle_(Napi::Persistent(info[0].As<Napi::Object>())) {}
 
  protected:
@@ -49,6 +50,9 @@ class ClusterWorker : public PoolWorker {
     return r < 0 ? Fail(r, "rados_ioctx_create") : true;
   }
   std::shared_ptr<ClusterState> state_;
+
+  // The environment is gone: let go of the connection (see Work::Abandon).
+  void Abandon() override { state_.reset(); }
 
  private:
   void Execute() override {

@@ -2,52 +2,96 @@
 // per pool, kept for the life of the handle so operations skip the connect
 // (the cost nova pays on every call).
 //
-// Threads: operations run on libuv pool threads and hold `lifetime` shared for
-// their whole Execute(); Shutdown() takes it exclusively, so it waits for the
-// operations in flight and none can start on a dead connection afterwards.
+// Lifetime: every operation, and every open image writer, holds a Use (a
+// counted claim, released on any thread) while it touches librados.
+// Shutdown() refuses new claims, waits a bounded time for the claims held,
+// and shuts librados down. When the bound passes first (a dead cluster: some
+// librbd calls never return despite the op timeouts) the connection is
+// abandoned, not waited for: the shutdown is left to the last claim's release,
+// which may never come; the process can still exit.
 #pragma once
 
 #include <rados/librados.h>
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
-#include <shared_mutex>
 #include <string>
 
 namespace ib {
 
 class ClusterState {
  public:
-  // Every live connection of the process, so exit() can shut them down: on
-  // process.exit() Node runs no env cleanup hooks, and librados threads still
-  // running while the C++ runtime is destroyed crash, or abandon transfers
-  // half-done. Registered at connect; the registry holds weak references.
-  static void Register(const std::shared_ptr<ClusterState>& state);
+  using Clock = std::chrono::steady_clock;
 
-  explicit ClusterState(rados_t cluster, std::string fsid) : cluster_(cluster), fsid_(std::move(fsid)) {}
-  ~ClusterState() { Shutdown(true); }
+  // Every live connection of the process with the environment that opened
+  // it, so rbdShutdownAll(env) shuts down only that environment's (a worker
+  // thread exiting must not touch the main thread's), and exit() the rest.
+  // Registered at connect; the registry holds weak references.
+  static void Register(const std::shared_ptr<ClusterState>& state, void* env);
+
+  // `op_timeout_ms` 0: librados waits forever; teardown then waits 30 s at most.
+  ClusterState(rados_t cluster, std::string fsid, uint64_t op_timeout_ms)
+      : cluster_(cluster), fsid_(std::move(fsid)), op_timeout_ms_(op_timeout_ms) {}
+  ~ClusterState() { Shutdown(true, std::chrono::milliseconds(0)); }
   ClusterState(const ClusterState&) = delete;
   ClusterState& operator=(const ClusterState&) = delete;
 
-  // Any thread. Idempotent. Blocks until running operations have finished;
-  // with `abort_transfers` (teardown) long transfers are told to stop first,
-  // otherwise (an explicit close) they run to their end.
-  void Shutdown(bool abort_transfers = false) {
-    if (abort_transfers) AbortTransfers();
-    std::unique_lock<std::shared_mutex> guard(lifetime_);
-    if (cluster_ == nullptr) return;
-    for (auto& entry : ioctxs_) rados_ioctx_destroy(entry.second);
-    ioctxs_.clear();
-    rados_shutdown(cluster_);
-    cluster_ = nullptr;
+  // How long a teardown (env cleanup, process exit) waits for operations in
+  // flight: the op timeout plus a margin for librados' tick, or 30 s.
+  std::chrono::milliseconds TeardownBound() const {
+    return std::chrono::milliseconds(op_timeout_ms_ > 0 ? op_timeout_ms_ + 2000 : 30000);
+  }
+  // How long an explicit close waits before it leaves the shutdown to the
+  // last operation (which then runs it): the same bound, or forever when the
+  // op timeout is 0 ("wait").
+  std::chrono::milliseconds CloseBound() const {
+    return op_timeout_ms_ > 0 ? TeardownBound() : std::chrono::milliseconds::max();
   }
 
-  // Any thread: ask running transfers to stop at their next chunk.
+  // Any thread (never a librados callback thread). Idempotent. Refuses new
+  // claims; with `abort_transfers` long transfers are told to stop first.
+  // Waits up to `bound` for the claims held, then shuts librados down;
+  // returns false when the bound passed first (shutdown left to the last
+  // release). A second caller waits for the first one's outcome.
+  bool Shutdown(bool abort_transfers, std::chrono::milliseconds bound) {
+    if (abort_transfers) AbortTransfers();
+    std::unique_lock<std::mutex> lock(mutex_);
+    closing_ = true;
+    auto idle = [this] { return users_ == 0 || cluster_ == nullptr; };
+    if (bound == std::chrono::milliseconds::max()) {
+      changed_.wait(lock, idle);
+    } else if (!changed_.wait_for(lock, bound, idle)) {
+      return false;
+    }
+    ShutdownLocked();
+    return true;
+  }
+
+  // Any thread: ask running transfers and writers to stop at their next chunk.
   void AbortTransfers() { aborting_.store(true); }
 
-  // Worker thread, while holding a Use. Creates the pool's io-context once.
+  // Any thread. A claim on the connection: false once shutting down.
+  bool Acquire() {
+    std::lock_guard<std::mutex> guard(mutex_);
+    if (closing_ || cluster_ == nullptr) return false;
+    users_++;
+    return true;
+  }
+  // Any thread but a librados callback thread: the last release after an
+  // abandoned shutdown shuts librados down here.
+  void Release() {
+    std::lock_guard<std::mutex> guard(mutex_);
+    if (--users_ == 0) {
+      if (closing_) ShutdownLocked();
+      changed_.notify_all();
+    }
+  }
+
+  // Worker thread, while holding a claim. Creates the pool's io-context once.
   int IoCtx(const std::string& pool, rados_ioctx_t* out) {
     std::lock_guard<std::mutex> guard(ioctx_mutex_);
     auto found = ioctxs_.find(pool);
@@ -68,21 +112,43 @@ class ClusterState {
   // Set on shutdown (and by the env cleanup hook) so long transfers stop early.
   bool aborting() const { return aborting_.load(); }
 
-  // RAII holder of the shared side of `lifetime`; `ok()` is false once shut down.
+  // RAII claim for the length of one operation; `ok()` is false once shut down.
   class Use {
    public:
-    explicit Use(ClusterState& state) : guard_(state.lifetime_), ok_(state.cluster_ != nullptr) {}
+    explicit Use(ClusterState& state) : state_(state), ok_(state.Acquire()) {}
+    ~Use() {
+      if (ok_) state_.Release();
+    }
+    Use(const Use&) = delete;
+    Use& operator=(const Use&) = delete;
     bool ok() const { return ok_; }
 
    private:
-    std::shared_lock<std::shared_mutex> guard_;
+    ClusterState& state_;
     bool ok_;
   };
 
  private:
+  // With mutex_ held and no claims left.
+  void ShutdownLocked() {
+    if (cluster_ == nullptr) return;
+    {
+      std::lock_guard<std::mutex> guard(ioctx_mutex_);
+      for (auto& entry : ioctxs_) rados_ioctx_destroy(entry.second);
+      ioctxs_.clear();
+    }
+    rados_shutdown(cluster_);
+    cluster_ = nullptr;
+    changed_.notify_all();
+  }
+
   rados_t cluster_;
   std::string fsid_;
-  std::shared_mutex lifetime_;
+  uint64_t op_timeout_ms_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  size_t users_ = 0;
+  bool closing_ = false;
   std::mutex ioctx_mutex_;
   std::map<std::string, rados_ioctx_t> ioctxs_;
   std::atomic<bool> aborting_{false};

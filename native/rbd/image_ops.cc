@@ -15,6 +15,7 @@
 //     (falls back to rbd_open_read_only + rbd_get_size)
 //   rbd_clone3                                 -> rbdClone(h, pPool, pImage, pSnap, cPool, cImage, layout)
 //   rbd_flatten                                -> rbdFlatten(h, pool, image)
+//   rbd_rename                                 -> rbdRename(h, pool, image, newName)
 //   rbd_get_parent (ENOENT -> null)             -> rbdParentInfo(h, pool, image, snap?)
 // Not exposed: rbd_copy*/rbd_deep_copy (import/export cover nova's needs),
 // trash, migration, mirroring, group and namespace APIs (nova does not use them).
@@ -30,7 +31,7 @@ namespace ib {
 class ListWorker : public ClusterWorker {
  public:
   explicit ListWorker(const Napi::CallbackInfo& info) : ClusterWorker(info, "rbdList") {
-    context_.pool = ArgString(info, 1, "pool");
+    context_.pool = ArgRbdName(info, 1, "pool", "pool");
   }
 
  private:
@@ -145,8 +146,8 @@ int FastSnapshot(rados_ioctx_t ioctx, const std::string& image, const std::strin
   if (!context.Has(12, 8 * static_cast<size_t>(count))) return -EPROTO;
   for (uint32_t i = 0; i < count; i++) {
     Bytes info;
-    int m = RbdMethod(ioctx, header_object, "snapshot_get", Le64Arg(context.Le64(12 + 8 * static_cast<size_t>(i))), 4096,
-                      &info);
+    int m = RbdMethod(ioctx, header_object, "snapshot_get", Le64Arg(context.Le64(12 + 8 * static_cast<size_t>(i))),
+                      4096, &info);
     if (m == -ENOENT) continue;  // removed since the snapcontext was read
     if (m < 0) return m;
     size_t at = 6 + 8;  // header, id
@@ -192,6 +193,11 @@ class ExistsWorker : public ImageWorker {
                                        : FastSnapshot(ioctx, context_.image, context_.snapshot, &size);
     });
     if (fast == -ENOENT) return;
+    // A timeout is the answer: a fallback open would only wait once more.
+    if (fast == -ETIMEDOUT) {
+      Fail(fast, "rados_exec");
+      return;
+    }
     if (fast == 0) {
       exists_ = true;
       return;
@@ -250,16 +256,35 @@ class ResizeWorker : public ImageWorker {
  public:
   explicit ResizeWorker(const Napi::CallbackInfo& info) : ImageWorker(info, "rbdResize") {
     size_ = ArgUint64(info, 3, "size");
-    allow_shrink_ = OptBool(ArgOptions(info, 4), "allowShrink", true);
+    // Never shrink unless asked: a smaller size silently drops the guest's
+    // data at the end of the disk (rbd resize and qemu-img resize refuse too).
+    allow_shrink_ = OptBool(ArgOptions(info, 4), "allowShrink", false);
   }
 
  private:
   void Run() override {
     ImageRef image;
     if (!Open(image, false)) return;
-    int r = rbd_resize2(image.get(), size_, allow_shrink_, NoProgress, nullptr);
-    if (r < 0) Fail(r, "rbd_resize2");
+    uint64_t current = 0;
+    int r = rbd_get_size(image.get(), &current);
+    if (r < 0) {
+      Fail(r, "rbd_get_size");
+      return;
+    }
+    // librbd refuses too (EINVAL, checked under the image lock, so a resize
+    // racing this one cannot slip through); checking first names the reason.
+    if (size_ < current && !allow_shrink_) {
+      Fail(-EINVAL, "rbd_resize2", kShrinkRefused + std::to_string(current) + " to " + std::to_string(size_));
+      return;
+    }
+    r = rbd_resize2(image.get(), size_, allow_shrink_, NoProgress, nullptr);
+    if (r == -EINVAL && !allow_shrink_) {
+      Fail(r, "rbd_resize2", kShrinkRefused + "its current size to " + std::to_string(size_));
+    } else if (r < 0) {
+      Fail(r, "rbd_resize2");
+    }
   }
+  static inline const std::string kShrinkRefused = "shrinking needs allowShrink: true; refused from ";
   uint64_t size_;
   bool allow_shrink_;
 };
@@ -291,7 +316,8 @@ class StatWorker : public ImageWorker {
     out.Set("objectSize", FromUint64(env, stat_.obj_size));
     out.Set("objects", FromUint64(env, stat_.num_objs));
     out.Set("order", Napi::Number::New(env, stat_.order));
-    out.Set("blockNamePrefix", std::string(stat_.block_name_prefix, strnlen(stat_.block_name_prefix, sizeof(stat_.block_name_prefix))));
+    out.Set("blockNamePrefix",
+            std::string(stat_.block_name_prefix, strnlen(stat_.block_name_prefix, sizeof(stat_.block_name_prefix))));
     out.Set("features", FromUint64(env, features_));
     out.Set("flags", FromUint64(env, flags_));
     return out;
@@ -313,8 +339,9 @@ class SizeWorker : public ImageWorker {
       return head ? FastHeadSize(ioctx, context_.image, &size_)
                   : FastSnapshot(ioctx, context_.image, context_.snapshot, &size_);
     });
-    if (r == 0 || r == -ENOENT) {
+    if (r == 0 || r == -ENOENT || r == -ETIMEDOUT) {
       if (r == -ENOENT) Fail(r, "rados_exec", head ? "rbd.get_id" : "no such image or snapshot");
+      if (r == -ETIMEDOUT) Fail(r, "rados_exec");
       return;
     }
     ImageRef image;
@@ -331,11 +358,11 @@ class CloneWorker : public ClusterWorker {
  public:
   // (handle, parentPool, parentImage, parentSnap, childPool, childImage, layout)
   explicit CloneWorker(const Napi::CallbackInfo& info) : ClusterWorker(info, "rbdClone") {
-    parent_pool_ = ArgString(info, 1, "parentPool");
-    parent_image_ = ArgString(info, 2, "parentImage");
-    parent_snap_ = ArgString(info, 3, "parentSnapshot");
-    context_.pool = ArgString(info, 4, "pool");
-    context_.image = ArgString(info, 5, "image");
+    parent_pool_ = ArgRbdName(info, 1, "parentPool", "pool");
+    parent_image_ = ArgRbdName(info, 2, "parentImage", "image");
+    parent_snap_ = ArgRbdName(info, 3, "parentSnapshot", "snapshot");
+    context_.pool = ArgRbdName(info, 4, "pool", "pool");
+    context_.image = ArgRbdName(info, 5, "image", "image");
     layout_ = ImageLayout::From(ArgOptions(info, 6));
   }
 
@@ -345,12 +372,30 @@ class CloneWorker : public ClusterWorker {
     if (!IoCtx(parent_pool_, &parent) || !IoCtx(context_.pool, &child)) return;
     ImageOptions options;
     layout_.Apply(options);
-    int r = rbd_clone3(parent, parent_image_.c_str(), parent_snap_.c_str(), child, context_.image.c_str(),
-                       options.get());
+    int r =
+        rbd_clone3(parent, parent_image_.c_str(), parent_snap_.c_str(), child, context_.image.c_str(), options.get());
     if (r < 0) Fail(r, "rbd_clone3", "from " + parent_pool_ + "/" + parent_image_ + "@" + parent_snap_);
   }
   std::string parent_pool_, parent_image_, parent_snap_;
   ImageLayout layout_;
+};
+
+// (handle, pool, image, newName): the name is the last thing an import
+// changes, so an image under its final name is always complete.
+class RenameWorker : public ImageWorker {
+ public:
+  explicit RenameWorker(const Napi::CallbackInfo& info) : ImageWorker(info, "rbdRename") {
+    new_name_ = ArgRbdName(info, 3, "newName", "image");
+  }
+
+ private:
+  void Run() override {
+    rados_ioctx_t ioctx;
+    if (!IoCtx(context_.pool, &ioctx)) return;
+    int r = rbd_rename(ioctx, context_.image.c_str(), new_name_.c_str());
+    if (r < 0) Fail(r, "rbd_rename", "to " + new_name_);
+  }
+  std::string new_name_;
 };
 
 class FlattenWorker : public ImageWorker {
@@ -419,6 +464,7 @@ void InitImageOps(Napi::Env env, Napi::Object exports) {
   exports.Set("rbdSize", Napi::Function::New(env, Start<SizeWorker>, "rbdSize"));
   exports.Set("rbdClone", Napi::Function::New(env, Start<CloneWorker>, "rbdClone"));
   exports.Set("rbdFlatten", Napi::Function::New(env, Start<FlattenWorker>, "rbdFlatten"));
+  exports.Set("rbdRename", Napi::Function::New(env, Start<RenameWorker>, "rbdRename"));
   exports.Set("rbdParentInfo", Napi::Function::New(env, Start<ParentInfoWorker>, "rbdParentInfo"));
 }
 

@@ -6,6 +6,7 @@
 
 #include "common/args.h"
 #include "rbd/cluster.h"
+#include "rbd/names.h"
 
 namespace ib {
 
@@ -69,8 +70,8 @@ class ImageWorker : public ClusterWorker {
  public:
   // Arguments: (handle, pool, image, ...).
   ImageWorker(const Napi::CallbackInfo& info, const char* name) : ClusterWorker(info, name) {
-    context_.pool = ArgString(info, 1, "pool");
-    context_.image = ArgString(info, 2, "image");
+    context_.pool = ArgRbdName(info, 1, "pool", "pool");
+    context_.image = ArgRbdName(info, 2, "image", "image");
   }
 
  protected:
@@ -85,7 +86,7 @@ class ImageWorker : public ClusterWorker {
   }
   // Main thread: an optional snapshot name at argument i.
   void OptSnapshot(const Napi::CallbackInfo& info, size_t i) {
-    if (!info[i].IsUndefined() && !info[i].IsNull()) context_.snapshot = ArgString(info, i, "snapshot");
+    if (!info[i].IsUndefined() && !info[i].IsNull()) context_.snapshot = ArgRbdName(info, i, "snapshot", "snapshot");
   }
 };
 
@@ -98,5 +99,6 @@ Napi::Value Start(const Napi::CallbackInfo& info) {
 void InitImageOps(Napi::Env env, Napi::Object exports);
 void InitSnapshotOps(Napi::Env env, Napi::Object exports);
 void InitTransfer(Napi::Env env, Napi::Object exports);
+void InitWriter(Napi::Env env, Napi::Object exports);
 
 }  // namespace ib

@@ -10,6 +10,7 @@
   X(rados_buffer_free)             \
   X(rados_cluster_fsid)            \
   X(rados_cluster_stat)            \
+  X(rados_conf_get)                \
   X(rados_conf_read_file)          \
   X(rados_conf_set)                \
   X(rados_connect)                 \
@@ -46,6 +47,7 @@
   X(rbd_open)                      \
   X(rbd_open_read_only)            \
   X(rbd_remove)                    \
+  X(rbd_rename)                    \
   X(rbd_resize2)                   \
   X(rbd_snap_create)               \
   X(rbd_snap_is_protected)         \

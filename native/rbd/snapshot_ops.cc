@@ -21,7 +21,7 @@ template <int (*Call)(rbd_image_t, const char*)>
 class SnapCallWorker : public ImageWorker {
  public:
   SnapCallWorker(const Napi::CallbackInfo& info, const char* syscall) : ImageWorker(info, syscall), syscall_(syscall) {
-    context_.snapshot = ArgString(info, 3, "snapshot");
+    context_.snapshot = ArgRbdName(info, 3, "snapshot", "snapshot");
   }
 
  private:
@@ -38,10 +38,8 @@ class SnapCallWorker : public ImageWorker {
   const char* syscall_;
 };
 
-#define SNAP_CALL(js, fn)                                                                \
-  static Napi::Value js(const Napi::CallbackInfo& info) {                                \
-    return (new SnapCallWorker<fn>(info, #fn))->QueuePromise();                          \
-  }
+#define SNAP_CALL(js, fn) \
+  static Napi::Value js(const Napi::CallbackInfo& info) { return (new SnapCallWorker<fn>(info, #fn))->QueuePromise(); }
 SNAP_CALL(SnapCreate, rbd_snap_create)
 SNAP_CALL(SnapRemove, rbd_snap_remove)
 SNAP_CALL(SnapProtect, rbd_snap_protect)
@@ -52,7 +50,7 @@ SNAP_CALL(SnapRollback, rbd_snap_rollback)
 class SnapIsProtectedWorker : public ImageWorker {
  public:
   explicit SnapIsProtectedWorker(const Napi::CallbackInfo& info) : ImageWorker(info, "rbdSnapIsProtected") {
-    context_.snapshot = ArgString(info, 3, "snapshot");
+    context_.snapshot = ArgRbdName(info, 3, "snapshot", "snapshot");
   }
 
  private:

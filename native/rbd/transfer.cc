@@ -17,17 +17,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
-#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "common/abort_handle.h"
 #include "common/fd.h"
 #include "common/progress.h"
-#include "common/abort_handle.h"
 #include "rbd/image_worker.h"
 
 namespace ib {
@@ -86,6 +86,13 @@ class TransferWorker : public ImageWorker {
       slot.buf.reset(static_cast<char*>(mem));
     }
     return true;
+  }
+  // The environment is gone: free the chunk buffers (concurrency x chunk
+  // size, 32 MiB by default) with the connection.
+  void Abandon() override {
+    slots_.clear();
+    slots_.shrink_to_fit();
+    ImageWorker::Abandon();
   }
   // Waits for every outstanding aio; keeps the first error.
   int64_t Drain() {
@@ -156,8 +163,7 @@ class ImportWorker : public TransferWorker {
     if (!Copy(ioctx, fd.get())) {
       int removed = rbd_remove(ioctx, context_.image.c_str());
       // Keep the original error; say when the cleanup failed too.
-      if (removed < 0 && removed != -ENOENT)
-        AddDetail("and removing the partial image failed: " + ErrnoName(removed));
+      if (removed < 0 && removed != -ENOENT) AddDetail("and removing the partial image failed: " + ErrnoName(removed));
     }
   }
 
@@ -260,7 +266,7 @@ class ExportWorker : public TransferWorker {
  public:
   explicit ExportWorker(const Napi::CallbackInfo& info) : TransferWorker(info, "rbdExport") {
     Napi::Object opts = ArgOptions(info, 4);
-    context_.snapshot = OptString(opts, "snapshot");
+    context_.snapshot = OptRbdName(opts, "snapshot", "snapshot");
     overwrite_ = OptBool(opts, "overwrite", false);
   }
 

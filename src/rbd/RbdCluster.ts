@@ -1,6 +1,6 @@
 import { invalidArgument } from '../errors.js';
 import { native, type NativeAddon, type NativeClusterHandle } from '../native.js';
-import { rbdCall } from './errors.js';
+import { rbdCall, toRbdError } from './errors.js';
 import { parseMonMap, type MonitorAddress } from './monmap.js';
 import { RbdPool } from './RbdPool.js';
 
@@ -53,12 +53,14 @@ export class RbdCluster {
   readonly #addon: NativeAddon;
   readonly #handle: NativeClusterHandle;
   readonly #fsid: string;
+  readonly #opTimeoutMs: number;
   #closing: Promise<void> | undefined;
 
-  private constructor(addon: NativeAddon, handle: NativeClusterHandle) {
+  private constructor(addon: NativeAddon, handle: NativeClusterHandle, opTimeoutMs: number) {
     this.#addon = addon;
     this.#handle = handle;
     this.#fsid = addon.rbdFsid(handle);
+    this.#opTimeoutMs = opTimeoutMs;
   }
 
   /**
@@ -73,19 +75,26 @@ export class RbdCluster {
     if (typeof options !== 'object' || options === null) throw invalidArgument('an options object', 'options', options);
     const addon = native();
     shutdownOnExit(addon);
+    const opTimeoutMs = options.opTimeoutMs ?? 30000;
     const handle = await rbdCall('connect', () =>
-      addon.rbdConnect({
-        ...options,
-        connectTimeoutMs: options.connectTimeoutMs ?? 5000,
-        opTimeoutMs: options.opTimeoutMs ?? 30000,
-      }),
+      addon.rbdConnect({ ...options, connectTimeoutMs: options.connectTimeoutMs ?? 5000, opTimeoutMs }),
     );
-    return new RbdCluster(addon, handle);
+    return new RbdCluster(addon, handle, opTimeoutMs);
   }
 
   /** @internal The native addon and handle, for the pool and image objects. */
   get native(): { addon: NativeAddon; handle: NativeClusterHandle } {
     return { addon: this.#addon, handle: this.#handle };
+  }
+
+  /**
+   * @internal The bound of a metadata operation (the op timeout, or undefined
+   * when it is 0: wait). Calls whose time grows with the data (import, export,
+   * remove, resize, flatten, rollback) are bounded by librados' per-request
+   * timeouts only.
+   */
+  get operationBoundMs(): number | undefined {
+    return this.#opTimeoutMs > 0 ? this.#opTimeoutMs : undefined;
   }
 
   /** True once {@link RbdCluster.close} was called. */
@@ -144,7 +153,48 @@ export class RbdCluster {
     /** The monitor's status string (often empty on success). */
     status: string;
   }> {
-    return rbdCall('monCommand', () => this.#addon.rbdMonCommand(this.#handle, JSON.stringify(command)));
+    return rbdCall(
+      'monCommand',
+      () => this.#addon.rbdMonCommand(this.#handle, JSON.stringify(command)),
+      this.operationBoundMs,
+    );
+  }
+
+  /**
+   * The value of a librados configuration option this connection runs with
+   * (`rados_conf_get`): what ceph.conf, the defaults and
+   * {@link RbdConnectOptions.options} made of it.
+   *
+   * @example
+   * ```ts
+   * cluster.configValue('auth_client_required') // 'cephx, none'
+   * ```
+   */
+  configValue(option: string): string {
+    if (typeof option !== 'string' || option === '') throw invalidArgument('a non-empty string', 'option', option);
+    try {
+      return this.#addon.rbdConfGet(this.#handle, option);
+    } catch (error) {
+      throw toRbdError(error, 'configValue');
+    }
+  }
+
+  /**
+   * Whether this client authenticates with cephx: librados'
+   * `auth_client_required` names a method other than `none`. Then qemu needs
+   * the key too, so libvirt disk XML must carry an `<auth>` with the secret
+   * uuid (an RBD disk without it on a cephx cluster hangs `virsh start`).
+   *
+   * @example
+   * ```ts
+   * if (cluster.authRequired() && !secretUuid) throw new Error('rbd_secret_uuid is required');
+   * ```
+   */
+  authRequired(): boolean {
+    const methods = this.configValue('auth_client_required')
+      .split(/[\s,;]+/)
+      .filter((m) => m !== '');
+    return methods.some((m) => m !== 'none');
   }
 
   /**
@@ -156,7 +206,7 @@ export class RbdCluster {
    * ```
    */
   async stats(): Promise<RbdClusterStats> {
-    return rbdCall('clusterStats', () => this.#addon.rbdClusterStat(this.#handle));
+    return rbdCall('clusterStats', () => this.#addon.rbdClusterStat(this.#handle), this.operationBoundMs);
   }
 
   /**

@@ -3,7 +3,16 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ImageBackendError, ImageUnacceptableError, RbdNotFoundError, RbdPermissionError } from '../errors.js';
 import type { MonitorAddress } from './monmap.js';
 import { RbdCluster, type RbdConnectOptions } from './RbdCluster.js';
-import type { RbdImage, RbdParentInfo, RbdTransferOptions, RbdTransferResult } from './RbdImage.js';
+import type {
+  RbdImage,
+  RbdParentInfo,
+  RbdResizeOptions,
+  RbdTransferOptions,
+  RbdTransferResult,
+} from './RbdImage.js';
+import { checkRbdName } from './names.js';
+import { isStagingOf, STAGING_INFIX } from './staging.js';
+import type { RbdStreamImportOptions, RbdStreamImportResult } from './importStream.js';
 import { parseRbdUrl, type RbdLocation } from './url.js';
 
 /**
@@ -20,7 +29,12 @@ export const RESIZE_SNAPSHOT_NAME = 'nova-resize';
 export interface RbdDriverOptions extends RbdConnectOptions {
   /** Pool of instance disks (nova: `images_rbd_pool`). */
   pool: string;
-  /** Attempts to remove a busy volume (nova: `rbd_destroy_volume_retries`). Default 12. */
+  /**
+   * Attempts to remove a busy volume (nova: `rbd_destroy_volume_retries`). Default 12.
+   * With the default interval that is a 55 s window: longer than Ceph's
+   * `osd_client_watch_timeout` (30 s), after which the watch of a client that
+   * died without closing the image (a killed qemu) expires (nova bug 1856845).
+   */
   destroyRetries?: number;
   /** Pause between those attempts (nova: `rbd_destroy_volume_retry_interval`, 5 s). Default 5000. */
   destroyRetryIntervalMs?: number;
@@ -77,7 +91,7 @@ export class RbdDriver {
 
   constructor(options: RbdDriverOptions) {
     this.#options = options;
-    this.pool = options.pool;
+    this.pool = checkRbdName('pool', options?.pool);
     this.#ownsCluster = options.cluster === undefined;
     if (options.cluster) this.#cluster = Promise.resolve(options.cluster);
   }
@@ -182,15 +196,19 @@ export class RbdDriver {
   }
 
   /**
-   * Resizes a volume to `size` bytes.
+   * Resizes a volume to `size` bytes. Grows always; shrinks only with
+   * `allowShrink: true`, otherwise rejects with {@link InvalidArgumentError}
+   * (`INVALID_ARGUMENT`) and leaves the volume unchanged.
    *
    * @example
    * ```ts
    * await driver.resize('uuid_disk', 20 * 2 ** 30);
+   * await driver.resize('uuid_disk', 2 ** 30, { allowShrink: true }); // a deliberate shrink
    * ```
    */
-  async resize(name: string, size: number, pool = this.pool): Promise<void> {
-    await (await this.#image(name, pool)).resize(size);
+  async resize(name: string, size: number, options: RbdResizeOptions & { pool?: string } = {}): Promise<void> {
+    const { pool = this.pool, allowShrink = false } = options;
+    await (await this.#image(name, pool)).resize(size, { allowShrink });
   }
 
   /**
@@ -232,6 +250,39 @@ export class RbdDriver {
   ): Promise<RbdTransferResult> {
     const { pool = this.pool, ...rest } = options;
     return (await this.#image(name, pool)).import(path, rest);
+  }
+
+  /**
+   * Creates volume `name` from a stream (nova's image-service download piped
+   * straight into RBD, no local file): {@link RbdPool.importStream} in the
+   * driver's pool, or `options.pool`. Crash-safe; removes the image on any failure.
+   *
+   * @example
+   * ```ts
+   * const { bytesWritten } = await driver.importStream(download, 'uuid_disk', { size, signal });
+   * ```
+   */
+  async importStream(
+    source: AsyncIterable<Uint8Array>,
+    name: string,
+    options: RbdStreamImportOptions & { pool?: string },
+  ): Promise<RbdStreamImportResult> {
+    const { pool = this.pool, ...rest } = options ?? ({} as never);
+    return (await this.cluster()).pool(pool).importStream(name, source, rest);
+  }
+
+  /**
+   * Whether the driver's user authenticates with cephx (librados'
+   * `auth_client_required` is not just `none`): then libvirt disk XML needs
+   * the secret uuid (nova: `rbd_secret_uuid`).
+   *
+   * @example
+   * ```ts
+   * if ((await driver.authRequired()) && !secretUuid) throw new Error('set rbd.secretUuid');
+   * ```
+   */
+  async authRequired(): Promise<boolean> {
+    return (await this.cluster()).authRequired();
   }
 
   /**
@@ -354,23 +405,26 @@ export class RbdDriver {
   }
 
   /**
-   * Cluster capacity in bytes (nova's `get_pool_info`).
+   * Capacity of the driver's pool (or `pool`) as nova's `get_pool_info` reports
+   * it, from `ceph df`: `total` is the cluster's raw capacity, `free` the
+   * pool's `max_avail` (replication accounted for), `used` the pool's
+   * `bytes_used`. A missing pool is an {@link RbdNotFoundError}.
    *
    * @example
    * ```ts
    * const { total, free, used } = await driver.getPoolInfo();
    * ```
    */
-  async getPoolInfo(): Promise<{
-    /** Raw capacity of the cluster, bytes. */
+  async getPoolInfo(pool = this.pool): Promise<{
+    /** Raw capacity of the cluster, bytes (`ceph df` `stats.total_bytes`). */
     total: number;
-    /** Raw bytes available. */
+    /** Bytes clients can still write into the pool (`max_avail`). */
     free: number;
-    /** Raw bytes used. */
+    /** Raw bytes the pool occupies (`bytes_used`). */
     used: number;
   }> {
-    const { total, free, used } = await (await this.cluster()).stats();
-    return { total, free, used };
+    const usage = await (await this.cluster()).pool(pool).usage();
+    return { total: usage.clusterTotal, free: usage.maxAvail, used: usage.bytesUsed };
   }
 
   /**
@@ -424,6 +478,27 @@ export class RbdDriver {
       }
       await sleep(interval);
     }
+  }
+
+  /**
+   * Removes an instance's rescue volume(s), `<uuid>_disk.rescue` (nova bug
+   * 1475652: unrescue left the RBD rescue disk behind), with
+   * {@link RbdDriver.destroyVolume}'s retries; what interrupted imports of it
+   * left (staging images) goes too. Nothing else of the instance is touched.
+   *
+   * @example
+   * ```ts
+   * await driver.removeRescueVolumes(instance.uuid); // after unrescue
+   * ```
+   */
+  async removeRescueVolumes(instanceUuid: string, pool = this.pool): Promise<CleanupReport> {
+    checkRbdName('image', instanceUuid);
+    const rescue = (name: string) => name.startsWith(instanceUuid) && name.endsWith('disk.rescue');
+    const stagingOfRescue = (name: string) => {
+      const at = name.lastIndexOf(STAGING_INFIX);
+      return at > 0 && isStagingOf(name, name.slice(0, at)) && rescue(name.slice(0, at));
+    };
+    return this.cleanupVolumes((name) => rescue(name) || stagingOfRescue(name), pool);
   }
 
   /**

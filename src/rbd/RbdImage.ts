@@ -1,5 +1,4 @@
-import { withAbortHandle } from '../abort.js';
-import { invalidArgument } from '../errors.js';
+import { abortError, withAbortHandle } from '../abort.js';
 import type {
   NativeImageStat,
   NativeLayout,
@@ -7,6 +6,8 @@ import type {
   NativeSnapInfo,
 } from '../native.js';
 import { rbdCall } from './errors.js';
+import { checkRbdName } from './names.js';
+import { commitStaged, nameTaken, stagingName, sweepStaging } from './staging.js';
 import type { RbdPool } from './RbdPool.js';
 
 /** Layout of a new image; librbd's defaults (ceph.conf) apply to what is absent. */
@@ -17,6 +18,12 @@ export type RbdImageStat = NativeImageStat;
 export type RbdParentInfo = NativeParentInfo;
 /** One snapshot of an image: librbd's `rbd_snap_info_t`. */
 export type RbdSnapshotInfo = NativeSnapInfo;
+
+/** Options of {@link RbdImage.resize} (and {@link RbdDriver.resize}). */
+export interface RbdResizeOptions {
+  /** Allow a size below the current one (the data past it is lost). Default false: a shrink is refused. */
+  allowShrink?: boolean;
+}
 
 /** Options of {@link RbdImage.import} and {@link RbdImage.export}. */
 export interface RbdTransferOptions {
@@ -54,14 +61,23 @@ export class RbdImage {
   /** The image's name in its pool. */
   readonly name: string;
 
+  /**
+   * @throws {@link InvalidArgumentError} (`INVALID_ARGUMENT`) when `name` is not
+   * an acceptable RBD image name (see `checkRbdName`): empty, NUL or other
+   * control characters, `/` or `@`, a leading `-`, `.` or `..`, too long.
+   */
   constructor(pool: RbdPool, name: string) {
-    if (typeof name !== 'string' || name === '') throw invalidArgument('a non-empty string', 'image', name);
     this.pool = pool;
-    this.name = name;
+    this.name = checkRbdName('image', name);
   }
 
   get #n() {
     return this.pool.cluster.native;
+  }
+
+  // Metadata calls settle within the op timeout (plus a margin) even when librbd does not return.
+  get #bound() {
+    return this.pool.cluster.operationBoundMs;
   }
 
   /**
@@ -74,7 +90,7 @@ export class RbdImage {
    */
   exists(snapshot?: string): Promise<boolean> {
     const { addon, handle } = this.#n;
-    return rbdCall('exists', () => addon.rbdExists(handle, this.pool.name, this.name, snapshot));
+    return rbdCall('exists', () => addon.rbdExists(handle, this.pool.name, this.name, optionalSnapshot(snapshot)), this.#bound);
   }
 
   /**
@@ -87,7 +103,7 @@ export class RbdImage {
    */
   create(size: number, layout: RbdLayout = {}): Promise<void> {
     const { addon, handle } = this.#n;
-    return rbdCall('create', () => addon.rbdCreate(handle, this.pool.name, this.name, size, layout));
+    return rbdCall('create', () => addon.rbdCreate(handle, this.pool.name, this.name, size, layout), this.#bound);
   }
 
   /**
@@ -104,16 +120,22 @@ export class RbdImage {
   }
 
   /**
-   * Resizes the image to `size` bytes.
+   * Resizes the image to `size` bytes. Growing is always allowed; shrinking
+   * (which drops the data past `size`) only with `allowShrink: true`, else the
+   * call rejects with {@link InvalidArgumentError} (`INVALID_ARGUMENT`, errno
+   * `EINVAL`) and the image is left as it was, as `rbd resize` and
+   * `qemu-img resize` refuse without their shrink flags.
    *
    * @example
    * ```ts
    * await image.resize(20 * 2 ** 30);
+   * await image.resize(2 ** 30, { allowShrink: true }); // a deliberate shrink
    * ```
    */
-  resize(size: number, options: { allowShrink?: boolean } = {}): Promise<void> {
+  resize(size: number, options: RbdResizeOptions = {}): Promise<void> {
     const { addon, handle } = this.#n;
-    return rbdCall('resize', () => addon.rbdResize(handle, this.pool.name, this.name, size, options));
+    const allowShrink = options.allowShrink ?? false;
+    return rbdCall('resize', () => addon.rbdResize(handle, this.pool.name, this.name, size, { allowShrink }));
   }
 
   /**
@@ -126,7 +148,7 @@ export class RbdImage {
    */
   stat(snapshot?: string): Promise<RbdImageStat> {
     const { addon, handle } = this.#n;
-    return rbdCall('stat', () => addon.rbdStat(handle, this.pool.name, this.name, snapshot));
+    return rbdCall('stat', () => addon.rbdStat(handle, this.pool.name, this.name, optionalSnapshot(snapshot)), this.#bound);
   }
 
   /**
@@ -142,7 +164,7 @@ export class RbdImage {
   async size(snapshot?: string): Promise<number> {
     const { addon, handle } = this.#n;
     // From the rbd class methods, head or snapshot: no image open (see README, Known issues).
-    return rbdCall('size', () => addon.rbdSize(handle, this.pool.name, this.name, snapshot));
+    return rbdCall('size', () => addon.rbdSize(handle, this.pool.name, this.name, optionalSnapshot(snapshot)), this.#bound);
   }
 
   /**
@@ -156,9 +178,10 @@ export class RbdImage {
   clone(snapshot: string, pool: RbdPool, child: string, layout: RbdLayout = {}): Promise<RbdImage> {
     const { addon, handle } = this.#n;
     return rbdCall('clone', async () => {
-      await addon.rbdClone(handle, this.pool.name, this.name, snapshot, pool.name, child, layout);
-      return pool.image(child);
-    });
+      const target = pool.image(child);
+      await addon.rbdClone(handle, this.pool.name, this.name, checkRbdName('snapshot', snapshot), pool.name, target.name, layout);
+      return target;
+    }, this.#bound);
   }
 
   /**
@@ -184,7 +207,8 @@ export class RbdImage {
    */
   parentInfo(snapshot?: string): Promise<RbdParentInfo | null> {
     const { addon, handle } = this.#n;
-    return rbdCall('parentInfo', () => addon.rbdParentInfo(handle, this.pool.name, this.name, snapshot));
+    return rbdCall('parentInfo', () =>
+      addon.rbdParentInfo(handle, this.pool.name, this.name, optionalSnapshot(snapshot)), this.#bound);
   }
 
   /**
@@ -197,7 +221,7 @@ export class RbdImage {
    */
   snapshots(): Promise<RbdSnapshotInfo[]> {
     const { addon, handle } = this.#n;
-    return rbdCall('snapshots', () => addon.rbdSnapList(handle, this.pool.name, this.name));
+    return rbdCall('snapshots', () => addon.rbdSnapList(handle, this.pool.name, this.name), this.#bound);
   }
 
   /**
@@ -210,7 +234,7 @@ export class RbdImage {
    */
   createSnapshot(snapshot: string): Promise<void> {
     const { addon, handle } = this.#n;
-    return rbdCall('createSnapshot', () => addon.rbdSnapCreate(handle, this.pool.name, this.name, snapshot));
+    return rbdCall('createSnapshot', () => addon.rbdSnapCreate(handle, this.pool.name, this.name, checkRbdName('snapshot', snapshot)), this.#bound);
   }
 
   /**
@@ -223,7 +247,7 @@ export class RbdImage {
    */
   removeSnapshot(snapshot: string): Promise<void> {
     const { addon, handle } = this.#n;
-    return rbdCall('removeSnapshot', () => addon.rbdSnapRemove(handle, this.pool.name, this.name, snapshot));
+    return rbdCall('removeSnapshot', () => addon.rbdSnapRemove(handle, this.pool.name, this.name, checkRbdName('snapshot', snapshot)), this.#bound);
   }
 
   /**
@@ -236,7 +260,7 @@ export class RbdImage {
    */
   protectSnapshot(snapshot: string): Promise<void> {
     const { addon, handle } = this.#n;
-    return rbdCall('protectSnapshot', () => addon.rbdSnapProtect(handle, this.pool.name, this.name, snapshot));
+    return rbdCall('protectSnapshot', () => addon.rbdSnapProtect(handle, this.pool.name, this.name, checkRbdName('snapshot', snapshot)), this.#bound);
   }
 
   /**
@@ -249,7 +273,7 @@ export class RbdImage {
    */
   unprotectSnapshot(snapshot: string): Promise<void> {
     const { addon, handle } = this.#n;
-    return rbdCall('unprotectSnapshot', () => addon.rbdSnapUnprotect(handle, this.pool.name, this.name, snapshot));
+    return rbdCall('unprotectSnapshot', () => addon.rbdSnapUnprotect(handle, this.pool.name, this.name, checkRbdName('snapshot', snapshot)), this.#bound);
   }
 
   /**
@@ -263,8 +287,7 @@ export class RbdImage {
   isSnapshotProtected(snapshot: string): Promise<boolean> {
     const { addon, handle } = this.#n;
     return rbdCall('isSnapshotProtected', () =>
-      addon.rbdSnapIsProtected(handle, this.pool.name, this.name, snapshot),
-    );
+      addon.rbdSnapIsProtected(handle, this.pool.name, this.name, checkRbdName('snapshot', snapshot)), this.#bound);
   }
 
   /**
@@ -277,25 +300,35 @@ export class RbdImage {
    */
   rollbackToSnapshot(snapshot: string): Promise<void> {
     const { addon, handle } = this.#n;
-    return rbdCall('rollbackToSnapshot', () => addon.rbdSnapRollback(handle, this.pool.name, this.name, snapshot));
+    return rbdCall('rollbackToSnapshot', () => addon.rbdSnapRollback(handle, this.pool.name, this.name, checkRbdName('snapshot', snapshot)));
   }
 
   /**
    * Creates this image from a local raw file or block device: several writes
    * in flight, holes and zero chunks skipped. On failure or abort the partial
-   * image is removed.
+   * image is removed. Crash-safe: the data goes into a staging image renamed
+   * to this name only when complete, so a killed process never leaves a
+   * partial image that {@link RbdImage.exists} would report (the next import
+   * sweeps the leftover). An existing image is refused with `RBD_EXISTS`.
    *
    * @example
    * ```ts
    * await image.import('/var/lib/nova/instances/_base/abc', { onProgress: (d, t) => bar.update(d / t) });
    * ```
    */
-  import(path: string, options: RbdTransferOptions & RbdLayout = {}): Promise<RbdTransferResult> {
+  async import(path: string, options: RbdTransferOptions & RbdLayout = {}): Promise<RbdTransferResult> {
     const { addon, handle } = this.#n;
     const { signal, ...rest } = options;
-    return withAbortHandle(signal, 'import', (abort) =>
-      rbdCall('import', () => addon.rbdImport(handle, this.pool.name, this.name, path, { ...rest, abort })),
+    if (signal?.aborted) throw abortError('import', { cause: signal.reason });
+    // Crash-safe: written under a staging name, renamed when complete (staging.ts).
+    await sweepStaging(this.pool, this.name);
+    if (await this.exists()) throw nameTaken(this.pool, this.name, 'import');
+    const staging = stagingName(this.name);
+    const result = await withAbortHandle(signal, 'import', (abort) =>
+      rbdCall('import', () => addon.rbdImport(handle, this.pool.name, staging, path, { ...rest, abort })),
     );
+    await commitStaged(this.pool, staging, this.name, 'import');
+    return result;
   }
 
   /**
@@ -307,14 +340,20 @@ export class RbdImage {
    * await image.export('/tmp/disk.raw');
    * ```
    */
-  export(
+  async export(
     path: string,
     options: RbdTransferOptions & { snapshot?: string; overwrite?: boolean } = {},
   ): Promise<RbdTransferResult> {
     const { addon, handle } = this.#n;
     const { signal, ...rest } = options;
+    if (rest.snapshot !== undefined) checkRbdName('snapshot', rest.snapshot);
     return withAbortHandle(signal, 'export', (abort) =>
       rbdCall('export', () => addon.rbdExport(handle, this.pool.name, this.name, path, { ...rest, abort })),
     );
   }
+}
+
+// An optional snapshot argument: absent stays absent, anything else must be a valid name.
+function optionalSnapshot(snapshot: string | undefined): string | undefined {
+  return snapshot === undefined ? undefined : checkRbdName('snapshot', snapshot);
 }

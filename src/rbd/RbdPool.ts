@@ -1,7 +1,32 @@
-import { invalidArgument } from '../errors.js';
+import { RbdError, RbdNotFoundError } from '../errors.js';
 import { rbdCall } from './errors.js';
+import { checkRbdName } from './names.js';
+import { importStream, type RbdStreamImportOptions, type RbdStreamImportResult } from './importStream.js';
 import { RbdImage } from './RbdImage.js';
 import type { RbdCluster } from './RbdCluster.js';
+
+/**
+ * A pool's own figures as `ceph df` reports them (the mon command `df`):
+ * what the scheduler should see, replication and the fullest OSD included.
+ */
+export interface RbdPoolUsage {
+  /** Bytes stored by clients in the pool, before replication (`stored`). */
+  stored: number;
+  /** Raw bytes the pool occupies, replicas included (`bytes_used`). */
+  bytesUsed: number;
+  /**
+   * Bytes clients can still write into the pool (`max_avail`): the free space
+   * of the fullest OSD the pool maps to, scaled, divided by the replica count
+   * (or by k/(k+m) for erasure coding), and short of the full ratio.
+   */
+  maxAvail: number;
+  /** RADOS objects in the pool. */
+  objects: number;
+  /** `percent_used`: bytes used over used + available, 0–1. */
+  percentUsed: number;
+  /** Raw capacity of the whole cluster (`stats.total_bytes`), bytes. */
+  clusterTotal: number;
+}
 
 /**
  * A pool of a connected cluster. Cheap to create; the native side keeps one
@@ -19,10 +44,10 @@ export class RbdPool {
   /** The pool's name, e.g. `vms`. */
   readonly name: string;
 
+  /** @throws {@link InvalidArgumentError} (`INVALID_ARGUMENT`) when `name` is not an acceptable pool name (`checkRbdName` in src/rbd/names.ts). */
   constructor(cluster: RbdCluster, name: string) {
-    if (typeof name !== 'string' || name === '') throw invalidArgument('a non-empty string', 'pool', name);
     this.cluster = cluster;
-    this.name = name;
+    this.name = checkRbdName('pool', name);
   }
 
   /**
@@ -47,7 +72,7 @@ export class RbdPool {
    */
   async list(): Promise<string[]> {
     const { addon, handle } = this.cluster.native;
-    return rbdCall('list', () => addon.rbdList(handle, this.name));
+    return rbdCall('list', () => addon.rbdList(handle, this.name), this.cluster.operationBoundMs);
   }
 
   /**
@@ -65,6 +90,93 @@ export class RbdPool {
     objects: number;
   }> {
     const { addon, handle } = this.cluster.native;
-    return rbdCall('poolStats', () => addon.rbdPoolStat(handle, this.name));
+    return rbdCall('poolStats', () => addon.rbdPoolStat(handle, this.name), this.cluster.operationBoundMs);
   }
+
+  /**
+   * Creates image `name` of `options.size` bytes from a stream (an image
+   * service download, a decompressor...): chunks are written with several
+   * aio writes in flight and all-zero 64 KiB runs are skipped. Crash-safe:
+   * the data goes into a staging image that is renamed to `name` only when
+   * complete, so a killed process never leaves a partial image under `name`
+   * (the next import sweeps the leftover). On any failure (the cluster, the
+   * source throwing or yielding more or fewer bytes than `size`, an abort)
+   * the image is removed and nothing exists under `name`. An existing `name`
+   * is refused with {@link RbdExistsError} before anything is written.
+   *
+   * @example
+   * ```ts
+   * const response = await fetch(url);
+   * const { bytesWritten, bytesSkipped } = await cluster.pool('vms').importStream('uuid_disk', response.body!, {
+   *   size: Number(response.headers.get('content-length')),
+   *   signal,
+   * });
+   * ```
+   */
+  importStream(
+    name: string,
+    source: AsyncIterable<Uint8Array>,
+    options: RbdStreamImportOptions,
+  ): Promise<RbdStreamImportResult> {
+    return importStream(this, name, source, options);
+  }
+
+  /**
+   * The pool's own usage figures from the monitors (`ceph df`): free space
+   * that accounts for replication (`maxAvail`), not the raw cluster bytes
+   * (with 3 replicas those are about 3x too high). A missing pool is an
+   * {@link RbdNotFoundError}.
+   *
+   * @example
+   * ```ts
+   * const { maxAvail, stored } = await cluster.pool('vms').usage();
+   * ```
+   */
+  async usage(): Promise<RbdPoolUsage> {
+    const { output } = await this.cluster.monCommand({ prefix: 'df', format: 'json' });
+    let report: DfReport;
+    try {
+      report = JSON.parse(output) as DfReport;
+    } catch (error) {
+      throw new RbdError('RBD_ERROR', `usage: the monitors answered 'df' with no JSON`, {
+        operation: 'usage',
+        pool: this.name,
+        cause: error,
+      });
+    }
+    const pool = report.pools?.find((p) => p.name === this.name);
+    if (!pool?.stats || report.stats?.total_bytes === undefined) {
+      throw new RbdNotFoundError('RBD_NOT_FOUND', `usage failed: pool ${this.name} not found`, {
+        operation: 'usage',
+        pool: this.name,
+        errno: -2,
+        errnoName: 'ENOENT',
+        syscall: 'rados_mon_command',
+      });
+    }
+    const s = pool.stats;
+    return {
+      stored: s.stored ?? s.bytes_used ?? 0,
+      bytesUsed: s.bytes_used ?? 0,
+      maxAvail: s.max_avail ?? 0,
+      objects: s.objects ?? 0,
+      percentUsed: s.percent_used ?? 0,
+      clusterTotal: report.stats.total_bytes,
+    };
+  }
+}
+
+// The parts of the mon command `df` (format json) read above.
+interface DfReport {
+  stats?: { total_bytes?: number };
+  pools?: Array<{
+    name: string;
+    stats?: {
+      stored?: number;
+      bytes_used?: number;
+      max_avail?: number;
+      objects?: number;
+      percent_used?: number;
+    };
+  }>;
 }

@@ -1,6 +1,7 @@
 import {
   AbortError,
   ImageBackendError,
+  InvalidArgumentError,
   isNativeError,
   LibraryNotFoundError,
   RbdBusyError,
@@ -29,7 +30,13 @@ const BY_ERRNO: Record<string, [ErrorCode, RbdErrorClass]> = {
   ECANCELED: ['ABORTED', AbortError],
   // librados/librbd are not installed (the addon opens them on first use).
   ELIBACC: ['LIBRARY_NOT_FOUND', LibraryNotFoundError],
+  // librbd's answer to a bad argument: a shrink without allowShrink, an
+  // invalid layout (order, stripe unit), an out-of-range size.
+  EINVAL: ['INVALID_ARGUMENT', InvalidArgumentError],
 };
+
+// The native layer's synchronous argument errors (wrong type, a bad name).
+const ARGUMENT_CODES = new Set(['ERR_INVALID_ARG_TYPE', 'ERR_INVALID_ARG_VALUE']);
 
 /**
  * Turns a native rejection into the library's typed error, keeping the errno,
@@ -38,6 +45,10 @@ const BY_ERRNO: Record<string, [ErrorCode, RbdErrorClass]> = {
  */
 export function toRbdError(error: unknown, operation: string): ImageBackendError {
   if (error instanceof ImageBackendError) return error;
+  const argumentCode = (error as { code?: unknown } | null)?.code;
+  if (error instanceof TypeError && typeof argumentCode === 'string' && ARGUMENT_CODES.has(argumentCode)) {
+    return new InvalidArgumentError('INVALID_ARGUMENT', error.message, { operation, cause: error });
+  }
   if (!isNativeError(error)) {
     const message = error instanceof Error ? error.message : String(error);
     return new RbdError('RBD_ERROR', `${operation}: ${message}`, { operation, cause: error });
@@ -58,20 +69,70 @@ export function toRbdError(error: unknown, operation: string): ImageBackendError
 }
 
 /**
+ * How much later than its op timeout a bounded call settles at the latest:
+ * librados checks `rados_osd_op_timeout` only on its objecter tick (5 s), and
+ * some librbd calls (rbd_clone3 against a dead cluster) never return at all.
+ */
+export const DEADLINE_MARGIN_MS = 1000;
+
+/**
  * Runs a native call and rethrows its failure as a typed error whose stack is
  * the JavaScript caller's: the native rejection arrives from the event loop
  * with no caller on its stack, so the stack is captured before the call.
+ *
+ * With `boundMs` (the connection's op timeout), the call settles within
+ * `boundMs + DEADLINE_MARGIN_MS` whatever librbd does: past that it rejects
+ * with {@link RbdTimeoutError} and the native call is abandoned (it may still
+ * complete later; its outcome is dropped). A failure that arrives after the
+ * bound with another errno (librbd turns some timeouts into ENOENT or EIO) is
+ * reported as the timeout it was, with the original as `cause`.
  */
-export async function rbdCall<T>(operation: string, call: () => Promise<T>): Promise<T> {
+export async function rbdCall<T>(operation: string, call: () => Promise<T>, boundMs?: number): Promise<T> {
   const site: { stack?: string } = {};
   Error.captureStackTrace(site, rbdCall);
+  const started = performance.now();
+  let timer: NodeJS.Timeout | undefined;
   try {
-    return await call();
+    const pending = call();
+    if (boundMs === undefined || boundMs <= 0) return await pending;
+    return await new Promise<T>((resolve, reject) => {
+      timer = setTimeout(() => reject(deadlineError(operation, boundMs)), boundMs + DEADLINE_MARGIN_MS);
+      pending.then(resolve, reject);
+    });
   } catch (error) {
-    const typed = toRbdError(error, operation);
-    if (typed.cause === error && site.stack) {
+    let typed = toRbdError(error, operation);
+    if (
+      boundMs !== undefined &&
+      boundMs > 0 &&
+      isNativeError(error) &&
+      !(typed instanceof RbdTimeoutError) &&
+      typed.code !== 'ABORTED' &&
+      performance.now() - started >= boundMs
+    ) {
+      typed = new RbdTimeoutError('RBD_TIMEOUT', `${operation} timed out after ${boundMs} ms (${error.message})`, {
+        operation,
+        errno: -110,
+        errnoName: 'ETIMEDOUT',
+        syscall: error.syscall,
+        pool: error.pool,
+        image: error.image,
+        snapshot: error.snapshot,
+        cause: error,
+      });
+    }
+    if ((typed.cause === error || typed.cause === undefined) && site.stack) {
       typed.stack = `${typed.name}: ${typed.message}${site.stack.slice(site.stack.indexOf('\n'))}`;
     }
     throw typed;
+  } finally {
+    clearTimeout(timer);
   }
+}
+
+function deadlineError(operation: string, boundMs: number): RbdTimeoutError {
+  return new RbdTimeoutError(
+    'RBD_TIMEOUT',
+    `${operation} timed out: no answer from the cluster within ${boundMs} ms (the call is abandoned)`,
+    { operation, errno: -110, errnoName: 'ETIMEDOUT', syscall: 'deadline' },
+  );
 }

@@ -1,4 +1,5 @@
 import { ImageUnacceptableError } from '../errors.js';
+import { rbdNameProblem } from './names.js';
 
 /** The parts of an `rbd://fsid/pool/image/snapshot` location. */
 export interface RbdLocation {
@@ -16,7 +17,9 @@ const PREFIX = 'rbd://';
 
 /**
  * Parses a Glance RBD location (nova's `RBDDriver.parse_url`): four
- * percent-decoded, non-empty parts after `rbd://`.
+ * percent-decoded, non-empty parts after `rbd://`; the pool, image and
+ * snapshot must be acceptable RBD names (see `checkRbdName`: no NUL or other
+ * control character, no `/` or `@`, no leading `-`).
  *
  * @throws {@link ImageUnacceptableError} for anything else.
  * @example
@@ -39,5 +42,11 @@ export function parseRbdUrl(url: string): RbdLocation {
   if (pieces.includes('')) throw reject('blank components');
   if (pieces.length !== 4) throw reject('not an rbd snapshot');
   const [fsid, pool, image, snapshot] = pieces as [string, string, string, string];
+  // A decoded %00 would truncate the name in librbd (victimimg%00x clones
+  // victimimg); %2F or %40 would name something the rbd CLI cannot address.
+  for (const [kind, name] of [['pool', pool], ['image', image], ['snapshot', snapshot]] as const) {
+    const problem = rbdNameProblem(name);
+    if (problem !== undefined) throw reject(`the ${kind} name ${problem}`);
+  }
   return { fsid, pool, image, snapshot };
 }

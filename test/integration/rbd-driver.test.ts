@@ -236,7 +236,7 @@ describe('RbdDriver against a real cluster', () => {
     expect((await image.snapshots()).map((s) => s.name)).toEqual(['one']);
 
     // Change the data and the size, then roll back.
-    await driver.resize(name, 4 * MiB);
+    await driver.resize(name, 4 * MiB, { allowShrink: true });
     await driver.rollbackToSnap(name, 'one');
     expect(await driver.size(name)).toBe(8 * MiB);
     const back = join(tmp.dir, `${name}.back`);

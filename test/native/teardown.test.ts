@@ -40,7 +40,7 @@ describe('teardown in child processes', () => {
         process.execPath,
         [...args, join(children, script)],
         {
-          timeout: 60_000,
+          timeout: 150_000,
           env: {
             ...process.env,
             CEPH_CONF: env.conf,
@@ -91,6 +91,27 @@ describe('teardown in child processes', () => {
     const r = await run('gc-midflight.mjs', ['--expose-gc']);
     expectClean(r);
     expect(r.stdout).toContain('lists 10');
+  });
+
+  // Issue 13: a worker's exit hook shut down every connection of the process
+  // (the main thread's import failed ABORTED), and each worker terminated
+  // mid-import leaked 37-46 MB (its chunk buffers with the abandoned work).
+  it('workers exiting mid-import touch only their own connections, and free their memory', async () => {
+    const r = await run('worker-exits.mjs', [], { WORKERS: '24' });
+    expectClean(r);
+    const result = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as {
+      done: number;
+      failures: string[];
+      rssWarm: number;
+      rssEnd: number;
+      workers: number;
+      left: string[];
+    };
+    expect(result.failures).toEqual([]);
+    expect(result.done).toBeGreaterThan(0);
+    // 20 workers after the warm-up: a leak of ~40 MB each would be ~800 MB.
+    expect(result.rssEnd - result.rssWarm).toBeLessThan(200 * 2 ** 20);
+    expect(result.left).toEqual([]);
   });
 
   it('terminating a worker thread with an open cluster is safe', async () => {

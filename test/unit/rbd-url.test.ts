@@ -14,13 +14,28 @@ describe('parseRbdUrl (nova parse_url)', () => {
   });
 
   it('percent-decodes every part', () => {
-    expect(parseRbdUrl('rbd://%2F/%2F/%2F/%2F')).toEqual({ fsid: '/', pool: '/', image: '/', snapshot: '/' });
-    expect(parseRbdUrl('rbd://f%20s/p%40l/im%2Fage/sn%3Ap')).toEqual({
+    expect(parseRbdUrl('rbd://f%20s/p%2Bl/im%3Dage/sn%3Ap')).toEqual({
       fsid: 'f s',
-      pool: 'p@l',
-      image: 'im/age',
+      pool: 'p+l',
+      image: 'im=age',
       snapshot: 'sn:p',
     });
+  });
+
+  // Decoded names must be acceptable RBD names (issue 13): %00 truncated the
+  // name in librbd (victimimg%00x cloned victimimg); / and @ are the CLI's separators.
+  it.each([
+    'rbd://fsid/images/victimimg%00x/snap',
+    'rbd://fsid/images/img/sn%00ap',
+    'rbd://fsid/po%00ol/img/snap',
+    'rbd://fsid/%2F/img/snap',
+    'rbd://fsid/images/im%2Fage/snap',
+    'rbd://fsid/images/p%40l/snap',
+    'rbd://fsid/images/-x/snap',
+    'rbd://fsid/images/a%0Ab/snap',
+    'rbd://fsid/images/..%2Fx/snap',
+  ])('refuses the unacceptable name in %s', (url) => {
+    expect(() => parseRbdUrl(url)).toThrow(ImageUnacceptableError);
   });
 
   const bad = [

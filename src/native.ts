@@ -290,7 +290,7 @@ export function explainLoadFailure(error: unknown): NativeLoadError {
     cause = 'the binary failed to load';
     fix = 'rebuild it with `npm rebuild imagebackend`; the underlying error is attached as cause';
   }
-  return new NativeLoadError('NATIVE_LOAD_FAILED', `imagebackend native addon: ${cause}. Fix: ${fix}. (${text})`, {
+  return new NativeLoadError(`imagebackend native addon: ${cause}. Fix: ${fix}. (${text})`, {
     cause: error,
   });
 }

@@ -4,7 +4,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { DiskInfo, DISK_INFO_FILENAME } from '../diskinfo/DiskInfo.js';
 import type { DiskFormat } from '../diskinfo/formats.js';
 import {
-  ImageBackendError,
+  ImageIoError,
   ImageUnacceptableError,
   ImageUnsafeError,
   NotSupportedError,
@@ -426,7 +426,7 @@ export abstract class Image {
    * ```
    */
   async clone(_context: unknown, imageId: string): Promise<void> {
-    throw new ImageUnacceptableError('IMAGE_UNACCEPTABLE', `image ${imageId} cannot be cloned: clone() is not implemented by ${this.constructor.name}`, {
+    throw new ImageUnacceptableError(`image ${imageId} cannot be cloned: clone() is not implemented by ${this.constructor.name}`, {
       operation: 'clone',
       path: this.path,
     });
@@ -526,7 +526,7 @@ export abstract class Image {
 
   /** The `NOT_SUPPORTED` error an operation this backend lacks rejects with, naming the operation and the backend class. */
   protected notSupported(operation: string): NotSupportedError {
-    return new NotSupportedError('NOT_SUPPORTED', `${operation} is not supported by the ${this.constructor.name} backend`, {
+    return new NotSupportedError(`${operation} is not supported by the ${this.constructor.name} backend`, {
       operation,
       path: this.path,
     });
@@ -543,7 +543,8 @@ export abstract class Image {
     if (info.backingFile !== undefined && !reasons.some((r) => r.includes('backing'))) reasons.push(`backing file: '${info.backingFile}'`);
     if (info.dataFile !== undefined && !reasons.some((r) => r.includes('data file'))) reasons.push(`data file: '${info.dataFile}'`);
     if (!info.safety.safe || reasons.length > 0) {
-      throw new ImageUnsafeError('IMAGE_UNSAFE', `base image ${base} failed the safety check: ${reasons.join('; ')}`, reasons, {
+      throw new ImageUnsafeError(`base image ${base} failed the safety check: ${reasons.join('; ')}`, {
+        reasons,
         operation: 'createImage',
         path: base,
       });
@@ -557,7 +558,7 @@ export abstract class Image {
     try {
       await mkdir(dirname(this.path), { recursive: true });
     } catch (error) {
-      throw new ImageBackendError('IO_ERROR', `cannot create ${dirname(this.path)}: ${messageOf(error)}`, systemErrorDetails(error, 'createImage', dirname(this.path)));
+      throw new ImageIoError(`cannot create ${dirname(this.path)}: ${messageOf(error)}`, systemErrorDetails(error, 'createImage', dirname(this.path)));
     }
   }
 
@@ -578,7 +579,7 @@ export async function pathExists(path: string): Promise<boolean> {
     return true;
   } catch (error) {
     if (errnoName(error) === 'ENOENT') return false;
-    throw new ImageBackendError('IO_ERROR', `cannot check ${path}: ${messageOf(error)}`, systemErrorDetails(error, 'exists', path));
+    throw new ImageIoError(`cannot check ${path}: ${messageOf(error)}`, systemErrorDetails(error, 'exists', path));
   }
 }
 

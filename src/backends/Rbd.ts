@@ -95,7 +95,7 @@ export class Rbd extends Image {
   async #importBase(base: string, signal: AbortSignal | undefined): Promise<void> {
     const format = (await this.context.tools.inspect(base)).format;
     if (format !== 'raw') {
-      throw new ImageUnacceptableError('IMAGE_UNACCEPTABLE', `base image ${base} is ${format}; the Rbd backend imports raw images only`, {
+      throw new ImageUnacceptableError(`base image ${base} is ${format}; the Rbd backend imports raw images only`, {
         operation: 'createImage',
         path: base,
       });
@@ -196,7 +196,7 @@ export class Rbd extends Image {
    */
   override async clone(context: unknown, imageId: string): Promise<void> {
     const unacceptable = (reason: string) =>
-      new ImageUnacceptableError('IMAGE_UNACCEPTABLE', `image ${imageId} cannot be cloned: ${reason}`, {
+      new ImageUnacceptableError(`image ${imageId} cannot be cloned: ${reason}`, {
         operation: 'clone',
         pool: this.pool,
         image: this.rbdName,
@@ -327,7 +327,7 @@ export class Rbd extends Image {
         // not an rbd location
       }
     }
-    throw new ImageUnacceptableError('IMAGE_UNACCEPTABLE', `cannot determine the parent storage pool for ${baseImageId}; cannot determine where to store images`, {
+    throw new ImageUnacceptableError(`cannot determine the parent storage pool for ${baseImageId}; cannot determine where to store images`, {
       operation: 'directSnapshot',
       pool: this.pool,
       image: this.rbdName,

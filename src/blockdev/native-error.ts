@@ -20,10 +20,11 @@ export function blockdevError(
 ): ImageBackendError {
   if (error instanceof ImageBackendError) return error;
   if (error instanceof TypeError && (error as { code?: string }).code === 'ERR_INVALID_ARG_TYPE') {
-    return new InvalidArgumentError('INVALID_ARGUMENT', error.message, { operation, cause: error });
+    return new InvalidArgumentError(error.message, { operation, cause: error });
   }
   if (!isNativeError(error)) {
-    return new BlockDeviceError(kind, `${operation} failed: ${String(error)}`, { operation, cause: error });
+    const Class = kind === 'COPY_FAILED' ? CopyFailedError : BlockDeviceError;
+    return new Class(`${operation} failed: ${String(error)}`, { operation, cause: error });
   }
   const details = {
     operation,
@@ -34,7 +35,7 @@ export function blockdevError(
     cause: error,
   };
   if (error.code === 'ECANCELED') return abortError(operation, details);
-  if (error.code === 'ENOENT') return new DiskNotFoundError('DISK_NOT_FOUND', `${operation}: ${error.message}`, details);
-  if (kind === 'COPY_FAILED') return new CopyFailedError(kind, `${operation}: ${error.message}`, details);
-  return new BlockDeviceError(kind, `${operation}: ${error.message}`, details);
+  if (error.code === 'ENOENT') return new DiskNotFoundError(`${operation}: ${error.message}`, details);
+  if (kind === 'COPY_FAILED') return new CopyFailedError(`${operation}: ${error.message}`, details);
+  return new BlockDeviceError(`${operation}: ${error.message}`, details);
 }

@@ -172,7 +172,7 @@ export class BaseImageCache {
         if (entry.startsWith(`${filename}${PARTIAL_INFIX}`)) await rm(join(this.baseDir, entry), { force: true, recursive: true });
       }
     } catch (error) {
-      throw new CacheError('CACHE_FAILED', `cannot prepare the cache folder: ${messageOf(error)}`, systemErrorDetails(error, 'fetchOnce', this.baseDir));
+      throw new CacheError(`cannot prepare the cache folder: ${messageOf(error)}`, systemErrorDetails(error, 'fetchOnce', this.baseDir));
     }
   }
 
@@ -181,12 +181,12 @@ export class BaseImageCache {
     try {
       const st = await lstat(target).catch((error: unknown) => {
         if (errnoName(error) === 'ENOENT') {
-          throw new CacheError('CACHE_FAILED', `the fetch resolved but did not write ${target}`, { operation: 'fetchOnce', path: target });
+          throw new CacheError(`the fetch resolved but did not write ${target}`, { operation: 'fetchOnce', path: target });
         }
         throw error;
       });
       if (!st.isFile()) {
-        throw new CacheError('CACHE_FAILED', `the fetch left something other than a regular file at ${target}`, {
+        throw new CacheError(`the fetch left something other than a regular file at ${target}`, {
           operation: 'fetchOnce',
           path: target,
         });
@@ -211,7 +211,7 @@ export class BaseImageCache {
       await fsyncDir(this.baseDir);
     } catch (error) {
       if (error instanceof ImageBackendError) throw error;
-      throw new CacheError('CACHE_FAILED', `cannot place the base file ${final}: ${messageOf(error)}`, systemErrorDetails(error, 'fetchOnce', final));
+      throw new CacheError(`cannot place the base file ${final}: ${messageOf(error)}`, systemErrorDetails(error, 'fetchOnce', final));
     }
   }
 }
@@ -244,6 +244,6 @@ async function isPresent(path: string): Promise<boolean> {
     return true;
   } catch (error) {
     if (errnoName(error) === 'ENOENT') return false;
-    throw new CacheError('CACHE_FAILED', `cannot check ${path}: ${messageOf(error)}`, systemErrorDetails(error, 'fetchOnce', path));
+    throw new CacheError(`cannot check ${path}: ${messageOf(error)}`, systemErrorDetails(error, 'fetchOnce', path));
   }
 }

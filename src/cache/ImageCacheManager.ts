@@ -110,7 +110,7 @@ export class ImageCacheManager {
       names = await readdir(dir);
     } catch (error) {
       if (errnoName(error) === 'ENOENT') return [];
-      throw new CacheError('CACHE_FAILED', `cannot list ${dir}: ${messageOf(error)}`, systemErrorDetails(error, 'listBaseFiles', dir));
+      throw new CacheError(`cannot list ${dir}: ${messageOf(error)}`, systemErrorDetails(error, 'listBaseFiles', dir));
     }
     const files: BaseFile[] = [];
     for (const name of names.sort()) {
@@ -184,7 +184,7 @@ export class ImageCacheManager {
         const wrapped =
           error instanceof ImageBackendError
             ? error
-            : new CacheError('CACHE_FAILED', `cannot remove ${file.path}: ${messageOf(error)}`, systemErrorDetails(error, 'removeUnused', file.path));
+            : new CacheError(`cannot remove ${file.path}: ${messageOf(error)}`, systemErrorDetails(error, 'removeUnused', file.path));
         report.failed.push({ path: file.path, error: wrapped });
       }
     }
@@ -197,7 +197,7 @@ async function statFile(path: string): Promise<import('node:fs').Stats | undefin
     return await lstat(path);
   } catch (error) {
     if (errnoName(error) === 'ENOENT') return undefined;
-    throw new CacheError('CACHE_FAILED', `cannot stat ${path}: ${messageOf(error)}`, systemErrorDetails(error, 'listBaseFiles', path));
+    throw new CacheError(`cannot stat ${path}: ${messageOf(error)}`, systemErrorDetails(error, 'listBaseFiles', path));
   }
 }
 

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, readdir, rm } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
-import { DiskInfoIoError, ImageBackendError, InvalidDiskInfoError, invalidArgument } from '../errors.js';
+import { DiskInfoReadError, DiskInfoWriteError, ImageBackendError, InvalidDiskInfoError, invalidArgument } from '../errors.js';
 import { writeFileAtomic } from '../fsutil/atomic.js';
 import { errnoName, messageOf, systemErrorDetails } from '../fsutil/errno.js';
 import { Locks, type LockService } from '../cache/Locks.js';
@@ -175,13 +175,14 @@ export class DiskInfo {
   #ioError(code: 'DISK_INFO_READ_FAILED' | 'DISK_INFO_WRITE_FAILED', error: unknown): ImageBackendError {
     if (error instanceof ImageBackendError) return error;
     const verb = code === 'DISK_INFO_READ_FAILED' ? 'read' : 'write';
-    return new DiskInfoIoError(code, `cannot ${verb} ${this.path}: ${messageOf(error)}`, systemErrorDetails(error, verb === 'read' ? 'readDiskInfo' : 'writeDiskInfo', this.path));
+    const Class = verb === 'read' ? DiskInfoReadError : DiskInfoWriteError;
+    return new Class(`cannot ${verb} ${this.path}: ${messageOf(error)}`, systemErrorDetails(error, verb === 'read' ? 'readDiskInfo' : 'writeDiskInfo', this.path));
   }
 }
 
 function parse(path: string, text: string): Map<string, DiskFormat> {
   const invalid = (why: string, cause?: unknown): InvalidDiskInfoError =>
-    new InvalidDiskInfoError('INVALID_DISK_INFO', `${path} is not valid disk.info: ${why}`, {
+    new InvalidDiskInfoError(`${path} is not valid disk.info: ${why}`, {
       operation: 'readDiskInfo',
       path,
       ...(cause === undefined ? {} : { cause }),

@@ -128,17 +128,18 @@ export async function inspect(path: string, options: InspectOptions = {}): Promi
  */
 export function assertSafe(info: ImageInfo, path: string): void {
   if (info.safety.safe) return;
-  throw new ImageUnsafeError('IMAGE_UNSAFE', `Image '${path}' is unsafe: ${info.safety.reasons.join('; ')}`, info.safety.reasons, {
+  throw new ImageUnsafeError(`Image '${path}' is unsafe: ${info.safety.reasons.join('; ')}`, {
+    reasons: info.safety.reasons,
     operation: 'inspect',
     path,
   });
 }
 
 function toImageInfo(raw: NativeImageInfo, path: string): ImageInfo {
-  if (!FORMATS.has(raw.format)) throw new ImageInvalidError('IMAGE_INVALID', `Image '${path}' has unknown format ${raw.format}`);
+  if (!FORMATS.has(raw.format)) throw new ImageInvalidError(`Image '${path}' has unknown format ${raw.format}`);
   const size = (v: number | bigint, what: string): number => {
     if (typeof v === 'number') return v;
-    throw new ImageInvalidError('IMAGE_INVALID', `Image '${path}' is invalid: ${what} exceeds 2^53 bytes`, { path });
+    throw new ImageInvalidError(`Image '${path}' is invalid: ${what} exceeds 2^53 bytes`, { path });
   };
   const { chain, ...rest } = raw;
   const info: ImageInfo = {

@@ -16,11 +16,11 @@ import {
 export function mapImageError(error: unknown, operation: string, path: string): ImageBackendError {
   if (error instanceof TypeError && (error as NodeJS.ErrnoException).code === 'ERR_INVALID_ARG_TYPE') {
     // The native argument check: same wording as invalidArgument().
-    return new InvalidArgumentError('INVALID_ARGUMENT', error.message, { operation, path, cause: error });
+    return new InvalidArgumentError(error.message, { operation, path, cause: error });
   }
   if (!isNativeError(error)) {
     const text = error instanceof Error ? error.message : String(error);
-    return new ImageIoError('IO_ERROR', `${operation} '${path}' failed: ${text}`, { operation, path, cause: error });
+    return new ImageIoError(`${operation} '${path}' failed: ${text}`, { operation, path, cause: error });
   }
   const details = {
     operation,
@@ -32,13 +32,13 @@ export function mapImageError(error: unknown, operation: string, path: string): 
   };
   const where = details.path;
   if (error.code === 'EINVAL' && error.syscall === 'inspect') {
-    return new ImageInvalidError('IMAGE_INVALID', `Image '${where}' is invalid: ${error.detail ?? 'malformed header'}`, details);
+    return new ImageInvalidError(`Image '${where}' is invalid: ${error.detail ?? 'malformed header'}`, details);
   }
   if (error.code === 'EINVAL' && error.syscall === 'qcow2_overlay') {
-    return new InvalidArgumentError('INVALID_ARGUMENT', `Cannot create overlay '${where}': ${error.detail ?? 'bad argument'}`, details);
+    return new InvalidArgumentError(`Cannot create overlay '${where}': ${error.detail ?? 'bad argument'}`, details);
   }
   if (error.code === 'ENOENT') {
-    return new DiskNotFoundError('DISK_NOT_FOUND', `Disk '${where}' not found (${error.syscall})`, details);
+    return new DiskNotFoundError(`Disk '${where}' not found (${error.syscall})`, details);
   }
-  return new ImageIoError('IO_ERROR', `${operation} '${where}' failed: ${error.message}`, details);
+  return new ImageIoError(`${operation} '${where}' failed: ${error.message}`, details);
 }

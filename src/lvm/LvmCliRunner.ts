@@ -100,13 +100,13 @@ export class LvmCliRunner implements LvmRunner {
       child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
       const operation = `lvm ${sub}`;
       child.on('error', (error) => {
-        reject(new LvmError('LVM_FAILED', `${operation} could not start: ${error.message}`, { operation, cause: error }));
+        reject(new LvmError(`${operation} could not start: ${error.message}`, { operation, cause: error }));
       });
       child.on('close', (status, signal) => {
         if (status === null) {
           const why = signal === 'SIGKILL' && this.#timeoutMs > 0 ? `ran past ${this.#timeoutMs} ms and was killed` : `ended by ${signal}`;
           reject(
-            new LvmError('LVM_FAILED', `${operation} ${why}`, {
+            new LvmError(`${operation} ${why}`, {
               operation,
               process: { command: full, exitCode: null, signal, stderr: stderr.trim(), resourceLimited: false, timedOut: true },
             }),

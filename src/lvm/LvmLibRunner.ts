@@ -95,7 +95,7 @@ export class LvmLibRunner implements LvmRunner {
     }
     const [sub, ...rest] = argv as [string, ...string[]];
     const operation = `lvm ${sub}`;
-    if (this.#closed) throw new LvmError('LVM_FAILED', `${operation}: the runner is closed`, { operation });
+    if (this.#closed) throw new LvmError(`${operation}: the runner is closed`, { operation });
     this.#config ??= this.#activation.then((on) => configString(on, this.#devices));
     const command = [sub, '--config', await this.#config, ...rest];
     if (command.length > MAX_ARGS - 1) throw invalidArgument(`at most ${MAX_ARGS - 4} arguments`, 'argv', argv);
@@ -106,7 +106,7 @@ export class LvmLibRunner implements LvmRunner {
     } catch (error) {
       if (error instanceof ImageBackendError) throw error;
       const details = isNativeError(error) ? { errno: error.errno, errnoName: error.code, syscall: error.syscall } : {};
-      throw new LvmError('LVM_FAILED', `${operation}: ${(error as Error).message}`, { operation, ...details, cause: error });
+      throw new LvmError(`${operation}: ${(error as Error).message}`, { operation, ...details, cause: error });
     }
     const stdout: string[] = [];
     const stderr: string[] = [];

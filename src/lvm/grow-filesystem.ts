@@ -71,7 +71,7 @@ export async function growFilesystem(path: string): Promise<GrowFilesystemResult
       resourceLimited: false,
       timedOut: false,
     };
-    throw new FilesystemResizeError('FILESYSTEM_RESIZE_FAILED', `resize2fs ${path} failed: ${resize.stderr}`, {
+    throw new FilesystemResizeError(`resize2fs ${path} failed: ${resize.stderr}`, {
       operation: 'growFilesystem',
       path,
       process,

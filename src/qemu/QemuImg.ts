@@ -191,18 +191,17 @@ async function exists(path: string): Promise<boolean> {
 }
 
 function missing(operation: string, path: string): DiskNotFoundError {
-  return new DiskNotFoundError('DISK_NOT_FOUND', `${operation}: no disk at ${path}`, { operation, path, errnoName: 'ENOENT' });
+  return new DiskNotFoundError(`${operation}: no disk at ${path}`, { operation, path, errnoName: 'ENOENT' });
 }
 
 /** A qemu-img failure re-issued with the code the operation owes its caller. */
 function recode(
   error: unknown,
   Kind: typeof InvalidDiskInfoError | typeof ImageUnacceptableError,
-  code: 'INVALID_DISK_INFO' | 'IMAGE_UNACCEPTABLE',
   path: string,
 ): unknown {
   if (!(error instanceof QemuImgError)) return error;
-  return new Kind(code, error.message, { operation: error.operation, path, process: error.process, cause: error });
+  return new Kind(error.message, { operation: error.operation, path, process: error.process, cause: error });
 }
 
 /**
@@ -256,7 +255,7 @@ export class QemuImg {
     try {
       ({ stdout } = await this.#run(argv, options));
     } catch (error) {
-      throw recode(error, InvalidDiskInfoError, 'INVALID_DISK_INFO', abs);
+      throw recode(error, InvalidDiskInfoError, abs);
     }
     const infos = parseInfo(abs, stdout, chain);
     return chain ? infos : (infos[0] as QemuImgInfo);
@@ -300,7 +299,7 @@ export class QemuImg {
       const stderr = error instanceof QemuImgError ? (error.process?.stderr ?? '') : '';
       const targetSide = stderr.includes(absDst) || /error while writing|No space left|Read-only file system/.test(stderr);
       if (error instanceof QemuImgError && error.code === 'QEMU_FAILED' && !targetSide && !error.process?.resourceLimited) {
-        throw recode(error, ImageUnacceptableError, 'IMAGE_UNACCEPTABLE', absSrc);
+        throw recode(error, ImageUnacceptableError, absSrc);
       }
       throw error;
     }

@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 
 import { abortError } from '../abort.js';
-import { invalidArgument, QemuImgError, type ProcessFailure } from '../errors.js';
+import { invalidArgument, QemuImgError, QemuImgTimeoutError, type ProcessFailure } from '../errors.js';
 import { DEFAULT_LIMITS, describeLimits, findProgram, prlimitOptions, type ResourceLimits } from './limits.js';
 
 /** Options of {@link runQemuImg}. */
@@ -132,7 +132,7 @@ export async function runQemuImg(argv: readonly string[], options: RunQemuImgOpt
 
     child.on('error', (error) => {
       cleanup();
-      reject(new QemuImgError('QEMU_FAILED', `${operation} could not start: ${error.message}`, { operation, cause: error }));
+      reject(new QemuImgError(`${operation} could not start: ${error.message}`, { operation, cause: error }));
     });
     child.on('close', (exitCode, signal) => {
       cleanup();
@@ -160,7 +160,8 @@ export async function runQemuImg(argv: readonly string[], options: RunQemuImgOpt
       else if (resourceLimited) message = `${operation} was stopped by resource limits (${describeLimits(limits)})`;
       else message = `${operation} failed with ${signal ? `signal ${signal}` : `exit code ${exitCode}`}`;
       if (trimmed) message += `: ${trimmed}`;
-      reject(new QemuImgError(stoppedBy === 'timeout' ? 'QEMU_TIMEOUT' : 'QEMU_FAILED', message, { operation, process }));
+      const Class = stoppedBy === 'timeout' ? QemuImgTimeoutError : QemuImgError;
+      reject(new Class(message, { operation, process }));
     });
   });
 }

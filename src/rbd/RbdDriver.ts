@@ -171,9 +171,7 @@ export class RbdDriver {
       await cluster.pool(parentPool).image(image).clone(snapshot, cluster.pool(pool), name);
     } catch (error) {
       if (error instanceof RbdPermissionError) {
-        throw new RbdPermissionError(
-          'RBD_PERMISSION',
-          `no permission to clone ${parentPool}/${image}@${snapshot} into ${pool}/${name}`,
+        throw new RbdPermissionError(`no permission to clone ${parentPool}/${image}@${snapshot} into ${pool}/${name}`,
           { ...error, operation: 'clone', cause: error },
         );
       }
@@ -303,7 +301,7 @@ export class RbdDriver {
     const image = await this.#image(volume, pool);
     const snaps = await image.snapshots();
     if (!snaps.some((s) => s.name === name)) {
-      throw new RbdNotFoundError('RBD_NOT_FOUND', `snapshot ${name} of ${pool}/${volume} not found`, {
+      throw new RbdNotFoundError(`snapshot ${name} of ${pool}/${volume} not found`, {
         operation: 'rollbackToSnap',
         pool,
         image: volume,
@@ -324,7 +322,7 @@ export class RbdDriver {
    */
   async parentInfo(volume: string, pool = this.pool): Promise<RbdParentInfo> {
     const unacceptable = (cause?: unknown) =>
-      new ImageUnacceptableError('IMAGE_UNACCEPTABLE', `no usable parent snapshot for volume ${pool}/${volume}`, {
+      new ImageUnacceptableError(`no usable parent snapshot for volume ${pool}/${volume}`, {
         operation: 'parentInfo',
         pool,
         image: volume,

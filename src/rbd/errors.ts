@@ -9,23 +9,23 @@ import {
   RbdNotFoundError,
   RbdPermissionError,
   RbdTimeoutError,
-  type ErrorCode,
+  type ErrorDetails,
 } from '../errors.js';
 
-type RbdErrorClass = new (code: ErrorCode, message: string, details: object) => ImageBackendError;
+type RbdErrorClass = new (message: string, details: ErrorDetails) => ImageBackendError;
 
 // errno name -> the typed error a caller branches on.
-const BY_ERRNO: Record<string, [ErrorCode, RbdErrorClass]> = {
-  ENOENT: ['RBD_NOT_FOUND', RbdNotFoundError],
-  EPERM: ['RBD_PERMISSION', RbdPermissionError],
-  EACCES: ['RBD_PERMISSION', RbdPermissionError],
-  EBUSY: ['RBD_BUSY', RbdBusyError],
+const BY_ERRNO: Record<string, RbdErrorClass> = {
+  ENOENT: RbdNotFoundError,
+  EPERM: RbdPermissionError,
+  EACCES: RbdPermissionError,
+  EBUSY: RbdBusyError,
   // rbd_remove of an image that still has snapshots (nova: ImageHasSnapshots).
-  ENOTEMPTY: ['RBD_BUSY', RbdBusyError],
-  EEXIST: ['RBD_EXISTS', RbdExistsError],
-  ETIMEDOUT: ['RBD_TIMEOUT', RbdTimeoutError],
-  ESHUTDOWN: ['RBD_CLOSED', RbdClosedError],
-  ECANCELED: ['ABORTED', AbortError],
+  ENOTEMPTY: RbdBusyError,
+  EEXIST: RbdExistsError,
+  ETIMEDOUT: RbdTimeoutError,
+  ESHUTDOWN: RbdClosedError,
+  ECANCELED: AbortError,
 };
 
 /**
@@ -37,11 +37,11 @@ export function toRbdError(error: unknown, operation: string): ImageBackendError
   if (error instanceof ImageBackendError) return error;
   if (!isNativeError(error)) {
     const message = error instanceof Error ? error.message : String(error);
-    return new RbdError('RBD_ERROR', `${operation}: ${message}`, { operation, cause: error });
+    return new RbdError(`${operation}: ${message}`, { operation, cause: error });
   }
   const errnoName = error.code ?? 'EIO';
-  const [code, Class] = BY_ERRNO[errnoName] ?? ['RBD_ERROR', RbdError];
-  return new Class(code, `${operation} failed: ${error.message}`, {
+  const Class = BY_ERRNO[errnoName] ?? RbdError;
+  return new Class(`${operation} failed: ${error.message}`, {
     operation,
     errno: error.errno,
     errnoName,

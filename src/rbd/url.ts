@@ -26,7 +26,7 @@ const PREFIX = 'rbd://';
  */
 export function parseRbdUrl(url: string): RbdLocation {
   const reject = (reason: string) =>
-    new ImageUnacceptableError('IMAGE_UNACCEPTABLE', `Image ${url} is unacceptable: ${reason}`, {
+    new ImageUnacceptableError(`Image ${url} is unacceptable: ${reason}`, {
       operation: 'parseUrl',
     });
   if (typeof url !== 'string' || !url.startsWith(PREFIX)) throw reject('not stored in rbd');

@@ -1,6 +1,6 @@
 import { link, lstat, mkdir, readdir, rename, rm, utimes } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { CacheError, ImageBackendError, invalidArgument } from '../errors.js';
+import { AbortError, CacheError, FetchFailedError, ImageBackendError, invalidArgument } from '../errors.js';
 import { fsyncDir, fsyncFile, tempSibling } from '../fsutil/atomic.js';
 import { errnoName, messageOf, systemErrorDetails } from '../fsutil/errno.js';
 import { Locks, type LockService } from './Locks.js';
@@ -149,8 +149,10 @@ export class BaseImageCache {
         try {
           const request: FetchRequest = { target, signal };
           if (options.maxSize !== undefined) request.maxSize = options.maxSize;
-          await fetch(request);
-          signal.throwIfAborted();
+          await fetch(request).catch((error: unknown) => {
+            throw fetchFailure(error, signal, filename, target);
+          });
+          if (signal.aborted) throw fetchFailure(signal.reason, signal, filename, target);
           await this.#place(target, final);
         } catch (error) {
           await rm(target, { force: true, recursive: true }).catch(() => undefined);
@@ -214,6 +216,21 @@ export class BaseImageCache {
       throw new CacheError(`cannot place the base file ${final}: ${messageOf(error)}`, systemErrorDetails(error, 'fetchOnce', final));
     }
   }
+}
+
+/**
+ * What a failed fetch rejects with: a library error as it is (the lock was
+ * lost, qemu-img failed...), an abort as {@link AbortError}, anything else the
+ * caller's fetch threw as {@link FetchFailedError} with it as the cause.
+ */
+function fetchFailure(error: unknown, signal: AbortSignal, filename: string, target: string): ImageBackendError {
+  if (error instanceof ImageBackendError) return error;
+  if (signal.aborted) {
+    const reason: unknown = signal.reason;
+    if (reason instanceof ImageBackendError) return reason;
+    return new AbortError(`fetching ${filename} was aborted`, { operation: 'fetchOnce', path: target, cause: reason });
+  }
+  return new FetchFailedError(`fetching ${filename} failed: ${messageOf(error)}`, { operation: 'fetchOnce', path: target, cause: error });
 }
 
 function checkFileName(filename: unknown): asserts filename is string {

@@ -7,7 +7,7 @@
  */
 import { ImageInvalidError, ImageUnsafeError, invalidArgument } from '../errors.js';
 import { native, type NativeImageInfo } from '../native.js';
-import { mapImageError } from './native-error.js';
+import { callNative } from '../fromNative.js';
 
 /** qemu's format names; `raw` also covers what qemu does not know (iso, gpt...). */
 export type ImageFormat = 'raw' | 'qcow2' | 'qed' | 'vmdk' | 'vpc' | 'vhdx' | 'vdi' | 'luks';
@@ -109,12 +109,9 @@ export async function inspect(path: string, options: InspectOptions = {}): Promi
   if (follow !== undefined && typeof follow !== 'boolean' && (typeof follow !== 'object' || follow === null)) {
     throw invalidArgument('a boolean or { maxDepth }', 'followBackingChain', follow);
   }
-  let raw: NativeImageInfo;
-  try {
-    raw = await native().imageInspect(path, follow === undefined ? {} : { followBackingChain: follow });
-  } catch (error) {
-    throw mapImageError(error, 'inspect', path);
-  }
+  const raw: NativeImageInfo = await callNative({ domain: 'image', operation: 'inspect', path }, () =>
+    native().imageInspect(path, follow === undefined ? {} : { followBackingChain: follow }),
+  );
   return toImageInfo(raw, path);
 }
 

@@ -1,4 +1,5 @@
-import { ImageBackendError, invalidArgument, isNativeError, LvmError } from '../errors.js';
+import { invalidArgument, LvmError } from '../errors.js';
+import { callNative } from '../fromNative.js';
 import { native } from '../native.js';
 import { checkDevices, configString, resolveActivation } from './config.js';
 import type { LvmCommandResult, LvmRunner, LvmRunnerOptions } from './LvmRunner.js';
@@ -100,14 +101,7 @@ export class LvmLibRunner implements LvmRunner {
     const command = [sub, '--config', await this.#config, ...rest];
     if (command.length > MAX_ARGS - 1) throw invalidArgument(`at most ${MAX_ARGS - 4} arguments`, 'argv', argv);
     const cmdline = command.map(quote).join(' ');
-    let out;
-    try {
-      out = await native().lvm2Run(cmdline);
-    } catch (error) {
-      if (error instanceof ImageBackendError) throw error;
-      const details = isNativeError(error) ? { errno: error.errno, errnoName: error.code, syscall: error.syscall } : {};
-      throw new LvmError(`${operation}: ${(error as Error).message}`, { operation, ...details, cause: error });
-    }
+    const out = await callNative({ domain: 'lvm', operation }, () => native().lvm2Run(cmdline));
     const stdout: string[] = [];
     const stderr: string[] = [];
     for (const [level, text] of out.messages) (level === 4 && JSON_LINE.test(text) ? stdout : stderr).push(text);

@@ -11,6 +11,7 @@ import {
   invalidArgument,
 } from '../errors.js';
 import { errnoName, messageOf, systemErrorDetails } from '../fsutil/errno.js';
+import { checkFileName } from '../names.js';
 import type { ImageInfo } from '../image/inspect.js';
 import { LibvirtDiskConfig, type DiskAuth, type DiskIoMode, type DiskSource } from '../libvirt/LibvirtDiskConfig.js';
 import { verifyBaseSize } from '../verify.js';
@@ -43,7 +44,6 @@ export interface ImageInit {
   driverIo?: DiskIoMode;
 }
 
-const NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
 
 // nova's `_can_fallocate` result, once per image class and instances folder.
 const fallocateChecks = new WeakMap<object, Map<string, Promise<boolean>>>();
@@ -569,7 +569,7 @@ export abstract class Image {
 }
 
 function checkName(name: string, value: unknown): asserts value is string {
-  if (typeof value !== 'string' || !NAME.test(value)) throw invalidArgument('a file name of letters, digits and _.-', name, value);
+  checkFileName(value, name);
 }
 
 /** Whether something is at `path` (a dangling symlink counts). */

@@ -2,11 +2,11 @@ import { rm } from 'node:fs/promises';
 
 import type { DiskFormat } from '../diskinfo/formats.js';
 import { ImageUnacceptableError, RbdExistsError, invalidArgument } from '../errors.js';
+import { checkRbdName } from '../names.js';
 import type { DiskAuth, DiskSource } from '../libvirt/LibvirtDiskConfig.js';
 import { Image, pathExists } from './Image.js';
 import type { BackendContext, CreateImageOptions, ImageLocation, InstanceRef, PrepareTemplate, RbdBackendDriver } from './types.js';
 
-const RBD_NAME = /^[A-Za-z0-9_.+-]+$/;
 
 /**
  * A disk that is an RBD image in a Ceph pool (nova's `Rbd`, images type
@@ -355,7 +355,7 @@ export class Rbd extends Image {
 }
 
 function checkWord(name: string, value: unknown): string {
-  if (typeof value !== 'string' || !RBD_NAME.test(value)) throw invalidArgument('a name of letters, digits and _.+-', name, value);
+  checkRbdName(value, name);
   return value;
 }
 

@@ -1,6 +1,7 @@
 import { link, lstat, mkdir, readdir, rename, rm, utimes } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { AbortError, CacheError, FetchFailedError, ImageBackendError, invalidArgument } from '../errors.js';
+import { checkFileName } from '../names.js';
 import { fsyncDir, fsyncFile, tempSibling } from '../fsutil/atomic.js';
 import { errnoName, messageOf, systemErrorDetails } from '../fsutil/errno.js';
 import { Locks, type LockService } from './Locks.js';
@@ -49,8 +50,6 @@ export interface BaseImageCacheOptions {
  */
 export const PARTIAL_INFIX = '.part-';
 
-const FILE_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
-
 /**
  * The base-image cache (nova's `_base` folder and `Image.cache`'s
  * `fetch_func_sync`): each base file is fetched exactly once, however many
@@ -82,9 +81,7 @@ export class BaseImageCache {
       throw invalidArgument('a folder path', 'instancesPath', options?.instancesPath);
     }
     const sub = options.imageCacheSubdirectoryName ?? '_base';
-    if (typeof sub !== 'string' || !FILE_NAME.test(sub)) {
-      throw invalidArgument('a folder name', 'imageCacheSubdirectoryName', sub);
-    }
+    checkFileName(sub, 'imageCacheSubdirectoryName', 'a folder name');
     this.instancesPath = resolve(options.instancesPath);
     this.baseDir = join(this.instancesPath, sub);
     this.locks = options.locks ?? new Locks({ lockPath: join(this.instancesPath, 'locks') });
@@ -99,7 +96,7 @@ export class BaseImageCache {
    * ```
    */
   path(filename: string): string {
-    checkFileName(filename);
+    checkBaseFileName(filename);
     return join(this.baseDir, filename);
   }
 
@@ -233,10 +230,9 @@ function fetchFailure(error: unknown, signal: AbortSignal, filename: string, tar
   return new FetchFailedError(`fetching ${filename} failed: ${messageOf(error)}`, { operation: 'fetchOnce', path: target, cause: error });
 }
 
-function checkFileName(filename: unknown): asserts filename is string {
-  if (typeof filename !== 'string' || !FILE_NAME.test(filename) || filename.includes(PARTIAL_INFIX)) {
-    throw invalidArgument('a base file name', 'filename', filename);
-  }
+function checkBaseFileName(filename: unknown): asserts filename is string {
+  checkFileName(filename, 'filename', 'a base file name');
+  if (filename.includes(PARTIAL_INFIX)) throw invalidArgument(`a base file name without ${PARTIAL_INFIX}`, 'filename', filename);
 }
 
 /**

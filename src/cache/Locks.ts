@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import lockfile from 'proper-lockfile';
 import { AbortError, ImageBackendError, LockCompromisedError, LockError, LockTimeoutError, invalidArgument } from '../errors.js';
+import { checkFileName } from '../names.js';
 import { messageOf, systemErrorDetails } from '../fsutil/errno.js';
 import { KeyedMutex } from './KeyedMutex.js';
 
@@ -57,7 +58,6 @@ export interface LocksOptions {
   timeoutMs?: number;
 }
 
-const NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
 
 // One in-process queue per lock file for the whole process, so two Locks
 // objects on the same folder still exclude each other here.
@@ -116,7 +116,7 @@ export class Locks implements LockService {
    * ```
    */
   lockFile(name: string): string {
-    if (typeof name !== 'string' || !NAME.test(name)) throw invalidArgument('a lock name (one file name)', 'name', name);
+    checkFileName(name, 'name', 'a lock name (one file name)');
     return join(this.lockPath, `${this.prefix}${name}`);
   }
 

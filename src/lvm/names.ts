@@ -3,61 +3,10 @@
  * `apply_lvname_restrictions`), nova's volume naming, and /dev paths.
  */
 import { invalidArgument } from '../errors.js';
+import { checkLogicalVolumeName, checkVolumeGroupName } from '../names.js';
 
-// lvm2's NAME_LEN is 128 including the terminating NUL.
-const MAX_NAME = 127;
-const CHARSET = /^[A-Za-z0-9._+-]+$/;
-// Suffixes lvm2 keeps for the hidden sub-volumes of RAID, mirror, cache,
-// thin, VDO and integrity volumes; an LV name may not contain them.
-const RESERVED_PARTS = [
-  '_cdata', '_cmeta', '_corig', '_cpool', '_cvol', '_wcorig', '_imeta', '_iorig', '_mimage', '_mlog',
-  '_pmspare', '_rimage', '_rmeta', '_tdata', '_tmeta', '_vdata', '_vorigin', '_vdo',
-];
-const RESERVED_PREFIXES = ['snapshot', 'pvmove'];
-
-function nameProblem(name: unknown): string | undefined {
-  if (typeof name !== 'string' || name === '') return 'empty';
-  if (name.length > MAX_NAME) return `longer than ${MAX_NAME} characters`;
-  if (name.startsWith('-')) return 'starts with a hyphen';
-  if (name === '.' || name === '..') return 'is . or ..';
-  if (!CHARSET.test(name)) return 'has characters other than A-Z a-z 0-9 . _ + -';
-  return undefined;
-}
-
-/**
- * Throws `INVALID_ARGUMENT` unless `name` is a volume group name lvm2 accepts.
- *
- * @example
- * ```ts
- * checkVolumeGroupName('nova-vg'); // ok
- * checkVolumeGroupName('bad name'); // throws
- * ```
- */
-export function checkVolumeGroupName(name: unknown, argument = 'volumeGroup'): asserts name is string {
-  const problem = nameProblem(name);
-  if (problem) throw invalidArgument(`an lvm2 volume group name (this one ${problem})`, argument, name);
-}
-
-/**
- * Throws `INVALID_ARGUMENT` unless `name` is a logical volume name lvm2
- * accepts: a valid name that neither starts with `snapshot`/`pvmove` nor
- * contains a reserved sub-volume suffix such as `_tdata`.
- *
- * @example
- * ```ts
- * checkLogicalVolumeName('0f6c1d2e-..._disk');
- * ```
- */
-export function checkLogicalVolumeName(name: unknown, argument = 'logicalVolume'): asserts name is string {
-  let problem = nameProblem(name);
-  const text = name as string;
-  if (!problem && RESERVED_PREFIXES.some((p) => text.startsWith(p))) problem = 'starts with a reserved prefix';
-  if (!problem) {
-    const part = RESERVED_PARTS.find((p) => text.includes(p));
-    if (part) problem = `contains the reserved part ${part}`;
-  }
-  if (problem) throw invalidArgument(`an lvm2 logical volume name (this one ${problem})`, argument, name);
-}
+// The validators live with every other name check, in src/names.ts.
+export { checkLogicalVolumeName, checkVolumeGroupName };
 
 /**
  * nova's `Lvm.escape`: every `_` of a disk name doubled, so that the

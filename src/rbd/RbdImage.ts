@@ -1,5 +1,5 @@
 import { withAbortHandle } from '../abort.js';
-import { invalidArgument } from '../errors.js';
+import { checkRbdName } from '../names.js';
 import type {
   NativeImageStat,
   NativeLayout,
@@ -55,7 +55,7 @@ export class RbdImage {
   readonly name: string;
 
   constructor(pool: RbdPool, name: string) {
-    if (typeof name !== 'string' || name === '') throw invalidArgument('a non-empty string', 'image', name);
+    checkRbdName(name, 'image', 'an image name');
     this.pool = pool;
     this.name = name;
   }

@@ -1,4 +1,4 @@
-import { invalidArgument } from '../errors.js';
+import { checkRbdName } from '../names.js';
 import { rbdCall } from './errors.js';
 import { RbdImage } from './RbdImage.js';
 import type { RbdCluster } from './RbdCluster.js';
@@ -20,7 +20,7 @@ export class RbdPool {
   readonly name: string;
 
   constructor(cluster: RbdCluster, name: string) {
-    if (typeof name !== 'string' || name === '') throw invalidArgument('a non-empty string', 'pool', name);
+    checkRbdName(name, 'pool', 'a pool name');
     this.cluster = cluster;
     this.name = name;
   }

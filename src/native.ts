@@ -109,8 +109,9 @@ export interface NativeRbd {
   rbdShutdownAll(): void;
   rbdFsid(h: H): string;
   rbdMonCommand(h: H, command: string): Promise<{ output: string; status: string }>;
-  rbdClusterStat(h: H): Promise<{ total: number; used: number; free: number; objects: number }>;
-  rbdPoolStat(h: H, pool: string): Promise<{ bytes: number; objects: number }>;
+  // uint64 counters: a Number up to 2^53 - 1, a BigInt above (native/common/args.h FromUint64).
+  rbdClusterStat(h: H): Promise<{ total: number | bigint; used: number | bigint; free: number | bigint; objects: number | bigint }>;
+  rbdPoolStat(h: H, pool: string): Promise<{ bytes: number | bigint; objects: number | bigint }>;
   rbdList(h: H, pool: string): Promise<string[]>;
   rbdExists(h: H, pool: string, image: string, snapshot?: string): Promise<boolean>;
   rbdCreate(h: H, pool: string, image: string, size: number, layout?: NativeLayout): Promise<void>;

@@ -25,16 +25,19 @@ export interface RbdConnectOptions {
   options?: Record<string, string>;
 }
 
-/** Cluster-wide usage in bytes. */
+/**
+ * Cluster-wide usage. bigints: librados's counters are 64-bit and a large
+ * cluster passes 2^53 bytes (8 PiB), where a number would silently round.
+ */
 export interface RbdClusterStats {
   /** Raw capacity of the cluster, bytes (librados `kb` × 1024). */
-  total: number;
+  total: bigint;
   /** Raw bytes used, replicas included (librados `kb_used` × 1024). */
-  used: number;
+  used: bigint;
   /** Raw bytes available (librados `kb_avail` × 1024). */
-  free: number;
+  free: bigint;
   /** Number of RADOS objects in the cluster. */
-  objects: number;
+  objects: bigint;
 }
 
 /**
@@ -156,7 +159,8 @@ export class RbdCluster {
    * ```
    */
   async stats(): Promise<RbdClusterStats> {
-    return rbdCall('clusterStats', () => this.#addon.rbdClusterStat(this.#handle));
+    const raw = await rbdCall('clusterStats', () => this.#addon.rbdClusterStat(this.#handle));
+    return { total: BigInt(raw.total), used: BigInt(raw.used), free: BigInt(raw.free), objects: BigInt(raw.objects) };
   }
 
   /**

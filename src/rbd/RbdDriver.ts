@@ -360,12 +360,12 @@ export class RbdDriver {
    * ```
    */
   async getPoolInfo(): Promise<{
-    /** Raw capacity of the cluster, bytes. */
-    total: number;
+    /** Raw capacity of the cluster, bytes (a bigint: it can pass 2^53). */
+    total: bigint;
     /** Raw bytes available. */
-    free: number;
+    free: bigint;
     /** Raw bytes used. */
-    used: number;
+    used: bigint;
   }> {
     const { total, free, used } = await (await this.cluster()).stats();
     return { total, free, used };

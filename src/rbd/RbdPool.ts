@@ -3,6 +3,14 @@ import { rbdCall } from './errors.js';
 import { RbdImage } from './RbdImage.js';
 import type { RbdCluster } from './RbdCluster.js';
 
+/** What a pool stores; bigints, as librados's 64-bit counters can pass 2^53. */
+export interface RbdPoolStats {
+  /** Bytes stored in the pool (librados `num_bytes`). */
+  bytes: bigint;
+  /** Number of RADOS objects in the pool. */
+  objects: bigint;
+}
+
 /**
  * A pool of a connected cluster. Cheap to create; the native side keeps one
  * io-context per pool for the life of the connection.
@@ -58,13 +66,9 @@ export class RbdPool {
    * const { bytes } = await cluster.pool('vms').stats();
    * ```
    */
-  async stats(): Promise<{
-    /** Bytes stored in the pool (librados `num_bytes`). */
-    bytes: number;
-    /** Number of RADOS objects in the pool. */
-    objects: number;
-  }> {
+  async stats(): Promise<RbdPoolStats> {
     const { addon, handle } = this.cluster.native;
-    return rbdCall('poolStats', () => addon.rbdPoolStat(handle, this.name));
+    const raw = await rbdCall('poolStats', () => addon.rbdPoolStat(handle, this.name));
+    return { bytes: BigInt(raw.bytes), objects: BigInt(raw.objects) };
   }
 }

@@ -279,4 +279,18 @@ export class Lvm2Driver implements LvmDriver {
   close(): Promise<void> {
     return this.#runner.close();
   }
+
+  /**
+   * The same as `close()`, so the driver can be held with `await using`
+   * and is closed when the scope ends, thrown out of or not.
+   *
+   * @example
+   * ```ts
+   * await using driver = new Lvm2Driver(new LvmLibRunner());
+   * await driver.vgInfo('nova-vg');
+   * ```
+   */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
 }

@@ -127,4 +127,18 @@ export class LvmCliRunner implements LvmRunner {
    * ```
    */
   async close(): Promise<void> {}
+
+  /**
+   * The same as `close()`, so the runner can be held with `await using`
+   * and is closed when the scope ends, thrown out of or not.
+   *
+   * @example
+   * ```ts
+   * await using runner = new LvmCliRunner();
+   * await runner.run(['vgs', '--reportformat', 'json']);
+   * ```
+   */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
 }

@@ -121,4 +121,18 @@ export class LvmLibRunner implements LvmRunner {
     this.#closed = true;
     await this.#tail;
   }
+
+  /**
+   * The same as `close()`, so the runner can be held with `await using`
+   * and is closed when the scope ends, thrown out of or not.
+   *
+   * @example
+   * ```ts
+   * await using runner = new LvmLibRunner();
+   * await runner.run(['vgs', '--reportformat', 'json']);
+   * ```
+   */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
 }

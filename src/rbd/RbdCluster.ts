@@ -176,6 +176,20 @@ export class RbdCluster {
     this.#closing ??= rbdCall('close', () => this.#addon.rbdClose(this.#handle));
     return this.#closing;
   }
+
+  /**
+   * The same as `close()`, so the connection can be held with `await using`
+   * and is closed when the scope ends, thrown out of or not.
+   *
+   * @example
+   * ```ts
+   * await using cluster = await RbdCluster.connect({ cephConf: '/etc/ceph/ceph.conf', user: 'nova' });
+   * await cluster.pool('vms').image('disk').size();
+   * ```
+   */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
 }
 
 let exitHookInstalled = false;

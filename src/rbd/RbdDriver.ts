@@ -117,6 +117,20 @@ export class RbdDriver {
     await cluster?.close();
   }
 
+  /**
+   * The same as `close()`, so the driver can be held with `await using`
+   * and is closed when the scope ends, thrown out of or not.
+   *
+   * @example
+   * ```ts
+   * await using driver = new RbdDriver({ pool: 'vms', cephConf: '/etc/ceph/ceph.conf', user: 'nova' });
+   * await driver.size('uuid_disk');
+   * ```
+   */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
   async #image(name: string, pool = this.pool): Promise<RbdImage> {
     return (await this.cluster()).pool(pool).image(name);
   }

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { RbdDriver } from '../dist/index.js';
+import { RbdDriver } from '../dist/nova.js';
 import { parseClusterOutput } from './ceph-cluster-env.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');

@@ -184,7 +184,7 @@ export class Rbd extends Image {
 
   /**
    * nova's `Rbd.clone`: asks the image service for the image's locations and
-   * clones the first one {@link RbdDriver.isCloneable} accepts into this
+   * clones the first one {@link nova!RbdDriver.isCloneable} accepts into this
    * disk's volume. Rejects with {@link ImageUnacceptableError} when the image
    * is not raw (or iso), no image service is configured, or no location can
    * be cloned; the caller then falls back to {@link Image.cache}.

@@ -1,22 +1,10 @@
 import { withAbortHandle } from '../abort.js';
 import { checkRbdName } from '../names.js';
-import type {
-  NativeImageStat,
-  NativeLayout,
-  NativeParentInfo,
-  NativeSnapInfo,
-} from '../native.js';
+import type { RbdImageStat, RbdLayout, RbdParentInfo, RbdSnapshotInfo } from './types.js';
 import { rbdCall } from './errors.js';
 import type { RbdPool } from './RbdPool.js';
 
-/** Layout of a new image; librbd's defaults (ceph.conf) apply to what is absent. */
-export type RbdLayout = NativeLayout;
-/** What {@link RbdImage.stat} returns: librbd's `rbd_stat` plus features and flags. */
-export type RbdImageStat = NativeImageStat;
-/** The parent (pool, image, snapshot) of a clone; see {@link RbdImage.parentInfo}. */
-export type RbdParentInfo = NativeParentInfo;
-/** One snapshot of an image: librbd's `rbd_snap_info_t`. */
-export type RbdSnapshotInfo = NativeSnapInfo;
+export type { RbdImageStat, RbdLayout, RbdParentInfo, RbdSnapshotInfo } from './types.js';
 
 /** Options of {@link RbdImage.import} and {@link RbdImage.export}. */
 export interface RbdTransferOptions {

@@ -18,7 +18,7 @@ const PREFIX = 'rbd://';
  * Parses a Glance RBD location (nova's `RBDDriver.parse_url`): four
  * percent-decoded, non-empty parts after `rbd://`.
  *
- * @throws {@link ImageUnacceptableError} for anything else.
+ * @throws {@link index!ImageUnacceptableError} for anything else.
  * @example
  * ```ts
  * parseRbdUrl('rbd://fsid/images/abc/snap') // { fsid: 'fsid', pool: 'images', image: 'abc', snapshot: 'snap' }

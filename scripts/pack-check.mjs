@@ -53,6 +53,13 @@ const walk = (dir) =>
   });
 required.push(...walk(join(root, 'native')).filter((p) => p.endsWith('.h') && !p.startsWith('native/image/fuzz/')));
 for (const path of required) if (!files.has(path)) problems.push(`missing: ${path}`);
+// Every subpath package.json "exports" names (imagebackend/nova, ...) is shipped.
+const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+for (const [subpath, target] of Object.entries(manifest.exports ?? {})) {
+  for (const file of typeof target === 'string' ? [target] : Object.values(target)) {
+    if (!files.has(file.replace(/^\.\//, ''))) problems.push(`exports["${subpath}"] names ${file}, which is not packed`);
+  }
+}
 
 // Types: every module of dist/ has its declaration file.
 for (const path of files) {

@@ -11,7 +11,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { RbdDriver } from '../dist/index.js';
+import { RbdDriver } from '../dist/nova.js';
+import { parseClusterOutput } from './ceph-cluster-env.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const script = join(root, 'scripts', 'ceph-cluster.sh');
@@ -26,12 +27,7 @@ const work = mkdtempSync(join(tmpdir(), 'imagebackend-demo-'));
 let driver;
 try {
   let t = performance.now();
-  const env = Object.fromEntries(
-    execFileSync('bash', [script, 'start', clusterDir], { encoding: 'utf8' })
-      .trim()
-      .split('\n')
-      .map((l) => l.split('=', 2)),
-  );
+  const env = parseClusterOutput(execFileSync('bash', [script, 'start', clusterDir], { encoding: 'utf8' }));
   console.log(`Ceph cluster (1 mon, 1 osd, cephx) up at ${env.CEPH_MON_HOST} in ${ms(t)}`);
 
   // A 256 MiB raw base with data in a few places, as Glance would hold it.

@@ -21,6 +21,7 @@ export type ErrorCode =
   | 'DISK_INFO_READ_FAILED'
   | 'DISK_INFO_WRITE_FAILED'
   | 'DISK_NOT_FOUND'
+  | 'FETCH_FAILED'
   | 'FILESYSTEM_RESIZE_FAILED'
   | 'FLAVOR_DISK_TOO_SMALL'
   | 'IMAGE_INVALID'
@@ -114,7 +115,7 @@ export interface ProcessFailure {
  * }
  * ```
  */
-export class ImageBackendError extends Error {
+export abstract class ImageBackendError extends Error {
   /** The stable error code; branch on this, not on the message. */
   readonly code: ErrorCode;
   /** The library operation that failed, e.g. `clone` or `inspect`. */
@@ -140,8 +141,16 @@ export class ImageBackendError extends Error {
   /** How the external program ended, when one failed (its stderr is here). */
   readonly process?: ProcessFailure;
 
-  constructor(code: ErrorCode, message: string, details: ErrorDetails = {}) {
+  /**
+   * The code every instance of this class carries. Each concrete subclass
+   * declares its own, so a class and its code cannot disagree.
+   */
+  static readonly code: ErrorCode | undefined = undefined;
+
+  constructor(message: string, details: ErrorDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    const code = (new.target as { readonly code?: ErrorCode }).code;
+    if (code === undefined) throw new TypeError(`${new.target.name} has no static code: construct one of its subclasses`);
     this.name = new.target.name;
     this.code = code;
     const { cause: _cause, ...rest } = details;
@@ -157,7 +166,9 @@ export class ImageBackendError extends Error {
  * const size = await driver.size(name).catch((e) => (e instanceof RbdNotFoundError ? 0 : Promise.reject(e)));
  * ```
  */
-export class RbdNotFoundError extends ImageBackendError {}
+export class RbdNotFoundError extends ImageBackendError {
+  static override readonly code = 'RBD_NOT_FOUND' as const;
+}
 /**
  * The cluster user lacks the capability for the operation (nova: Forbidden).
  *
@@ -166,7 +177,9 @@ export class RbdNotFoundError extends ImageBackendError {}
  * try { await driver.clone(location, name) } catch (e) { if (e instanceof RbdPermissionError) await importInstead() }
  * ```
  */
-export class RbdPermissionError extends ImageBackendError {}
+export class RbdPermissionError extends ImageBackendError {
+  static override readonly code = 'RBD_PERMISSION' as const;
+}
 /**
  * The image is in use: watchers, snapshots, or children (nova: ImageBusy).
  *
@@ -175,7 +188,9 @@ export class RbdPermissionError extends ImageBackendError {}
  * if (error instanceof RbdBusyError) await setTimeout(5000); // watchers or snapshots: retry later
  * ```
  */
-export class RbdBusyError extends ImageBackendError {}
+export class RbdBusyError extends ImageBackendError {
+  static override readonly code = 'RBD_BUSY' as const;
+}
 /**
  * The image or snapshot already exists.
  *
@@ -184,7 +199,9 @@ export class RbdBusyError extends ImageBackendError {}
  * await image.create(size).catch((e) => { if (!(e instanceof RbdExistsError)) throw e });
  * ```
  */
-export class RbdExistsError extends ImageBackendError {}
+export class RbdExistsError extends ImageBackendError {
+  static override readonly code = 'RBD_EXISTS' as const;
+}
 /**
  * The cluster did not answer within the configured timeout.
  *
@@ -193,7 +210,9 @@ export class RbdExistsError extends ImageBackendError {}
  * if (error instanceof RbdTimeoutError) log.warn(`cluster unreachable: ${error.syscall}`);
  * ```
  */
-export class RbdTimeoutError extends ImageBackendError {}
+export class RbdTimeoutError extends ImageBackendError {
+  static override readonly code = 'RBD_TIMEOUT' as const;
+}
 /**
  * The cluster connection was closed before the call.
  *
@@ -202,7 +221,9 @@ export class RbdTimeoutError extends ImageBackendError {}
  * if (error instanceof RbdClosedError) cluster = await RbdCluster.connect(options);
  * ```
  */
-export class RbdClosedError extends ImageBackendError {}
+export class RbdClosedError extends ImageBackendError {
+  static override readonly code = 'RBD_CLOSED' as const;
+}
 /**
  * Any other librbd/librados failure.
  *
@@ -211,7 +232,9 @@ export class RbdClosedError extends ImageBackendError {}
  * if (error instanceof RbdError) log.error(error.errnoName, error.syscall, error.pool, error.image);
  * ```
  */
-export class RbdError extends ImageBackendError {}
+export class RbdError extends ImageBackendError {
+  static override readonly code = 'RBD_ERROR' as const;
+}
 /**
  * The image cannot be used as asked (nova: ImageUnacceptable).
  *
@@ -220,7 +243,9 @@ export class RbdError extends ImageBackendError {}
  * if (error instanceof ImageUnacceptableError) return fallBackToImport(); // e.g. not cloneable
  * ```
  */
-export class ImageUnacceptableError extends ImageBackendError {}
+export class ImageUnacceptableError extends ImageBackendError {
+  static override readonly code = 'IMAGE_UNACCEPTABLE' as const;
+}
 /**
  * The image's bytes are not a valid image of the format they claim (malformed header).
  *
@@ -229,7 +254,9 @@ export class ImageUnacceptableError extends ImageBackendError {}
  * const info = await inspect(path).catch((e) => { if (e instanceof ImageInvalidError) quarantine(path); throw e });
  * ```
  */
-export class ImageInvalidError extends ImageBackendError {}
+export class ImageInvalidError extends ImageBackendError {
+  static override readonly code = 'IMAGE_INVALID' as const;
+}
 /**
  * The image is valid but refers to other files or is ambiguous; `reasons` says why.
  *
@@ -239,11 +266,11 @@ export class ImageInvalidError extends ImageBackendError {}
  * ```
  */
 export class ImageUnsafeError extends ImageBackendError {
+  static override readonly code = 'IMAGE_UNSAFE' as const;
   /** One stable sentence per safety concern, e.g. `backing file: 'base.raw'` (see {@link ImageSafety.reasons}). */
-  readonly reasons: readonly string[];
-  constructor(code: ErrorCode, message: string, reasons: readonly string[], details: ErrorDetails = {}) {
-    super(code, message, details);
-    this.reasons = reasons;
+  declare readonly reasons: readonly string[];
+  constructor(message: string, details: ErrorDetails & { reasons: readonly string[] }) {
+    super(message, details);
   }
 }
 /**
@@ -254,7 +281,9 @@ export class ImageUnsafeError extends ImageBackendError {
  * if (error instanceof DiskNotFoundError) return undefined; // error.path is the missing disk
  * ```
  */
-export class DiskNotFoundError extends ImageBackendError {}
+export class DiskNotFoundError extends ImageBackendError {
+  static override readonly code = 'DISK_NOT_FOUND' as const;
+}
 /**
  * Any other system error while reading or writing an image file.
  *
@@ -263,7 +292,9 @@ export class DiskNotFoundError extends ImageBackendError {}
  * if (error instanceof ImageIoError) log.error(`${error.errnoName} reading ${error.path}`);
  * ```
  */
-export class ImageIoError extends ImageBackendError {}
+export class ImageIoError extends ImageBackendError {
+  static override readonly code = 'IO_ERROR' as const;
+}
 /**
  * The operation was aborted through its AbortSignal.
  *
@@ -272,7 +303,9 @@ export class ImageIoError extends ImageBackendError {}
  * await image.import(path, { signal }).catch((e) => { if (!(e instanceof AbortError)) throw e });
  * ```
  */
-export class AbortError extends ImageBackendError {}
+export class AbortError extends ImageBackendError {
+  static override readonly code = 'ABORTED' as const;
+}
 /**
  * A block device or raw file operation (size, zero, discard, wipe, fallocate) failed.
  *
@@ -281,7 +314,9 @@ export class AbortError extends ImageBackendError {}
  * if (error instanceof BlockDeviceError) log.error(error.syscall, error.errnoName, error.path);
  * ```
  */
-export class BlockDeviceError extends ImageBackendError {}
+export class BlockDeviceError extends ImageBackendError {
+  static override readonly code = 'BLOCKDEV_FAILED' as const;
+}
 /**
  * Copying raw disk data failed; a destination the copy created was removed.
  *
@@ -290,7 +325,9 @@ export class BlockDeviceError extends ImageBackendError {}
  * if (error instanceof CopyFailedError) await retryCopy(); // the partial destination is already gone
  * ```
  */
-export class CopyFailedError extends ImageBackendError {}
+export class CopyFailedError extends ImageBackendError {
+  static override readonly code = 'COPY_FAILED' as const;
+}
 /**
  * `qemu-img info` could not describe the disk, or its answer was unusable, or a
  * `disk.info` file holds something other than a `{path: format}` object of known
@@ -302,25 +339,65 @@ export class CopyFailedError extends ImageBackendError {}
  * if (error instanceof InvalidDiskInfoError) refuseToBoot(instance); // never re-probe the format
  * ```
  */
-export class InvalidDiskInfoError extends ImageBackendError {}
+export class InvalidDiskInfoError extends ImageBackendError {
+  static override readonly code = 'INVALID_DISK_INFO' as const;
+}
 /**
- * qemu-img failed (`QEMU_FAILED`) or ran past its timeout (`QEMU_TIMEOUT`).
+ * qemu-img failed (`QEMU_FAILED`); its subclass {@link QemuImgTimeoutError}
+ * (`QEMU_TIMEOUT`) is the run that passed its timeout.
  *
  * @example
  * ```ts
  * if (error instanceof QemuImgError) log.error(error.code, error.message); // QEMU_FAILED or QEMU_TIMEOUT
  * ```
  */
-export class QemuImgError extends ImageBackendError {}
+export class QemuImgError extends ImageBackendError {
+  static override readonly code: 'QEMU_FAILED' | 'QEMU_TIMEOUT' = 'QEMU_FAILED';
+}
 /**
- * Reading (`DISK_INFO_READ_FAILED`) or writing (`DISK_INFO_WRITE_FAILED`) disk.info failed (nova: DiskInfoReadWriteFail).
+ * qemu-img ran past its wall-clock timeout and was killed (`QEMU_TIMEOUT`).
+ *
+ * @example
+ * ```ts
+ * if (error instanceof QemuImgTimeoutError) log.warn(`qemu-img stopped after the timeout: ${error.process?.command.join(' ')}`);
+ * ```
+ */
+export class QemuImgTimeoutError extends QemuImgError {
+  static override readonly code = 'QEMU_TIMEOUT' as const;
+}
+/**
+ * Reading or writing disk.info failed (nova: DiskInfoReadWriteFail): the common
+ * parent of {@link DiskInfoReadError} (`DISK_INFO_READ_FAILED`) and
+ * {@link DiskInfoWriteError} (`DISK_INFO_WRITE_FAILED`); never thrown itself.
  *
  * @example
  * ```ts
  * if (error instanceof DiskInfoIoError) log.error(`${error.code}: ${error.errnoName} on ${error.path}`);
  * ```
  */
-export class DiskInfoIoError extends ImageBackendError {}
+export abstract class DiskInfoIoError extends ImageBackendError {}
+/**
+ * Reading disk.info failed (`DISK_INFO_READ_FAILED`).
+ *
+ * @example
+ * ```ts
+ * if (error instanceof DiskInfoReadError) log.error(`cannot read ${error.path}: ${error.errnoName}`);
+ * ```
+ */
+export class DiskInfoReadError extends DiskInfoIoError {
+  static override readonly code = 'DISK_INFO_READ_FAILED' as const;
+}
+/**
+ * Writing disk.info failed (`DISK_INFO_WRITE_FAILED`); the file was left as it was.
+ *
+ * @example
+ * ```ts
+ * if (error instanceof DiskInfoWriteError) log.error(`cannot write ${error.path}: ${error.errnoName}`);
+ * ```
+ */
+export class DiskInfoWriteError extends DiskInfoIoError {
+  static override readonly code = 'DISK_INFO_WRITE_FAILED' as const;
+}
 /**
  * A base image is larger than the disk asked for (nova: FlavorDiskSmallerThanImage).
  *
@@ -330,28 +407,51 @@ export class DiskInfoIoError extends ImageBackendError {}
  * ```
  */
 export class FlavorDiskTooSmallError extends ImageBackendError {
+  static override readonly code = 'FLAVOR_DISK_TOO_SMALL' as const;
   /** The base image's virtual size, bytes. */
-  readonly baseSize: number;
+  declare readonly baseSize: number;
   /** The disk size asked for (the flavor's), bytes. */
-  readonly requestedSize: number;
+  declare readonly requestedSize: number;
 
-  constructor(message: string, sizes: { baseSize: number; requestedSize: number }, details: ErrorDetails = {}) {
-    super('FLAVOR_DISK_TOO_SMALL', message, details);
-    this.baseSize = sizes.baseSize;
-    this.requestedSize = sizes.requestedSize;
+  constructor(message: string, details: ErrorDetails & { baseSize: number; requestedSize: number }) {
+    super(message, details);
   }
 }
 /**
- * A lock could not be taken (`LOCK_FAILED`: the lock folder is unusable), was not
- * free within the wait limit (`LOCK_TIMEOUT`), or was lost while held
- * (`LOCK_COMPROMISED`: another holder took it over as stale).
+ * A lock could not be taken (`LOCK_FAILED`: the lock folder is unusable); also
+ * the parent of {@link LockTimeoutError} (`LOCK_TIMEOUT`) and
+ * {@link LockCompromisedError} (`LOCK_COMPROMISED`).
  *
  * @example
  * ```ts
  * if (error instanceof LockError && error.code === 'LOCK_TIMEOUT') await retryLater();
  * ```
  */
-export class LockError extends ImageBackendError {}
+export class LockError extends ImageBackendError {
+  static override readonly code: 'LOCK_FAILED' | 'LOCK_TIMEOUT' | 'LOCK_COMPROMISED' = 'LOCK_FAILED';
+}
+/**
+ * A lock was not free within the wait limit (`LOCK_TIMEOUT`).
+ *
+ * @example
+ * ```ts
+ * if (error instanceof LockTimeoutError) await retryLater(); // error.path is the busy lock file
+ * ```
+ */
+export class LockTimeoutError extends LockError {
+  static override readonly code = 'LOCK_TIMEOUT' as const;
+}
+/**
+ * A lock was lost while held (`LOCK_COMPROMISED`): another holder took it over as stale.
+ *
+ * @example
+ * ```ts
+ * if (error instanceof LockCompromisedError) alert(`two holders of ${error.path}: check the lock folder's file system`);
+ * ```
+ */
+export class LockCompromisedError extends LockError {
+  static override readonly code = 'LOCK_COMPROMISED' as const;
+}
 /**
  * The base-image cache could not create, place or remove a base file (`CACHE_FAILED`).
  *
@@ -360,7 +460,26 @@ export class LockError extends ImageBackendError {}
  * if (error instanceof CacheError) log.error(`image cache: ${error.message}`);
  * ```
  */
-export class CacheError extends ImageBackendError {}
+export class CacheError extends ImageBackendError {
+  static override readonly code = 'CACHE_FAILED' as const;
+}
+/**
+ * The caller's fetch function (what writes a base image into the cache) failed
+ * with an error of its own (`FETCH_FAILED`); that error is the `cause`. Library
+ * errors a fetch rejects with (an {@link AbortError}, a {@link QemuImgError}...)
+ * pass through as they are.
+ *
+ * @example
+ * ```ts
+ * await cache.fetchOnce('base', { fetch }).catch((e) => {
+ *   if (e instanceof FetchFailedError) log.error('download failed', e.cause);
+ *   throw e;
+ * });
+ * ```
+ */
+export class FetchFailedError extends ImageBackendError {
+  static override readonly code = 'FETCH_FAILED' as const;
+}
 /**
  * A required program (qemu-img, prlimit) is not installed.
  *
@@ -369,7 +488,9 @@ export class CacheError extends ImageBackendError {}
  * if (error instanceof ToolNotFoundError) console.error(error.message); // names the package to install
  * ```
  */
-export class ToolNotFoundError extends ImageBackendError {}
+export class ToolNotFoundError extends ImageBackendError {
+  static override readonly code = 'TOOL_NOT_FOUND' as const;
+}
 /**
  * An optional system library is not installed: librbd/librados (the RBD
  * classes and the rbd backend) or liblvm2cmd (the in-process LVM runner).
@@ -383,7 +504,9 @@ export class ToolNotFoundError extends ImageBackendError {}
  * }
  * ```
  */
-export class LibraryNotFoundError extends ImageBackendError {}
+export class LibraryNotFoundError extends ImageBackendError {
+  static override readonly code = 'LIBRARY_NOT_FOUND' as const;
+}
 /**
  * An argument was rejected before any work started.
  *
@@ -392,7 +515,9 @@ export class LibraryNotFoundError extends ImageBackendError {}
  * try { new BaseImageCache({ instancesPath: '' }) } catch (e) { if (e instanceof InvalidArgumentError) usage() }
  * ```
  */
-export class InvalidArgumentError extends ImageBackendError {}
+export class InvalidArgumentError extends ImageBackendError {
+  static override readonly code = 'INVALID_ARGUMENT' as const;
+}
 /**
  * An image type (nova's `images_type`) no registered backend answers to; the message names the valid ones.
  *
@@ -402,11 +527,11 @@ export class InvalidArgumentError extends ImageBackendError {}
  * ```
  */
 export class UnknownImageTypeError extends ImageBackendError {
+  static override readonly code = 'UNKNOWN_IMAGE_TYPE' as const;
   /** The types that are registered. */
-  readonly validTypes: readonly string[];
-  constructor(message: string, validTypes: readonly string[], details: ErrorDetails = {}) {
-    super('UNKNOWN_IMAGE_TYPE', message, details);
-    this.validTypes = validTypes;
+  declare readonly validTypes: readonly string[];
+  constructor(message: string, details: ErrorDetails & { validTypes: readonly string[] }) {
+    super(message, details);
   }
 }
 /**
@@ -417,7 +542,9 @@ export class UnknownImageTypeError extends ImageBackendError {
  * await disk.flatten().catch((e) => { if (!(e instanceof NotSupportedError)) throw e });
  * ```
  */
-export class NotSupportedError extends ImageBackendError {}
+export class NotSupportedError extends ImageBackendError {
+  static override readonly code = 'NOT_SUPPORTED' as const;
+}
 /**
  * The path is not the kind of file the operation reads or writes (`UNSUPPORTED_FILE_TYPE`): a FIFO,
  * socket, directory or character device where a regular file (or, for raw disks, a block device) is
@@ -428,7 +555,9 @@ export class NotSupportedError extends ImageBackendError {}
  * await inspect(path).catch((e) => { if (e instanceof UnsupportedFileTypeError) log.warn(e.message); throw e });
  * ```
  */
-export class UnsupportedFileTypeError extends ImageBackendError {}
+export class UnsupportedFileTypeError extends ImageBackendError {
+  static override readonly code = 'UNSUPPORTED_FILE_TYPE' as const;
+}
 /**
  * `resize2fs` could not grow a file system (`FILESYSTEM_RESIZE_FAILED`); `process` says how it ended.
  *
@@ -437,7 +566,9 @@ export class UnsupportedFileTypeError extends ImageBackendError {}
  * if (error instanceof FilesystemResizeError) log.warn('disk grown, file system not: the guest can resize it');
  * ```
  */
-export class FilesystemResizeError extends ImageBackendError {}
+export class FilesystemResizeError extends ImageBackendError {
+  static override readonly code = 'FILESYSTEM_RESIZE_FAILED' as const;
+}
 /**
  * An lvm2 command failed (`LVM_FAILED`); `process.stderr` holds lvm2's error messages.
  *
@@ -446,7 +577,9 @@ export class FilesystemResizeError extends ImageBackendError {}
  * if (error instanceof LvmError) log.error(error.message); // carries lvm2's own messages
  * ```
  */
-export class LvmError extends ImageBackendError {}
+export class LvmError extends ImageBackendError {
+  static override readonly code = 'LVM_FAILED' as const;
+}
 /**
  * The volume group or logical volume does not exist (`LVM_NOT_FOUND`).
  *
@@ -455,7 +588,9 @@ export class LvmError extends ImageBackendError {}
  * await driver.volumeInfo(path).catch((e) => (e instanceof LvmNotFoundError ? undefined : Promise.reject(e)));
  * ```
  */
-export class LvmNotFoundError extends ImageBackendError {}
+export class LvmNotFoundError extends ImageBackendError {
+  static override readonly code = 'LVM_NOT_FOUND' as const;
+}
 /**
  * The logical volume already exists (`LVM_EXISTS`).
  *
@@ -464,7 +599,9 @@ export class LvmNotFoundError extends ImageBackendError {}
  * await driver.createVolume(vg, lv, size).catch((e) => { if (!(e instanceof LvmExistsError)) throw e });
  * ```
  */
-export class LvmExistsError extends ImageBackendError {}
+export class LvmExistsError extends ImageBackendError {
+  static override readonly code = 'LVM_EXISTS' as const;
+}
 /**
  * The volume group has too little free space for the volume (`LVM_NO_SPACE`).
  *
@@ -473,7 +610,9 @@ export class LvmExistsError extends ImageBackendError {}
  * if (error instanceof LvmNoSpaceError) scheduler.reportFull(vg);
  * ```
  */
-export class LvmNoSpaceError extends ImageBackendError {}
+export class LvmNoSpaceError extends ImageBackendError {
+  static override readonly code = 'LVM_NO_SPACE' as const;
+}
 /**
  * LVM images were asked for but no volume group is configured (`LVM_NOT_CONFIGURED`).
  *
@@ -482,7 +621,9 @@ export class LvmNoSpaceError extends ImageBackendError {}
  * if (error instanceof LvmNotConfiguredError) console.error('set lvm.volumeGroup (nova: images_volume_group)');
  * ```
  */
-export class LvmNotConfiguredError extends ImageBackendError {}
+export class LvmNotConfiguredError extends ImageBackendError {
+  static override readonly code = 'LVM_NOT_CONFIGURED' as const;
+}
 /**
  * Some volumes could not be removed (nova: VolumesNotRemoved). Every path was
  * tried; `failures` lists each one that failed with its error.
@@ -493,18 +634,17 @@ export class LvmNotConfiguredError extends ImageBackendError {}
  * ```
  */
 export class VolumesNotRemovedError extends ImageBackendError {
+  static override readonly code = 'VOLUMES_NOT_REMOVED' as const;
   /** Each volume that could not be removed, with the error that stopped it. */
-  readonly failures: readonly {
+  declare readonly failures: readonly {
     /** The volume's path as it was given (`/dev/<vg>/<lv>` or `<vg>/<lv>`). */
     path: string;
     /** Why it was not removed: an {@link LvmError} from `lvremove`, the error of clearing it first, or an invalid path. */
     error: ImageBackendError;
   }[];
 
-  constructor(failures: readonly { path: string; error: ImageBackendError }[], details: ErrorDetails = {}) {
-    const list = failures.map((f) => `${f.path}: ${f.error.message}`).join('; ');
-    super('VOLUMES_NOT_REMOVED', `${failures.length} logical volume(s) not removed: ${list}`, details);
-    this.failures = failures;
+  constructor(message: string, details: ErrorDetails & { failures: readonly { path: string; error: ImageBackendError }[] }) {
+    super(message, details);
   }
 }
 /**
@@ -515,7 +655,9 @@ export class VolumesNotRemovedError extends ImageBackendError {
  * try { await inspect(path) } catch (e) { if (e instanceof NativeLoadError) console.error(e.message) } // cause and fix
  * ```
  */
-export class NativeLoadError extends ImageBackendError {}
+export class NativeLoadError extends ImageBackendError {
+  static override readonly code = 'NATIVE_LOAD_FAILED' as const;
+}
 
 /** The shape of errors the native addon rejects with. */
 export interface NativeError extends Error {
@@ -562,7 +704,6 @@ export function isNativeError(e: unknown): e is NativeError {
  */
 export function invalidArgument(what: string, name: string, received: unknown): InvalidArgumentError {
   return new InvalidArgumentError(
-    'INVALID_ARGUMENT',
     `Expected ${what} for ${name} but received ${describe(received)}`,
   );
 }

@@ -1,11 +1,78 @@
 /**
  * imagebackend: disk-image backends for libvirt/KVM compute agents.
  *
+ * The package root is the idiomatic API: the `Backend` and its disk
+ * classes, the base-image cache, native image inspection and block-device
+ * operations, qemu-img and lvm2 drivers, and Ceph RBD as
+ * `RbdCluster` → `RbdPool` → `RbdImage`. Two documented
+ * subpaths hold the rest:
+ *
+ * - `imagebackend/nova`: nova's `RBDDriver` surface (`RbdDriver`,
+ *   its image-service `ImageLocation`, `parseRbdUrl`), under nova's names.
+ * - `imagebackend/xml`: the small XML builder `LibvirtDiskConfig.toElement`
+ *   returns, to embed a disk in a larger document.
+ *
+ * @example
+ * ```ts
+ * import { Backend, RbdCluster, inspect, ImageBackendError } from 'imagebackend';
+ * import { RbdDriver } from 'imagebackend/nova';
+ * ```
+ *
  * @packageDocumentation
  */
-export * from './errors.js';
+
+// Errors: the base class, one class per code, and what they carry.
+export {
+  ImageBackendError,
+  AbortError,
+  BlockDeviceError,
+  CacheError,
+  CopyFailedError,
+  DiskInfoIoError,
+  DiskInfoReadError,
+  DiskInfoWriteError,
+  DiskNotFoundError,
+  FetchFailedError,
+  FilesystemResizeError,
+  FlavorDiskTooSmallError,
+  ImageInvalidError,
+  ImageIoError,
+  ImageUnacceptableError,
+  ImageUnsafeError,
+  InvalidArgumentError,
+  InvalidDiskInfoError,
+  LockCompromisedError,
+  LockError,
+  LockTimeoutError,
+  LvmError,
+  LvmExistsError,
+  LvmNoSpaceError,
+  LvmNotConfiguredError,
+  LvmNotFoundError,
+  LibraryNotFoundError,
+  NativeLoadError,
+  NotSupportedError,
+  QemuImgError,
+  QemuImgTimeoutError,
+  RbdBusyError,
+  RbdClosedError,
+  RbdError,
+  RbdExistsError,
+  RbdNotFoundError,
+  RbdPermissionError,
+  RbdTimeoutError,
+  ToolNotFoundError,
+  UnknownImageTypeError,
+  UnsupportedFileTypeError,
+  VolumesNotRemovedError,
+  type ErrorCode,
+  type ErrorDetails,
+  type ProcessFailure,
+} from './errors.js';
+
+// Ceph RBD, one vocabulary: cluster, pool, image and what their calls return.
 export { RbdCluster, type RbdConnectOptions, type RbdClusterStats } from './rbd/RbdCluster.js';
-export { RbdPool, type RbdPoolUsage } from './rbd/RbdPool.js';
+export { RbdPool, type RbdPoolStats, type RbdPoolUsage } from './rbd/RbdPool.js';
 export type { RbdStreamImportOptions, RbdStreamImportResult } from './rbd/importStream.js';
 export {
   RbdImage,
@@ -17,33 +84,9 @@ export {
   type RbdTransferResult,
   type RbdResizeOptions,
 } from './rbd/RbdImage.js';
-export {
-  RbdDriver,
-  RESIZE_SNAPSHOT_NAME,
-  type RbdDriverOptions,
-  type ImageLocation,
-  type ImageMeta,
-  type CleanupReport,
-} from './rbd/RbdDriver.js';
-// The plain objects the RBD calls return (aliased as RbdImageStat, RbdLayout, RbdParentInfo, RbdSnapshotInfo).
-export type { NativeImageStat, NativeLayout, NativeParentInfo, NativeSnapInfo } from './native.js';
-export { parseRbdUrl, type RbdLocation } from './rbd/url.js';
-export { parseMonMap, splitAddr, type MonitorAddress } from './rbd/monmap.js';
+export type { MonitorAddress } from './rbd/monmap.js';
 
-import { RbdCluster } from './rbd/RbdCluster.js';
-/**
- * Short alias from the design sketch: `await Rbd.connect({...})`.
- *
- * @example
- * ```ts
- * const cluster = await Rbd.connect({ cephConf: '/etc/ceph/ceph.conf', user: 'nova' });
- * ```
- */
-export const Rbd = {
-  /** {@link RbdCluster.connect}, bound: connects and returns the shared cluster connection. */
-  connect: RbdCluster.connect.bind(RbdCluster),
-};
-
+// Native image inspection and overlays.
 export {
   inspect,
   assertSafe,
@@ -55,20 +98,39 @@ export {
   type QemuProbeOptions,
 } from './image/inspect.js';
 export { createQcow2Overlay, type Qcow2OverlayOptions, type Qcow2OverlayResult } from './image/overlay.js';
-export * from './blockdev/index.js';
-export * from './qemu/index.js';
 
+// Block devices and raw files.
+export * from './blockdev/index.js';
+
+// qemu-img.
+export {
+  QemuImg,
+  rbdFilename,
+  DEFAULT_TIMEOUT_MS,
+  DEFAULT_LIMITS,
+  supportsDirectIo,
+  type RbdSource,
+  type ConvertFromRbdOptions,
+  type QemuImgOptions,
+  type ConvertOptions,
+  type CreateOptions,
+  type InfoOptions,
+  type ResizeOptions,
+  type ResourceLimits,
+  type QemuImgInfo,
+  type QemuImgSnapshot,
+} from './qemu/index.js';
+
+// The base-image cache, its manager and its locks.
 export {
   BaseImageCache,
   ImageCacheManager,
   Locks,
-  KeyedMutex,
   cacheFileName,
   parseBaseFileName,
   ephemeralFileExtension,
   ephemeralFileName,
   swapFileName,
-  PARTIAL_INFIX,
   type BaseImageCacheOptions,
   type FetchFunction,
   type FetchOnceOptions,
@@ -89,8 +151,18 @@ export {
   type LocksOptions,
   type SynchronizedOptions,
 } from './cache/index.js';
-export { DiskInfo, DISK_INFO_FILENAME, DISK_FORMATS, isDiskFormat, type DiskFormat, type DetectFormat, type DiskInfoOptions } from './diskinfo/index.js';
+export {
+  DiskInfo,
+  DISK_INFO_FILENAME,
+  DISK_FORMATS,
+  isDiskFormat,
+  type DiskFormat,
+  type DetectFormat,
+  type DiskInfoOptions,
+} from './diskinfo/index.js';
 export { verifyBaseSize, type VerifyBaseSizeDetails } from './verify.js';
+
+// libvirt disk configuration.
 export {
   LibvirtDiskConfig,
   effectiveDriverIo,
@@ -98,8 +170,6 @@ export {
   checkIoTune,
   IOTUNE_EXTRA_SPECS,
   IOTUNE_MAX,
-  XmlElement,
-  type XmlAttributeValue,
   type IoTune,
   type DiskAuth,
   type DiskBus,
@@ -111,11 +181,47 @@ export {
   type LibvirtDiskConfigOptions,
   type NetworkHost,
 } from './libvirt/index.js';
-export * from './backends/index.js';
-// The backends' ImageLocation (where a disk is) under a name of its own: the
-// plain name is the RBD driver's ImageLocation (an image-service location).
+
+// The backends: nova's Image classes (Flat, Qcow2, Lvm, Rbd) behind Backend.
+export {
+  Backend,
+  Image,
+  Flat,
+  Qcow2,
+  Lvm,
+  Rbd,
+  type BackendOptions,
+  type ImageClass,
+  type ImageInit,
+  type BackendContext,
+  type CacheOptions,
+  type CloneFirstOptions,
+  type CreateImageOptions,
+  type ImageCache,
+  type ImageService,
+  type ImageServiceImage,
+  type ImageTools,
+  type InstanceRef,
+  type LibvirtInfoOptions,
+  type LvmBackendOptions,
+  type PreallocateImages,
+  type PrepareTemplate,
+  type QemuRunner,
+  type RbdBackendDriver,
+  type RbdBackendOptions,
+} from './backends/index.js';
+// Where a disk is (an instance's disk, or a libvirt source). Named DiskLocation
+// here: nova's ImageLocation is an image-service location (imagebackend/nova).
 export type { ImageLocation as DiskLocation } from './backends/index.js';
-// The Rbd image class (what backend.image() returns for `rbd`) under a name of
-// its own: the plain name `Rbd` is the design sketch's `Rbd.connect` alias.
-export { Rbd as RbdImageBackend } from './backends/Rbd.js';
+
+// lvm2.
 export * from './lvm/index.js';
+
+// Name validators, one per kind of name.
+export {
+  checkFileName,
+  checkRbdName,
+  MAX_FILE_NAME_BYTES,
+  MAX_RBD_NAME_BYTES,
+  MAX_LVM_NAME_BYTES,
+} from './names.js';

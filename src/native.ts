@@ -36,17 +36,6 @@ export interface NativeConnectOptions {
   options?: Record<string, string>;
 }
 
-/** Layout of a new RBD image (create, clone, import); 0 or absent leaves librbd's default from ceph.conf. Exported as {@link RbdLayout}. */
-export interface NativeLayout {
-  /** Feature bits (`RBD_FEATURE_*`, e.g. layering = 1); default `rbd_default_features`. */
-  features?: number | bigint;
-  /** Object size as a power of two: objects are `2^order` bytes (22: 4 MiB, the default). */
-  order?: number;
-  /** Stripe unit in bytes (fancy striping); must divide the object size. */
-  stripeUnit?: number;
-  /** Number of objects a stripe spans. */
-  stripeCount?: number;
-}
 
 export interface NativeTransferOptions {
   chunkSize?: number;
@@ -55,54 +44,27 @@ export interface NativeTransferOptions {
   abort?: NativeAbortHandle;
 }
 
-/** An RBD image's (or snapshot's) stat: librbd's `rbd_stat` plus its features and flags. Exported as {@link RbdImageStat}. */
-export interface NativeImageStat {
-  /** Size in bytes. */
-  size: number;
-  /** Bytes per RADOS object (`2^order`). */
-  objectSize: number;
-  /** Number of objects the image spans (size / object size, rounded up). */
-  objects: number;
-  /** log2 of the object size. */
-  order: number;
-  /** Prefix of the names of the RADOS objects holding the data, e.g. `rbd_data.10226b8b4567`. */
-  blockNamePrefix: string;
-  /** Enabled feature bits (`rbd_get_features`, `RBD_FEATURE_*`). */
-  features: number;
-  /** Image flags (`rbd_get_flags`, `RBD_FLAG_*`, e.g. object map invalid). */
-  flags: number;
-}
 
-/** The parent snapshot a clone was made from (`rbd_get_parent`). Exported as {@link RbdParentInfo}. */
-export interface NativeParentInfo {
-  /** The parent image's pool. */
-  pool: string;
-  /** The parent image's pool namespace; empty for the default namespace. */
-  namespace: string;
-  /** The parent image's name. */
-  image: string;
-  /** The parent image's internal id. */
-  imageId: string;
-  /** The snapshot of the parent the clone was made from. */
-  snapshot: string;
-  /** Whether the parent image has been moved to the trash. */
-  trash: boolean;
-}
 
-/** One snapshot of an RBD image: librbd's `rbd_snap_info_t`. Exported as {@link RbdSnapshotInfo}. */
-export interface NativeSnapInfo {
-  /** The snapshot's id, unique within the image. */
-  id: number;
-  /** The snapshot's name. */
-  name: string;
-  /** Size of the image when the snapshot was taken, bytes. */
-  size: number;
-}
 
 export interface NativeTransferResult {
   size: number;
   bytesWritten: number;
 }
+
+// The RBD calls' plain objects are defined once, under their public names.
+export type {
+  RbdLayout as NativeLayout,
+  RbdImageStat as NativeImageStat,
+  RbdParentInfo as NativeParentInfo,
+  RbdSnapshotInfo as NativeSnapInfo,
+} from './rbd/types.js';
+import type {
+  RbdLayout as NativeLayout,
+  RbdImageStat as NativeImageStat,
+  RbdParentInfo as NativeParentInfo,
+  RbdSnapshotInfo as NativeSnapInfo,
+} from './rbd/types.js';
 
 type H = NativeClusterHandle;
 
@@ -116,8 +78,9 @@ export interface NativeRbd {
   /** rados_conf_get: the value of a configuration option this connection runs with. */
   rbdConfGet(h: H, option: string): string;
   rbdMonCommand(h: H, command: string): Promise<{ output: string; status: string }>;
-  rbdClusterStat(h: H): Promise<{ total: number; used: number; free: number; objects: number }>;
-  rbdPoolStat(h: H, pool: string): Promise<{ bytes: number; objects: number }>;
+  // uint64 counters: a Number up to 2^53 - 1, a BigInt above (native/common/args.h FromUint64).
+  rbdClusterStat(h: H): Promise<{ total: number | bigint; used: number | bigint; free: number | bigint; objects: number | bigint }>;
+  rbdPoolStat(h: H, pool: string): Promise<{ bytes: number | bigint; objects: number | bigint }>;
   rbdList(h: H, pool: string): Promise<string[]>;
   rbdExists(h: H, pool: string, image: string, snapshot?: string): Promise<boolean>;
   rbdCreate(h: H, pool: string, image: string, size: number, layout?: NativeLayout): Promise<void>;
@@ -313,7 +276,7 @@ export function explainLoadFailure(error: unknown): NativeLoadError {
     cause = 'the binary failed to load';
     fix = 'rebuild it with `npm rebuild imagebackend`; the underlying error is attached as cause';
   }
-  return new NativeLoadError('NATIVE_LOAD_FAILED', `imagebackend native addon: ${cause}. Fix: ${fix}. (${text})`, {
+  return new NativeLoadError(`imagebackend native addon: ${cause}. Fix: ${fix}. (${text})`, {
     cause: error,
   });
 }

@@ -31,7 +31,6 @@ export function verifyBaseSize(baseVirtualSize: number, requestedSize?: number, 
   const where = details.path === undefined ? 'the base image' : details.path;
   throw new FlavorDiskTooSmallError(
     `${where} has a virtual size of ${baseVirtualSize} bytes, larger than the requested disk size of ${requestedSize} bytes`,
-    { baseSize: baseVirtualSize, requestedSize },
-    { operation: 'verifyBaseSize', ...(details.path === undefined ? {} : { path: details.path }) },
+    { baseSize: baseVirtualSize, requestedSize, operation: 'verifyBaseSize', ...(details.path === undefined ? {} : { path: details.path }) },
   );
 }

@@ -1,33 +1,19 @@
 // What the groups run against: the project's throwaway Ceph cluster, a loop
 // device, a scratch folder, and a description of the machine for the results.
-import { mkdtemp, rm, open } from 'node:fs/promises';
+import { mkdtemp, open } from 'node:fs/promises';
 import os from 'node:os';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+import { startCephCluster } from '../../scripts/ceph-cluster-env.mjs';
 import { run } from './harness.mjs';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
-const CEPH_SCRIPT = join(ROOT, 'scripts', 'ceph-cluster.sh');
 
 /** Starts a cluster in a new temporary folder; returns its KEY=VALUE env and a stop(). */
 export async function startCeph() {
-  const dir = await mkdtemp(join(tmpdir(), 'imagebackend-bench-ceph-'));
-  let stdout;
-  try {
-    ({ stdout } = await run('bash', [CEPH_SCRIPT, 'start', dir]));
-  } catch (error) {
-    await rm(dir, { recursive: true, force: true });
-    throw new Error(`the bench's Ceph cluster failed to start (see scripts/ceph-cluster.sh):\n${error.message}`);
-  }
-  const env = Object.fromEntries(
-    stdout
-      .split('\n')
-      .map((l) => /^([A-Z_]+)=(.*)$/.exec(l.trim()))
-      .filter(Boolean)
-      .map((m) => [m[1], m[2].replace(/^'(.*)'$/, '$1')]),
-  );
-  return { env, stop: () => run('bash', [CEPH_SCRIPT, 'stop', dir]) };
+  const { vars, stop } = await startCephCluster();
+  return { env: vars, stop };
 }
 
 /**

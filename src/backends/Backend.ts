@@ -203,8 +203,9 @@ export class Backend {
     const imageClass = typeof key === 'string' ? registry.get(key) : undefined;
     if (!imageClass) {
       const valid = Backend.types();
-      throw new UnknownImageTypeError(`Unknown image type '${String(type)}'; valid types are: ${valid.join(', ')}`, valid, {
+      throw new UnknownImageTypeError(`Unknown image type '${String(type)}'; valid types are: ${valid.join(', ')}`, {
         operation: 'backend',
+        validTypes: valid,
       });
     }
     return imageClass;

@@ -87,7 +87,7 @@ export class Flat extends Image {
     try {
       await truncate(this.path, size);
     } catch (error) {
-      throw new ImageIoError('IO_ERROR', `cannot extend ${this.path} to ${size} bytes: ${messageOf(error)}`, systemErrorDetails(error, 'resizeImage', this.path));
+      throw new ImageIoError(`cannot extend ${this.path} to ${size} bytes: ${messageOf(error)}`, systemErrorDetails(error, 'resizeImage', this.path));
     }
   }
 

@@ -4,13 +4,14 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { DiskInfo, DISK_INFO_FILENAME } from '../diskinfo/DiskInfo.js';
 import type { DiskFormat } from '../diskinfo/formats.js';
 import {
-  ImageBackendError,
+  ImageIoError,
   ImageUnacceptableError,
   ImageUnsafeError,
   NotSupportedError,
   invalidArgument,
 } from '../errors.js';
 import { errnoName, messageOf, systemErrorDetails } from '../fsutil/errno.js';
+import { checkFileName } from '../names.js';
 import type { ImageInfo } from '../image/inspect.js';
 import { effectiveDriverIo } from '../libvirt/diskConflicts.js';
 import { LibvirtDiskConfig, type DiskAuth, type DiskIoMode, type DiskSource } from '../libvirt/LibvirtDiskConfig.js';
@@ -44,7 +45,6 @@ export interface ImageInit {
   driverIo?: DiskIoMode;
 }
 
-const NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
 
 // nova's `_can_fallocate` result, once per image class and instances folder.
 const fallocateChecks = new WeakMap<object, Map<string, Promise<boolean>>>();
@@ -429,7 +429,7 @@ export abstract class Image {
    * ```
    */
   async clone(_context: unknown, imageId: string): Promise<void> {
-    throw new ImageUnacceptableError('IMAGE_UNACCEPTABLE', `image ${imageId} cannot be cloned: clone() is not implemented by ${this.constructor.name}`, {
+    throw new ImageUnacceptableError(`image ${imageId} cannot be cloned: clone() is not implemented by ${this.constructor.name}`, {
       operation: 'clone',
       path: this.path,
     });
@@ -529,7 +529,7 @@ export abstract class Image {
 
   /** The `NOT_SUPPORTED` error an operation this backend lacks rejects with, naming the operation and the backend class. */
   protected notSupported(operation: string): NotSupportedError {
-    return new NotSupportedError('NOT_SUPPORTED', `${operation} is not supported by the ${this.constructor.name} backend`, {
+    return new NotSupportedError(`${operation} is not supported by the ${this.constructor.name} backend`, {
       operation,
       path: this.path,
     });
@@ -546,7 +546,8 @@ export abstract class Image {
     if (info.backingFile !== undefined && !reasons.some((r) => r.includes('backing'))) reasons.push(`backing file: '${info.backingFile}'`);
     if (info.dataFile !== undefined && !reasons.some((r) => r.includes('data file'))) reasons.push(`data file: '${info.dataFile}'`);
     if (!info.safety.safe || reasons.length > 0) {
-      throw new ImageUnsafeError('IMAGE_UNSAFE', `base image ${base} failed the safety check: ${reasons.join('; ')}`, reasons, {
+      throw new ImageUnsafeError(`base image ${base} failed the safety check: ${reasons.join('; ')}`, {
+        reasons,
         operation: 'createImage',
         path: base,
       });
@@ -560,7 +561,7 @@ export abstract class Image {
     try {
       await mkdir(dirname(this.path), { recursive: true });
     } catch (error) {
-      throw new ImageBackendError('IO_ERROR', `cannot create ${dirname(this.path)}: ${messageOf(error)}`, systemErrorDetails(error, 'createImage', dirname(this.path)));
+      throw new ImageIoError(`cannot create ${dirname(this.path)}: ${messageOf(error)}`, systemErrorDetails(error, 'createImage', dirname(this.path)));
     }
   }
 
@@ -571,7 +572,7 @@ export abstract class Image {
 }
 
 function checkName(name: string, value: unknown): asserts value is string {
-  if (typeof value !== 'string' || !NAME.test(value)) throw invalidArgument('a file name of letters, digits and _.-', name, value);
+  checkFileName(value, name);
 }
 
 /** Whether something is at `path` (a dangling symlink counts). */
@@ -581,7 +582,7 @@ export async function pathExists(path: string): Promise<boolean> {
     return true;
   } catch (error) {
     if (errnoName(error) === 'ENOENT') return false;
-    throw new ImageBackendError('IO_ERROR', `cannot check ${path}: ${messageOf(error)}`, systemErrorDetails(error, 'exists', path));
+    throw new ImageIoError(`cannot check ${path}: ${messageOf(error)}`, systemErrorDetails(error, 'exists', path));
   }
 }
 

@@ -2,11 +2,11 @@ import { rm } from 'node:fs/promises';
 
 import type { DiskFormat } from '../diskinfo/formats.js';
 import { ImageUnacceptableError, RbdExistsError, invalidArgument } from '../errors.js';
+import { checkRbdName } from '../names.js';
 import type { DiskAuth, DiskSource } from '../libvirt/LibvirtDiskConfig.js';
 import { Image, pathExists } from './Image.js';
 import type { BackendContext, CreateImageOptions, ImageLocation, InstanceRef, PrepareTemplate, RbdBackendDriver } from './types.js';
 
-const RBD_NAME = /^[A-Za-z0-9_.+-]+$/;
 
 /**
  * A disk that is an RBD image in a Ceph pool (nova's `Rbd`, images type
@@ -95,7 +95,7 @@ export class Rbd extends Image {
   async #importBase(base: string, signal: AbortSignal | undefined): Promise<void> {
     const format = (await this.context.tools.inspect(base)).format;
     if (format !== 'raw') {
-      throw new ImageUnacceptableError('IMAGE_UNACCEPTABLE', `base image ${base} is ${format}; the Rbd backend imports raw images only`, {
+      throw new ImageUnacceptableError(`base image ${base} is ${format}; the Rbd backend imports raw images only`, {
         operation: 'createImage',
         path: base,
       });
@@ -184,7 +184,7 @@ export class Rbd extends Image {
 
   /**
    * nova's `Rbd.clone`: asks the image service for the image's locations and
-   * clones the first one {@link RbdDriver.isCloneable} accepts into this
+   * clones the first one {@link nova!RbdDriver.isCloneable} accepts into this
    * disk's volume. Rejects with {@link ImageUnacceptableError} when the image
    * is not raw (or iso), no image service is configured, or no location can
    * be cloned; the caller then falls back to {@link Image.cache}.
@@ -196,7 +196,7 @@ export class Rbd extends Image {
    */
   override async clone(context: unknown, imageId: string): Promise<void> {
     const unacceptable = (reason: string) =>
-      new ImageUnacceptableError('IMAGE_UNACCEPTABLE', `image ${imageId} cannot be cloned: ${reason}`, {
+      new ImageUnacceptableError(`image ${imageId} cannot be cloned: ${reason}`, {
         operation: 'clone',
         pool: this.pool,
         image: this.rbdName,
@@ -327,7 +327,7 @@ export class Rbd extends Image {
         // not an rbd location
       }
     }
-    throw new ImageUnacceptableError('IMAGE_UNACCEPTABLE', `cannot determine the parent storage pool for ${baseImageId}; cannot determine where to store images`, {
+    throw new ImageUnacceptableError(`cannot determine the parent storage pool for ${baseImageId}; cannot determine where to store images`, {
       operation: 'directSnapshot',
       pool: this.pool,
       image: this.rbdName,
@@ -355,8 +355,7 @@ export class Rbd extends Image {
 }
 
 function checkWord(name: string, value: unknown): string {
-  if (typeof value !== 'string' || !RBD_NAME.test(value)) throw invalidArgument('a name of letters, digits and _.+-', name, value);
-  return value;
+  return checkRbdName(value, name);
 }
 
 /** nova's `by_libvirt_path` for rbd: `pool/name` (libvirt's source name) or `rbd:pool/name[:opts]`. */

@@ -1,6 +1,7 @@
 import { withAbortHandle } from '../abort.js';
 import { native } from '../native.js';
-import { blockdevError } from './native-error.js';
+import { callNative } from '../fromNative.js';
+import { CopyFailedError } from '../errors.js';
 import { checkByteCount, checkFunction, checkPath } from './validate.js';
 
 /** Options of {@link copyRawData}. */
@@ -59,12 +60,8 @@ export async function copyRawData(src: string, dst: string, options: CopyRawOpti
   checkByteCount('chunkSize', options.chunkSize);
   checkFunction('onProgress', options.onProgress);
   const { signal, onProgress, ...rest } = options;
-  try {
-    const result = await withAbortHandle(signal, 'copyRawData', (abort) =>
-      native().copyRaw(src, dst, { ...rest, onProgress, abort }),
-    );
-    return result;
-  } catch (error) {
-    throw blockdevError(error, 'copyRawData', 'COPY_FAILED');
-  }
+  const result = await callNative({ domain: 'blockdev', operation: 'copyRawData', otherwise: CopyFailedError }, () =>
+    withAbortHandle(signal, 'copyRawData', (abort) => native().copyRaw(src, dst, { ...rest, onProgress, abort })),
+  );
+  return result;
 }

@@ -1,5 +1,5 @@
 import { native } from '../native.js';
-import { blockdevError } from './native-error.js';
+import { callNative } from '../fromNative.js';
 import { checkByteCount, checkPath } from './validate.js';
 
 /** Options of {@link fallocateFile}. */
@@ -25,9 +25,7 @@ export interface FallocateOptions {
 export async function fallocateFile(path: string, options: FallocateOptions): Promise<void> {
   checkPath('path', path);
   checkByteCount('size', options?.size, false);
-  try {
-    await native().blockdevFallocate(path, { size: options.size, keepSize: options.keepSize ?? false });
-  } catch (error) {
-    throw blockdevError(error, 'fallocateFile');
-  }
+  await callNative({ domain: 'blockdev', operation: 'fallocateFile' }, () =>
+    native().blockdevFallocate(path, { size: options.size, keepSize: options.keepSize ?? false }),
+  );
 }

@@ -1,5 +1,5 @@
 import { native } from '../native.js';
-import { blockdevError } from './native-error.js';
+import { callNative } from '../fromNative.js';
 import { checkPath } from './validate.js';
 
 /**
@@ -13,9 +13,5 @@ import { checkPath } from './validate.js';
  */
 export async function blockDeviceSize(path: string): Promise<number> {
   checkPath('path', path);
-  try {
-    return await native().blockdevSize(path);
-  } catch (error) {
-    throw blockdevError(error, 'blockDeviceSize');
-  }
+  return callNative({ domain: 'blockdev', operation: 'blockDeviceSize' }, () => native().blockdevSize(path));
 }

@@ -5,7 +5,7 @@
  */
 import { withAbortHandle } from '../abort.js';
 import { native } from '../native.js';
-import { blockdevError } from './native-error.js';
+import { callNative } from '../fromNative.js';
 import { checkByteCount, checkFunction, checkPath } from './validate.js';
 
 /** A byte range of a disk; the whole disk by default. */
@@ -44,14 +44,10 @@ export async function zeroRange(path: string, options: WipeOptions = {}): Promis
   checkRange(options);
   checkFunction('onProgress', options.onProgress);
   const { signal, onProgress, ...rest } = options;
-  try {
-    const out = await withAbortHandle(signal, 'zeroRange', (abort) =>
-      native().blockdevZero(path, { ...rest, onProgress, abort }),
-    );
-    return out.bytes;
-  } catch (error) {
-    throw blockdevError(error, 'zeroRange');
-  }
+  const out = await callNative({ domain: 'blockdev', operation: 'zeroRange' }, () =>
+    withAbortHandle(signal, 'zeroRange', (abort) => native().blockdevZero(path, { ...rest, onProgress, abort })),
+  );
+  return out.bytes;
 }
 
 /**
@@ -67,12 +63,10 @@ export async function zeroRange(path: string, options: WipeOptions = {}): Promis
 export async function discardRange(path: string, options: RangeOptions = {}): Promise<number> {
   checkPath('path', path);
   checkRange(options);
-  try {
-    const out = await native().blockdevDiscard(path, { offset: options.offset, length: options.length });
-    return out.bytes;
-  } catch (error) {
-    throw blockdevError(error, 'discardRange');
-  }
+  const out = await callNative({ domain: 'blockdev', operation: 'discardRange' }, () =>
+    native().blockdevDiscard(path, { offset: options.offset, length: options.length }),
+  );
+  return out.bytes;
 }
 
 /**
@@ -90,12 +84,8 @@ export async function overwriteRandom(path: string, options: WipeOptions = {}): 
   checkRange(options);
   checkFunction('onProgress', options.onProgress);
   const { signal, onProgress, ...rest } = options;
-  try {
-    const out = await withAbortHandle(signal, 'overwriteRandom', (abort) =>
-      native().blockdevOverwriteRandom(path, { ...rest, onProgress, abort }),
-    );
-    return out.bytes;
-  } catch (error) {
-    throw blockdevError(error, 'overwriteRandom');
-  }
+  const out = await callNative({ domain: 'blockdev', operation: 'overwriteRandom' }, () =>
+    withAbortHandle(signal, 'overwriteRandom', (abort) => native().blockdevOverwriteRandom(path, { ...rest, onProgress, abort })),
+  );
+  return out.bytes;
 }

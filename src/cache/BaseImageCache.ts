@@ -1,6 +1,7 @@
 import { link, lstat, mkdir, readdir, rename, rm, utimes } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { CacheError, ImageBackendError, invalidArgument } from '../errors.js';
+import { AbortError, CacheError, FetchFailedError, ImageBackendError, invalidArgument } from '../errors.js';
+import { checkFileName } from '../names.js';
 import { fsyncDir, fsyncFile, tempSibling } from '../fsutil/atomic.js';
 import { errnoName, messageOf, systemErrorDetails } from '../fsutil/errno.js';
 import { Locks, type LockService } from './Locks.js';
@@ -49,8 +50,6 @@ export interface BaseImageCacheOptions {
  */
 export const PARTIAL_INFIX = '.part-';
 
-const FILE_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
-
 /**
  * The base-image cache (nova's `_base` folder and `Image.cache`'s
  * `fetch_func_sync`): each base file is fetched exactly once, however many
@@ -82,9 +81,7 @@ export class BaseImageCache {
       throw invalidArgument('a folder path', 'instancesPath', options?.instancesPath);
     }
     const sub = options.imageCacheSubdirectoryName ?? '_base';
-    if (typeof sub !== 'string' || !FILE_NAME.test(sub)) {
-      throw invalidArgument('a folder name', 'imageCacheSubdirectoryName', sub);
-    }
+    checkFileName(sub, 'imageCacheSubdirectoryName', 'a folder name');
     this.instancesPath = resolve(options.instancesPath);
     this.baseDir = join(this.instancesPath, sub);
     this.locks = options.locks ?? new Locks({ lockPath: join(this.instancesPath, 'locks') });
@@ -99,7 +96,7 @@ export class BaseImageCache {
    * ```
    */
   path(filename: string): string {
-    checkFileName(filename);
+    checkBaseFileName(filename);
     return join(this.baseDir, filename);
   }
 
@@ -149,8 +146,10 @@ export class BaseImageCache {
         try {
           const request: FetchRequest = { target, signal };
           if (options.maxSize !== undefined) request.maxSize = options.maxSize;
-          await fetch(request);
-          signal.throwIfAborted();
+          await fetch(request).catch((error: unknown) => {
+            throw fetchFailure(error, signal, filename, target);
+          });
+          if (signal.aborted) throw fetchFailure(signal.reason, signal, filename, target);
           await this.#place(target, final);
         } catch (error) {
           await rm(target, { force: true, recursive: true }).catch(() => undefined);
@@ -172,7 +171,7 @@ export class BaseImageCache {
         if (entry.startsWith(`${filename}${PARTIAL_INFIX}`)) await rm(join(this.baseDir, entry), { force: true, recursive: true });
       }
     } catch (error) {
-      throw new CacheError('CACHE_FAILED', `cannot prepare the cache folder: ${messageOf(error)}`, systemErrorDetails(error, 'fetchOnce', this.baseDir));
+      throw new CacheError(`cannot prepare the cache folder: ${messageOf(error)}`, systemErrorDetails(error, 'fetchOnce', this.baseDir));
     }
   }
 
@@ -181,12 +180,12 @@ export class BaseImageCache {
     try {
       const st = await lstat(target).catch((error: unknown) => {
         if (errnoName(error) === 'ENOENT') {
-          throw new CacheError('CACHE_FAILED', `the fetch resolved but did not write ${target}`, { operation: 'fetchOnce', path: target });
+          throw new CacheError(`the fetch resolved but did not write ${target}`, { operation: 'fetchOnce', path: target });
         }
         throw error;
       });
       if (!st.isFile()) {
-        throw new CacheError('CACHE_FAILED', `the fetch left something other than a regular file at ${target}`, {
+        throw new CacheError(`the fetch left something other than a regular file at ${target}`, {
           operation: 'fetchOnce',
           path: target,
         });
@@ -211,15 +210,29 @@ export class BaseImageCache {
       await fsyncDir(this.baseDir);
     } catch (error) {
       if (error instanceof ImageBackendError) throw error;
-      throw new CacheError('CACHE_FAILED', `cannot place the base file ${final}: ${messageOf(error)}`, systemErrorDetails(error, 'fetchOnce', final));
+      throw new CacheError(`cannot place the base file ${final}: ${messageOf(error)}`, systemErrorDetails(error, 'fetchOnce', final));
     }
   }
 }
 
-function checkFileName(filename: unknown): asserts filename is string {
-  if (typeof filename !== 'string' || !FILE_NAME.test(filename) || filename.includes(PARTIAL_INFIX)) {
-    throw invalidArgument('a base file name', 'filename', filename);
+/**
+ * What a failed fetch rejects with: a library error as it is (the lock was
+ * lost, qemu-img failed...), an abort as {@link AbortError}, anything else the
+ * caller's fetch threw as {@link FetchFailedError} with it as the cause.
+ */
+function fetchFailure(error: unknown, signal: AbortSignal, filename: string, target: string): ImageBackendError {
+  if (error instanceof ImageBackendError) return error;
+  if (signal.aborted) {
+    const reason: unknown = signal.reason;
+    if (reason instanceof ImageBackendError) return reason;
+    return new AbortError(`fetching ${filename} was aborted`, { operation: 'fetchOnce', path: target, cause: reason });
   }
+  return new FetchFailedError(`fetching ${filename} failed: ${messageOf(error)}`, { operation: 'fetchOnce', path: target, cause: error });
+}
+
+function checkBaseFileName(filename: unknown): asserts filename is string {
+  checkFileName(filename, 'filename', 'a base file name');
+  if (filename.includes(PARTIAL_INFIX)) throw invalidArgument(`a base file name without ${PARTIAL_INFIX}`, 'filename', filename);
 }
 
 /**
@@ -244,6 +257,6 @@ async function isPresent(path: string): Promise<boolean> {
     return true;
   } catch (error) {
     if (errnoName(error) === 'ENOENT') return false;
-    throw new CacheError('CACHE_FAILED', `cannot check ${path}: ${messageOf(error)}`, systemErrorDetails(error, 'fetchOnce', path));
+    throw new CacheError(`cannot check ${path}: ${messageOf(error)}`, systemErrorDetails(error, 'fetchOnce', path));
   }
 }

@@ -173,7 +173,7 @@ export class ImageCacheManager {
       names = await readdir(dir);
     } catch (error) {
       if (errnoName(error) === 'ENOENT') return [];
-      throw new CacheError('CACHE_FAILED', `cannot list ${dir}: ${messageOf(error)}`, systemErrorDetails(error, 'listBaseFiles', dir));
+      throw new CacheError(`cannot list ${dir}: ${messageOf(error)}`, systemErrorDetails(error, 'listBaseFiles', dir));
     }
     const files: BaseFile[] = [];
     for (const name of names.sort()) {
@@ -254,7 +254,7 @@ export class ImageCacheManager {
         const wrapped =
           error instanceof ImageBackendError
             ? error
-            : new CacheError('CACHE_FAILED', `cannot remove ${file.path}: ${messageOf(error)}`, systemErrorDetails(error, 'removeUnused', file.path));
+            : new CacheError(`cannot remove ${file.path}: ${messageOf(error)}`, systemErrorDetails(error, 'removeUnused', file.path));
         report.failed.push({ path: file.path, error: wrapped });
       }
     }
@@ -283,7 +283,7 @@ export class ImageCacheManager {
       names = await readdir(dir);
     } catch (error) {
       if (errnoName(error) === 'ENOENT') return 0;
-      throw new CacheError('CACHE_FAILED', `cannot measure ${dir}: ${messageOf(error)}`, systemErrorDetails(error, 'diskUsage', dir));
+      throw new CacheError(`cannot measure ${dir}: ${messageOf(error)}`, systemErrorDetails(error, 'diskUsage', dir));
     }
     let total = 0;
     for (const name of names) {
@@ -335,7 +335,7 @@ export class ImageCacheManager {
           const wrapped =
             error instanceof ImageBackendError
               ? error
-              : new CacheError('CACHE_FAILED', `cannot precache image ${image.imageId}: ${messageOf(error)}`, { operation: 'precache', path, cause: error });
+              : new CacheError(`cannot precache image ${image.imageId}: ${messageOf(error)}`, { operation: 'precache', path, cause: error });
           results[i] = { imageId: image.imageId, path, fetched: false, error: wrapped };
         }
       }
@@ -356,7 +356,7 @@ async function statFile(path: string): Promise<import('node:fs').Stats | undefin
     return await lstat(path);
   } catch (error) {
     if (errnoName(error) === 'ENOENT') return undefined;
-    throw new CacheError('CACHE_FAILED', `cannot stat ${path}: ${messageOf(error)}`, systemErrorDetails(error, 'listBaseFiles', path));
+    throw new CacheError(`cannot stat ${path}: ${messageOf(error)}`, systemErrorDetails(error, 'listBaseFiles', path));
   }
 }
 

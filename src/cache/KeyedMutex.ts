@@ -66,5 +66,5 @@ async function waitFor(previous: Promise<void>, signal: AbortSignal | undefined,
 }
 
 function aborted(key: string, cause: unknown): AbortError {
-  return new AbortError('ABORTED', `waiting for the lock ${key} was aborted`, { operation: 'lock', path: key, cause });
+  return new AbortError(`waiting for the lock ${key} was aborted`, { operation: 'lock', path: key, cause });
 }

@@ -2,7 +2,8 @@ import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import lockfile from 'proper-lockfile';
-import { AbortError, ImageBackendError, LockError, invalidArgument } from '../errors.js';
+import { AbortError, ImageBackendError, LockCompromisedError, LockError, LockTimeoutError, invalidArgument } from '../errors.js';
+import { checkFileName } from '../names.js';
 import { messageOf, systemErrorDetails } from '../fsutil/errno.js';
 import { KeyedMutex } from './KeyedMutex.js';
 
@@ -57,7 +58,6 @@ export interface LocksOptions {
   timeoutMs?: number;
 }
 
-const NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
 
 // One in-process queue per lock file for the whole process, so two Locks
 // objects on the same folder still exclude each other here.
@@ -116,7 +116,7 @@ export class Locks implements LockService {
    * ```
    */
   lockFile(name: string): string {
-    if (typeof name !== 'string' || !NAME.test(name)) throw invalidArgument('a lock name (one file name)', 'name', name);
+    checkFileName(name, 'name', 'a lock name (one file name)');
     return join(this.lockPath, `${this.prefix}${name}`);
   }
 
@@ -162,7 +162,7 @@ export class Locks implements LockService {
     try {
       await mkdir(this.lockPath, { recursive: true });
     } catch (error) {
-      throw new LockError('LOCK_FAILED', `cannot create the lock folder: ${messageOf(error)}`, systemErrorDetails(error, 'lock', this.lockPath));
+      throw new LockError(`cannot create the lock folder: ${messageOf(error)}`, systemErrorDetails(error, 'lock', this.lockPath));
     }
     const deadline = Date.now() + this.timeoutMs;
     let delay = 20;
@@ -177,7 +177,7 @@ export class Locks implements LockService {
           retries: 0,
           onCompromised: (error) =>
             lost.abort(
-              new LockError('LOCK_COMPROMISED', `lost the lock ${file} while holding it: ${error.message}`, {
+              new LockCompromisedError(`lost the lock ${file} while holding it: ${error.message}`, {
                 operation: 'lock',
                 path: file,
                 cause: error,
@@ -186,12 +186,12 @@ export class Locks implements LockService {
         });
       } catch (error) {
         if ((error as { code?: string }).code !== 'ELOCKED') {
-          throw new LockError('LOCK_FAILED', `cannot take the lock ${file}: ${messageOf(error)}`, systemErrorDetails(error, 'lock', file));
+          throw new LockError(`cannot take the lock ${file}: ${messageOf(error)}`, systemErrorDetails(error, 'lock', file));
         }
       }
       const left = deadline - Date.now();
       if (left <= 0) {
-        throw new LockError('LOCK_TIMEOUT', `the lock ${file} stayed busy for ${this.timeoutMs} ms`, { operation: 'lock', path: file });
+        throw new LockTimeoutError(`the lock ${file} stayed busy for ${this.timeoutMs} ms`, { operation: 'lock', path: file });
       }
       try {
         await sleep(Math.min(delay, left), undefined, signal ? { signal } : undefined);
@@ -212,5 +212,5 @@ function positive(name: string, value: unknown, min: number): number {
 }
 
 function abortError(file: string, cause: unknown): AbortError {
-  return new AbortError('ABORTED', `waiting for the lock ${file} was aborted`, { operation: 'lock', path: file, cause });
+  return new AbortError(`waiting for the lock ${file} was aborted`, { operation: 'lock', path: file, cause });
 }

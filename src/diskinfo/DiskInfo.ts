@@ -3,7 +3,7 @@ import { constants } from 'node:fs';
 import { mkdir, open, readdir, rm } from 'node:fs/promises';
 import { constants as osConstants } from 'node:os';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
-import { DiskInfoIoError, ImageBackendError, InvalidDiskInfoError, UnsupportedFileTypeError, invalidArgument } from '../errors.js';
+import { DiskInfoReadError, DiskInfoWriteError, ImageBackendError, InvalidDiskInfoError, UnsupportedFileTypeError, invalidArgument } from '../errors.js';
 import { writeFileAtomic } from '../fsutil/atomic.js';
 import { errnoName, messageOf, systemErrorDetails } from '../fsutil/errno.js';
 import { Locks, type LockService } from '../cache/Locks.js';
@@ -179,7 +179,8 @@ export class DiskInfo {
   #ioError(code: 'DISK_INFO_READ_FAILED' | 'DISK_INFO_WRITE_FAILED', error: unknown): ImageBackendError {
     if (error instanceof ImageBackendError) return error;
     const verb = code === 'DISK_INFO_READ_FAILED' ? 'read' : 'write';
-    return new DiskInfoIoError(code, `cannot ${verb} ${this.path}: ${messageOf(error)}`, systemErrorDetails(error, verb === 'read' ? 'readDiskInfo' : 'writeDiskInfo', this.path));
+    const Class = verb === 'read' ? DiskInfoReadError : DiskInfoWriteError;
+    return new Class(`cannot ${verb} ${this.path}: ${messageOf(error)}`, systemErrorDetails(error, verb === 'read' ? 'readDiskInfo' : 'writeDiskInfo', this.path));
   }
 }
 
@@ -195,7 +196,7 @@ async function readRegularFile(path: string): Promise<string> {
     // A directory fails the read below with EISDIR (DISK_INFO_READ_FAILED), as it always did.
     if (!st.isFile() && !st.isDirectory()) {
       const what = st.isFIFO() ? 'a FIFO' : st.isSocket() ? 'a socket' : st.isCharacterDevice() ? 'a character device' : 'a block device';
-      throw new UnsupportedFileTypeError('UNSUPPORTED_FILE_TYPE', `${path} is ${what}, not a regular file: refusing to read it as disk.info`, {
+      throw new UnsupportedFileTypeError(`${path} is ${what}, not a regular file: refusing to read it as disk.info`, {
         operation: 'readDiskInfo',
         path,
         errno: -osConstants.errno.EINVAL,
@@ -211,7 +212,7 @@ async function readRegularFile(path: string): Promise<string> {
 
 function parse(path: string, text: string): Map<string, DiskFormat> {
   const invalid = (why: string, cause?: unknown): InvalidDiskInfoError =>
-    new InvalidDiskInfoError('INVALID_DISK_INFO', `${path} is not valid disk.info: ${why}`, {
+    new InvalidDiskInfoError(`${path} is not valid disk.info: ${why}`, {
       operation: 'readDiskInfo',
       path,
       ...(cause === undefined ? {} : { cause }),

@@ -23,7 +23,7 @@ export function errnoName(error: unknown): string | undefined {
  *
  * @example
  * ```ts
- * catch (e) { throw new CacheError('CACHE_FAILED', `mkdir: ${message(e)}`, systemErrorDetails(e, 'fetchOnce', dir)); }
+ * catch (e) { throw new CacheError(`mkdir: ${message(e)}`, systemErrorDetails(e, 'fetchOnce', dir)); }
  * ```
  */
 export function systemErrorDetails(error: unknown, operation: string, path?: string): ErrorDetails {

@@ -7,7 +7,7 @@
  */
 import { ImageInvalidError, ImageUnsafeError, invalidArgument } from '../errors.js';
 import { native, type NativeImageInfo } from '../native.js';
-import { mapImageError } from './native-error.js';
+import { callNative } from '../fromNative.js';
 import { probeWithQemu, type QemuProbeOptions } from './qemuProbe.js';
 import { checkVmdkAllowedTypes, vmdkTypeReasons } from './vmdkTypes.js';
 
@@ -151,12 +151,9 @@ export async function inspect(path: string, options: InspectOptions = {}): Promi
   if (probe !== undefined && typeof probe !== 'boolean' && (typeof probe !== 'object' || probe === null)) {
     throw invalidArgument('a boolean or qemu probe options', 'qemuProbe', probe);
   }
-  let raw: NativeImageInfo;
-  try {
-    raw = await native().imageInspect(path, follow === undefined ? {} : { followBackingChain: follow });
-  } catch (error) {
-    throw mapImageError(error, 'inspect', path);
-  }
+  const raw: NativeImageInfo = await callNative({ domain: 'image', operation: 'inspect', path }, () =>
+    native().imageInspect(path, follow === undefined ? {} : { followBackingChain: follow }),
+  );
   const info = toImageInfo(raw, path, allowed);
   if (probe && info.format === 'raw') {
     const reason = await probeWithQemu(path, probe === true ? {} : probe);
@@ -179,17 +176,18 @@ function addReason(info: ImageInfo, reason: string): void {
  */
 export function assertSafe(info: ImageInfo, path: string): void {
   if (info.safety.safe) return;
-  throw new ImageUnsafeError('IMAGE_UNSAFE', `Image '${path}' is unsafe: ${info.safety.reasons.join('; ')}`, info.safety.reasons, {
+  throw new ImageUnsafeError(`Image '${path}' is unsafe: ${info.safety.reasons.join('; ')}`, {
+    reasons: info.safety.reasons,
     operation: 'inspect',
     path,
   });
 }
 
 function toImageInfo(raw: NativeImageInfo, path: string, vmdkAllowed: readonly string[]): ImageInfo {
-  if (!FORMATS.has(raw.format)) throw new ImageInvalidError('IMAGE_INVALID', `Image '${path}' has unknown format ${raw.format}`);
+  if (!FORMATS.has(raw.format)) throw new ImageInvalidError(`Image '${path}' has unknown format ${raw.format}`);
   const size = (v: number | bigint, what: string): number => {
     if (typeof v === 'number') return v;
-    throw new ImageInvalidError('IMAGE_INVALID', `Image '${path}' is invalid: ${what} exceeds 2^53 bytes`, { path });
+    throw new ImageInvalidError(`Image '${path}' is invalid: ${what} exceeds 2^53 bytes`, { path });
   };
   const { chain, ...rest } = raw;
   const info: ImageInfo = {

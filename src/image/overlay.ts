@@ -5,7 +5,7 @@
  */
 import { invalidArgument } from '../errors.js';
 import { native } from '../native.js';
-import { mapImageError } from './native-error.js';
+import { callNative } from '../fromNative.js';
 
 /** Options of {@link createQcow2Overlay}: what `qemu-img create -f qcow2 -b` takes. */
 export interface Qcow2OverlayOptions {
@@ -57,10 +57,6 @@ export async function createQcow2Overlay(path: string, opts: Qcow2OverlayOptions
   if (opts.size !== undefined && !(Number.isSafeInteger(opts.size) && opts.size >= 0)) {
     throw invalidArgument('a non-negative integer', 'size', opts.size);
   }
-  try {
-    const out = await native().qcow2CreateOverlay(path, opts);
-    return { path: out.path, size: Number(out.size), backingFormat: out.backingFormat };
-  } catch (error) {
-    throw mapImageError(error, 'createQcow2Overlay', path);
-  }
+  const out = await callNative({ domain: 'image', operation: 'createQcow2Overlay', path }, () => native().qcow2CreateOverlay(path, opts));
+  return { path: out.path, size: Number(out.size), backingFormat: out.backingFormat };
 }

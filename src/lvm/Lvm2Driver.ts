@@ -103,7 +103,7 @@ export class Lvm2Driver implements LvmDriver {
     const argv = ['vgs', ...REPORT, '-o', 'vg_name,vg_size,vg_free,vg_extent_size', volumeGroup];
     const json = await this.#run(argv, { operation: 'vgInfo', volumeGroup });
     const row = json.reports.vg?.find((r) => r.vg_name === volumeGroup);
-    if (!row) throw new LvmNotFoundError('LVM_NOT_FOUND', `vgInfo: volume group ${volumeGroup} not found`, { operation: 'vgInfo', volumeGroup });
+    if (!row) throw new LvmNotFoundError(`vgInfo: volume group ${volumeGroup} not found`, { operation: 'vgInfo', volumeGroup });
     const total = bytesField(row, 'vg_size', argv);
     const free = bytesField(row, 'vg_free', argv);
     return { name: volumeGroup, total, free, used: total - free, extentSize: bytesField(row, 'vg_extent_size', argv) };
@@ -138,9 +138,7 @@ export class Lvm2Driver implements LvmDriver {
     const allocated = sparse ? roundUp(SPARSE_PREALLOCATION) : rounded;
     const details = { operation: 'createVolume', volumeGroup, logicalVolume };
     if (allocated > vg.free) {
-      throw new LvmNoSpaceError(
-        'LVM_NO_SPACE',
-        `createVolume: volume group ${volumeGroup} has ${vg.free} bytes free, volume ${logicalVolume} needs ${allocated}`,
+      throw new LvmNoSpaceError(`createVolume: volume group ${volumeGroup} has ${vg.free} bytes free, volume ${logicalVolume} needs ${allocated}`,
         details,
       );
     }
@@ -183,7 +181,7 @@ export class Lvm2Driver implements LvmDriver {
     const details = { operation: 'volumeInfo', volumeGroup, logicalVolume, path };
     const json = await this.#run(argv, details);
     const row = json.reports.lv?.[0];
-    if (!row) throw new LvmNotFoundError('LVM_NOT_FOUND', `volumeInfo: ${path} is not a logical volume`, details);
+    if (!row) throw new LvmNotFoundError(`volumeInfo: ${path} is not a logical volume`, details);
     return {
       path: row.lv_path || `/dev/${volumeGroup}/${logicalVolume}`,
       volumeGroup,
@@ -244,11 +242,14 @@ export class Lvm2Driver implements LvmDriver {
         const typed =
           error instanceof ImageBackendError
             ? error
-            : new LvmError('LVM_FAILED', `removing ${path} failed: ${String(error)}`, { operation: 'removeVolumes', path, cause: error });
+            : new LvmError(`removing ${path} failed: ${String(error)}`, { operation: 'removeVolumes', path, cause: error });
         failures.push({ path, error: typed });
       }
     }
-    if (failures.length > 0) throw new VolumesNotRemovedError(failures, { operation: 'removeVolumes' });
+    if (failures.length > 0) {
+      const list = failures.map((f) => `${f.path}: ${f.error.message}`).join('; ');
+      throw new VolumesNotRemovedError(`${failures.length} logical volume(s) not removed: ${list}`, { operation: 'removeVolumes', failures });
+    }
   }
 
   async #removeOne(path: string, clear: ClearVolumeOptions | undefined): Promise<void> {
@@ -276,5 +277,19 @@ export class Lvm2Driver implements LvmDriver {
    */
   close(): Promise<void> {
     return this.#runner.close();
+  }
+
+  /**
+   * The same as `close()`, so the driver can be held with `await using`
+   * and is closed when the scope ends, thrown out of or not.
+   *
+   * @example
+   * ```ts
+   * await using driver = new Lvm2Driver(new LvmLibRunner());
+   * await driver.vgInfo('nova-vg');
+   * ```
+   */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 }

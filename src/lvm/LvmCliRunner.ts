@@ -104,12 +104,12 @@ export class LvmCliRunner implements LvmRunner {
         timeoutMs: this.#timeoutMs,
         ...(this.#killGraceMs !== undefined ? { killGraceMs: this.#killGraceMs } : {}),
         env: { LVM_SUPPRESS_FD_WARNINGS: '1' },
-        startError: (message, details) => new LvmError('LVM_FAILED', message, details),
+        startError: (message, details) => new LvmError(message, details),
       },
     );
     // A status is lvm2's answer, whatever it is; a signal or the timeout is not.
     if (outcome.exitCode === null || outcome.timedOut) {
-      throw new LvmError('LVM_FAILED', describeOutcome(operation, outcome, this.#timeoutMs), { operation, process: processFailure(outcome) });
+      throw new LvmError(describeOutcome(operation, outcome, this.#timeoutMs), { operation, process: processFailure(outcome) });
     }
     return { status: outcome.exitCode, stdout: outcome.stdout, stderr: outcome.stderr, command };
   }
@@ -123,4 +123,18 @@ export class LvmCliRunner implements LvmRunner {
    * ```
    */
   async close(): Promise<void> {}
+
+  /**
+   * The same as `close()`, so the runner can be held with `await using`
+   * and is closed when the scope ends, thrown out of or not.
+   *
+   * @example
+   * ```ts
+   * await using runner = new LvmCliRunner();
+   * await runner.run(['vgs', '--reportformat', 'json']);
+   * ```
+   */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
 }

@@ -1,4 +1,5 @@
-import { ImageBackendError, invalidArgument, isNativeError, LibraryNotFoundError, LvmError } from '../errors.js';
+import { invalidArgument, LvmError } from '../errors.js';
+import { callNative } from '../fromNative.js';
 import { native } from '../native.js';
 import { checkDevices, configString, resolveActivation } from './config.js';
 import type { LvmCommandResult, LvmRunner, LvmRunnerOptions } from './LvmRunner.js';
@@ -95,23 +96,12 @@ export class LvmLibRunner implements LvmRunner {
     }
     const [sub, ...rest] = argv as [string, ...string[]];
     const operation = `lvm ${sub}`;
-    if (this.#closed) throw new LvmError('LVM_FAILED', `${operation}: the runner is closed`, { operation });
+    if (this.#closed) throw new LvmError(`${operation}: the runner is closed`, { operation });
     this.#config ??= this.#activation.then((on) => configString(on, this.#devices));
     const command = [sub, '--config', await this.#config, ...rest];
     if (command.length > MAX_ARGS - 1) throw invalidArgument(`at most ${MAX_ARGS - 4} arguments`, 'argv', argv);
     const cmdline = command.map(quote).join(' ');
-    let out;
-    try {
-      out = await native().lvm2Run(cmdline);
-    } catch (error) {
-      if (error instanceof ImageBackendError) throw error;
-      const details = isNativeError(error) ? { errno: error.errno, errnoName: error.code, syscall: error.syscall } : {};
-      // liblvm2cmd is not installed: the addon opens it on the first command.
-      if (details.errnoName === 'ELIBACC') {
-        throw new LibraryNotFoundError('LIBRARY_NOT_FOUND', `${operation}: ${(error as Error).message}`, { operation, ...details, cause: error });
-      }
-      throw new LvmError('LVM_FAILED', `${operation}: ${(error as Error).message}`, { operation, ...details, cause: error });
-    }
+    const out = await callNative({ domain: 'lvm', operation }, () => native().lvm2Run(cmdline));
     const stdout: string[] = [];
     const stderr: string[] = [];
     for (const [level, text] of out.messages) (level === 4 && JSON_LINE.test(text) ? stdout : stderr).push(text);
@@ -130,5 +120,19 @@ export class LvmLibRunner implements LvmRunner {
   async close(): Promise<void> {
     this.#closed = true;
     await this.#tail;
+  }
+
+  /**
+   * The same as `close()`, so the runner can be held with `await using`
+   * and is closed when the scope ends, thrown out of or not.
+   *
+   * @example
+   * ```ts
+   * await using runner = new LvmLibRunner();
+   * await runner.run(['vgs', '--reportformat', 'json']);
+   * ```
+   */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 }

@@ -43,7 +43,7 @@ const DEFAULT_TIMEOUT_MS = 30 * 60_000;
 
 function run(program: string, args: string[], options: GrowFilesystemOptions): Promise<ProcessOutcome> {
   const startError = (message: string, details: object) =>
-    new FilesystemResizeError('FILESYSTEM_RESIZE_FAILED', message, { ...details, operation: 'growFilesystem' });
+    new FilesystemResizeError(message, { ...details, operation: 'growFilesystem' });
   return runProcess(
     { program, packageName: 'e2fsprogs', args },
     { operation: program, timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS, ...(options.signal ? { signal: options.signal } : {}), startError },
@@ -76,7 +76,7 @@ export async function growFilesystem(path: string, options: GrowFilesystemOption
   }
   const resize = await run('resize2fs', [path], options);
   if (resize.exitCode !== 0 || resize.timedOut) {
-    throw new FilesystemResizeError('FILESYSTEM_RESIZE_FAILED', describeOutcome(`resize2fs ${path}`, resize, timeoutMs), {
+    throw new FilesystemResizeError(describeOutcome(`resize2fs ${path}`, resize, timeoutMs), {
       operation: 'growFilesystem',
       path,
       process: processFailure(resize),

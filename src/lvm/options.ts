@@ -50,7 +50,7 @@ export interface ResolvedLvmOptions {
 export function resolveLvmOptions(options: LvmOptions | undefined): ResolvedLvmOptions {
   const volumeGroup = options?.volumeGroup;
   if (volumeGroup === undefined || volumeGroup === '') {
-    throw new LvmNotConfiguredError('LVM_NOT_CONFIGURED', 'LVM images need a volume group: set lvm.volumeGroup (nova: images_volume_group)', {
+    throw new LvmNotConfiguredError('LVM images need a volume group: set lvm.volumeGroup (nova: images_volume_group)', {
       operation: 'resolveLvmOptions',
     });
   }

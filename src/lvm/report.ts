@@ -61,7 +61,7 @@ export function parseLvmJson(result: LvmCommandResult): LvmJson {
   try {
     doc = JSON.parse(dropTrailingCommas(result.stdout.slice(start)));
   } catch (error) {
-    throw new LvmError('LVM_FAILED', `lvm ${result.command[0]} printed a report that is not JSON: ${(error as Error).message}`, {
+    throw new LvmError(`lvm ${result.command[0]} printed a report that is not JSON: ${(error as Error).message}`, {
       operation: `lvm ${result.command[0]}`,
       cause: error,
     });
@@ -128,18 +128,18 @@ export function commandError(result: LvmCommandResult, details: ErrorDetails = {
   // Only lvm2's own words for a missing VG/LV/PV: "Module dm-snapshot not
   // found" (a kernel without the target) is a failure, not a missing object.
   if (/Volume group "[^"]*" not found|Failed to find (logical|physical) volume|Logical volume \S+ not found/i.test(text)) {
-    return new LvmNotFoundError('LVM_NOT_FOUND', message, all);
+    return new LvmNotFoundError(message, all);
   }
-  if (/already exists/i.test(text)) return new LvmExistsError('LVM_EXISTS', message, all);
-  if (/Insufficient free space|insufficient.*extents/i.test(text)) return new LvmNoSpaceError('LVM_NO_SPACE', message, all);
-  return new LvmError('LVM_FAILED', message, all);
+  if (/already exists/i.test(text)) return new LvmExistsError(message, all);
+  if (/Insufficient free space|insufficient.*extents/i.test(text)) return new LvmNoSpaceError(message, all);
+  return new LvmError(message, all);
 }
 
 /** A report field as a byte count (`--units b --nosuffix`); throws `LVM_FAILED` if it is not one. */
 export function bytesField(row: Record<string, string>, field: string, command: readonly string[]): number {
   const value = row[field];
   if (value === undefined || !/^\d+$/.test(value) || !Number.isSafeInteger(Number(value))) {
-    throw new LvmError('LVM_FAILED', `lvm ${command[0]} reported ${field}=${String(value)}, not a byte count`, {
+    throw new LvmError(`lvm ${command[0]} reported ${field}=${String(value)}, not a byte count`, {
       operation: `lvm ${command[0]}`,
     });
   }

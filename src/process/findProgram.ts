@@ -32,7 +32,7 @@ export async function findProgram(name: string, packageName: string): Promise<st
       // not here; keep looking
     }
   }
-  throw new ToolNotFoundError('TOOL_NOT_FOUND', `${name} is not installed (Debian/Ubuntu: apt-get install ${packageName})`, {
+  throw new ToolNotFoundError(`${name} is not installed (Debian/Ubuntu: apt-get install ${packageName})`, {
     operation: name,
   });
 }

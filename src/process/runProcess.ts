@@ -158,7 +158,7 @@ export async function runProcess(
       cleanup();
       const message = `${operation} could not start: ${error.message}`;
       const details: ErrorDetails = { operation, cause: error };
-      reject(options.startError ? options.startError(message, details) : new ImageIoError('IO_ERROR', message, details));
+      reject(options.startError ? options.startError(message, details) : new ImageIoError(message, details));
     });
     child.on('close', (exitCode, signal) => {
       cleanup();
@@ -180,7 +180,7 @@ export async function runProcess(
  *
  * @example
  * ```ts
- * throw new LvmError('LVM_FAILED', describeOutcome('lvm lvs', outcome), { process: processFailure(outcome) });
+ * throw new LvmError(describeOutcome('lvm lvs', outcome), { process: processFailure(outcome) });
  * ```
  */
 export function processFailure(outcome: ProcessOutcome): ProcessFailure {

@@ -162,7 +162,8 @@ const FORMAT = /^[a-z0-9][a-z0-9_.-]*$/;
 function checkRbdFormat(operation: string, source: RbdSource, format: string, trusted: boolean | undefined): void {
   if (format === 'raw' || trusted === true) return;
   const reason = `the header of an RBD image opened as ${format} cannot be inspected first; pass trusted: true for an image the library made`;
-  throw new ImageUnsafeError('IMAGE_UNSAFE', `${operation}: rbd image ${source.pool}/${source.image} is unsafe to open with qemu-img: ${reason}`, [reason], {
+  throw new ImageUnsafeError(`${operation}: rbd image ${source.pool}/${source.image} is unsafe to open with qemu-img: ${reason}`, {
+    reasons: [reason],
     operation,
     pool: source.pool,
     image: source.image,
@@ -244,29 +245,27 @@ async function exists(path: string): Promise<boolean> {
 }
 
 function missing(operation: string, path: string): DiskNotFoundError {
-  return new DiskNotFoundError('DISK_NOT_FOUND', `${operation}: no disk at ${path}`, { operation, path, errnoName: 'ENOENT' });
+  return new DiskNotFoundError(`${operation}: no disk at ${path}`, { operation, path, errnoName: 'ENOENT' });
 }
 
 /** A qemu-img failure re-issued with the code the operation owes its caller. */
 function recode(
   error: unknown,
   Kind: typeof InvalidDiskInfoError | typeof ImageUnacceptableError,
-  code: 'INVALID_DISK_INFO' | 'IMAGE_UNACCEPTABLE',
   path: string,
 ): unknown {
   if (!(error instanceof QemuImgError)) return error;
-  return new Kind(code, error.message, { operation: error.operation, path, process: error.process, cause: error });
+  return new Kind(error.message, { operation: error.operation, path, process: error.process, cause: error });
 }
 
 /** A malformed header found by the inspection, re-issued with the code the operation owes its caller (as qemu-img's own refusal would be). */
 function recodeInvalid(
   error: unknown,
   Kind: typeof InvalidDiskInfoError | typeof ImageUnacceptableError,
-  code: 'INVALID_DISK_INFO' | 'IMAGE_UNACCEPTABLE',
   path: string,
 ): unknown {
   if (!(error instanceof ImageInvalidError)) return error;
-  return new Kind(code, error.message, { operation: error.operation ?? 'inspect', path, cause: error });
+  return new Kind(error.message, { operation: error.operation ?? 'inspect', path, cause: error });
 }
 
 /**
@@ -330,10 +329,10 @@ export class QemuImg {
     if (call.trusted !== true) {
       if (chain) {
         const reason = 'backingChain opens every backing file; pass trusted: true for an image the library made';
-        throw new ImageUnsafeError('IMAGE_UNSAFE', `qemu-img info: ${reason}`, [reason], { operation: 'qemu-img info', path: abs });
+        throw new ImageUnsafeError(`qemu-img info: ${reason}`, { reasons: [reason], operation: 'qemu-img info', path: abs });
       }
       await checkSource('qemu-img info', abs, format, this.#inspector, { allowOwnBacking: true }).catch((error: unknown) => {
-        throw recodeInvalid(error, InvalidDiskInfoError, 'INVALID_DISK_INFO', abs);
+        throw recodeInvalid(error, InvalidDiskInfoError, abs);
       });
     }
     const argv = ['info', '--force-share', '-f', format, '--output=json', ...(chain ? ['--backing-chain'] : []), abs];
@@ -354,7 +353,7 @@ export class QemuImg {
     try {
       ({ stdout } = await this.#run(argv, call));
     } catch (error) {
-      throw recode(error, InvalidDiskInfoError, 'INVALID_DISK_INFO', path);
+      throw recode(error, InvalidDiskInfoError, path);
     }
     return parseInfo(path, stdout, chain);
   }
@@ -401,7 +400,7 @@ export class QemuImg {
     if (options.trusted !== true) {
       const plan = await checkSource('qemu-img convert', absSrc, srcFormat, this.#inspector, options.backing ? { backing: options.backing } : {}).catch(
         (error: unknown) => {
-          throw recodeInvalid(error, ImageUnacceptableError, 'IMAGE_UNACCEPTABLE', absSrc);
+          throw recodeInvalid(error, ImageUnacceptableError, absSrc);
         },
       );
       if (plan.backing) source = ['-f', srcFormat, await sourceWithBacking(absSrc, srcFormat, plan.backing)];
@@ -420,7 +419,7 @@ export class QemuImg {
       const stderr = error instanceof QemuImgError ? (error.process?.stderr ?? '') : '';
       const targetSide = stderr.includes(absDst) || /error while writing|No space left|Read-only file system/.test(stderr);
       if (error instanceof QemuImgError && error.code === 'QEMU_FAILED' && !targetSide && !error.process?.resourceLimited) {
-        throw recode(error, ImageUnacceptableError, 'IMAGE_UNACCEPTABLE', absSrc);
+        throw recode(error, ImageUnacceptableError, absSrc);
       }
       throw error;
     }

@@ -50,7 +50,7 @@ export interface QemuImgInfo {
 }
 
 function fail(path: string, why: string): never {
-  throw new InvalidDiskInfoError('INVALID_DISK_INFO', `qemu-img info for ${path} is unusable: ${why}`, {
+  throw new InvalidDiskInfoError(`qemu-img info for ${path} is unusable: ${why}`, {
     operation: 'qemu-img info',
     path,
   });

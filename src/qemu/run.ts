@@ -3,7 +3,7 @@
  * ({@link runProcess}: argv only, SIGTERM then SIGKILL to the process group on
  * timeout or abort) under `prlimit` address-space and CPU-time limits.
  */
-import { invalidArgument, QemuImgError } from '../errors.js';
+import { invalidArgument, QemuImgError, QemuImgTimeoutError } from '../errors.js';
 import { describeOutcome, processFailure, runProcess } from '../process/runProcess.js';
 import { DEFAULT_LIMITS, type ResourceLimits } from './limits.js';
 
@@ -97,11 +97,11 @@ export async function runQemuImg(argv: readonly string[], options: RunQemuImgOpt
       ...(options.signal ? { signal: options.signal } : {}),
       ...(limits ? { limits } : {}),
       ...(options.onStdout ? { onStdout: options.onStdout } : {}),
-      startError: (message, details) => new QemuImgError('QEMU_FAILED', message, details),
+      startError: (message, details) => new QemuImgError(message, details),
     },
   );
   if (outcome.exitCode === 0 && !outcome.timedOut) return { stdout: outcome.stdout, stderr: outcome.stderr, command: outcome.command };
-  throw new QemuImgError(outcome.timedOut ? 'QEMU_TIMEOUT' : 'QEMU_FAILED', describeOutcome(operation, outcome, timeoutMs, limits), {
+  throw new (outcome.timedOut ? QemuImgTimeoutError : QemuImgError)(describeOutcome(operation, outcome, timeoutMs, limits), {
     operation,
     process: processFailure(outcome),
   });

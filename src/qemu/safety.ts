@@ -37,7 +37,8 @@ const MAGIC_CHECKED = new Set(['qcow2', 'qed', 'vpc', 'vhdx', 'vdi', 'luks']);
 const OWN_BACKING = /^backing file: '/;
 
 function unsafe(operation: string, path: string, reasons: string[]): ImageUnsafeError {
-  return new ImageUnsafeError('IMAGE_UNSAFE', `${operation}: image '${path}' is unsafe to open with qemu-img: ${reasons.join('; ')}`, reasons, {
+  return new ImageUnsafeError(`${operation}: image '${path}' is unsafe to open with qemu-img: ${reasons.join('; ')}`, {
+    reasons,
     operation,
     path,
   });

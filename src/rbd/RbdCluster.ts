@@ -25,16 +25,19 @@ export interface RbdConnectOptions {
   options?: Record<string, string>;
 }
 
-/** Cluster-wide usage in bytes. */
+/**
+ * Cluster-wide usage. bigints: librados's counters are 64-bit and a large
+ * cluster passes 2^53 bytes (8 PiB), where a number would silently round.
+ */
 export interface RbdClusterStats {
   /** Raw capacity of the cluster, bytes (librados `kb` × 1024). */
-  total: number;
+  total: bigint;
   /** Raw bytes used, replicas included (librados `kb_used` × 1024). */
-  used: number;
+  used: bigint;
   /** Raw bytes available (librados `kb_avail` × 1024). */
-  free: number;
+  free: bigint;
   /** Number of RADOS objects in the cluster. */
-  objects: number;
+  objects: bigint;
 }
 
 /**
@@ -206,7 +209,8 @@ export class RbdCluster {
    * ```
    */
   async stats(): Promise<RbdClusterStats> {
-    return rbdCall('clusterStats', () => this.#addon.rbdClusterStat(this.#handle), this.operationBoundMs);
+    const raw = await rbdCall('clusterStats', () => this.#addon.rbdClusterStat(this.#handle), this.operationBoundMs);
+    return { total: BigInt(raw.total), used: BigInt(raw.used), free: BigInt(raw.free), objects: BigInt(raw.objects) };
   }
 
   /**
@@ -221,6 +225,20 @@ export class RbdCluster {
   close(): Promise<void> {
     this.#closing ??= rbdCall('close', () => this.#addon.rbdClose(this.#handle));
     return this.#closing;
+  }
+
+  /**
+   * The same as `close()`, so the connection can be held with `await using`
+   * and is closed when the scope ends, thrown out of or not.
+   *
+   * @example
+   * ```ts
+   * await using cluster = await RbdCluster.connect({ cephConf: '/etc/ceph/ceph.conf', user: 'nova' });
+   * await cluster.pool('vms').image('disk').size();
+   * ```
+   */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 }
 

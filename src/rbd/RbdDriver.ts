@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { ImageBackendError, ImageUnacceptableError, RbdNotFoundError, RbdPermissionError } from '../errors.js';
+import { checkRbdName } from '../names.js';
 import type { MonitorAddress } from './monmap.js';
 import { RbdCluster, type RbdConnectOptions } from './RbdCluster.js';
 import type {
@@ -10,7 +11,6 @@ import type {
   RbdTransferOptions,
   RbdTransferResult,
 } from './RbdImage.js';
-import { checkRbdName } from './names.js';
 import { isStagingOf, STAGING_INFIX } from './staging.js';
 import type { RbdStreamImportOptions, RbdStreamImportResult } from './importStream.js';
 import { parseRbdUrl, type RbdLocation } from './url.js';
@@ -91,7 +91,7 @@ export class RbdDriver {
 
   constructor(options: RbdDriverOptions) {
     this.#options = options;
-    this.pool = checkRbdName('pool', options?.pool);
+    this.pool = checkRbdName(options?.pool, 'pool');
     this.#ownsCluster = options.cluster === undefined;
     if (options.cluster) this.#cluster = Promise.resolve(options.cluster);
   }
@@ -129,6 +129,20 @@ export class RbdDriver {
     const cluster = await this.#cluster.catch(() => undefined);
     this.#cluster = undefined;
     await cluster?.close();
+  }
+
+  /**
+   * The same as `close()`, so the driver can be held with `await using`
+   * and is closed when the scope ends, thrown out of or not.
+   *
+   * @example
+   * ```ts
+   * await using driver = new RbdDriver({ pool: 'vms', cephConf: '/etc/ceph/ceph.conf', user: 'nova' });
+   * await driver.size('uuid_disk');
+   * ```
+   */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 
   async #image(name: string, pool = this.pool): Promise<RbdImage> {
@@ -185,9 +199,7 @@ export class RbdDriver {
       await cluster.pool(parentPool).image(image).clone(snapshot, cluster.pool(pool), name);
     } catch (error) {
       if (error instanceof RbdPermissionError) {
-        throw new RbdPermissionError(
-          'RBD_PERMISSION',
-          `no permission to clone ${parentPool}/${image}@${snapshot} into ${pool}/${name}`,
+        throw new RbdPermissionError(`no permission to clone ${parentPool}/${image}@${snapshot} into ${pool}/${name}`,
           { ...error, operation: 'clone', cause: error },
         );
       }
@@ -354,7 +366,7 @@ export class RbdDriver {
     const image = await this.#image(volume, pool);
     const snaps = await image.snapshots();
     if (!snaps.some((s) => s.name === name)) {
-      throw new RbdNotFoundError('RBD_NOT_FOUND', `snapshot ${name} of ${pool}/${volume} not found`, {
+      throw new RbdNotFoundError(`snapshot ${name} of ${pool}/${volume} not found`, {
         operation: 'rollbackToSnap',
         pool,
         image: volume,
@@ -375,7 +387,7 @@ export class RbdDriver {
    */
   async parentInfo(volume: string, pool = this.pool): Promise<RbdParentInfo> {
     const unacceptable = (cause?: unknown) =>
-      new ImageUnacceptableError('IMAGE_UNACCEPTABLE', `no usable parent snapshot for volume ${pool}/${volume}`, {
+      new ImageUnacceptableError(`no usable parent snapshot for volume ${pool}/${volume}`, {
         operation: 'parentInfo',
         pool,
         image: volume,
@@ -492,7 +504,7 @@ export class RbdDriver {
    * ```
    */
   async removeRescueVolumes(instanceUuid: string, pool = this.pool): Promise<CleanupReport> {
-    checkRbdName('image', instanceUuid);
+    checkRbdName(instanceUuid, 'image');
     const rescue = (name: string) => name.startsWith(instanceUuid) && name.endsWith('disk.rescue');
     const stagingOfRescue = (name: string) => {
       const at = name.lastIndexOf(STAGING_INFIX);

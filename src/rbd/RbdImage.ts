@@ -1,23 +1,11 @@
 import { abortError, withAbortHandle } from '../abort.js';
-import type {
-  NativeImageStat,
-  NativeLayout,
-  NativeParentInfo,
-  NativeSnapInfo,
-} from '../native.js';
+import { checkRbdName } from '../names.js';
+import type { RbdImageStat, RbdLayout, RbdParentInfo, RbdSnapshotInfo } from './types.js';
 import { rbdCall } from './errors.js';
-import { checkRbdName } from './names.js';
 import { commitStaged, nameTaken, stagingName, sweepStaging } from './staging.js';
 import type { RbdPool } from './RbdPool.js';
 
-/** Layout of a new image; librbd's defaults (ceph.conf) apply to what is absent. */
-export type RbdLayout = NativeLayout;
-/** What {@link RbdImage.stat} returns: librbd's `rbd_stat` plus features and flags. */
-export type RbdImageStat = NativeImageStat;
-/** The parent (pool, image, snapshot) of a clone; see {@link RbdImage.parentInfo}. */
-export type RbdParentInfo = NativeParentInfo;
-/** One snapshot of an image: librbd's `rbd_snap_info_t`. */
-export type RbdSnapshotInfo = NativeSnapInfo;
+export type { RbdImageStat, RbdLayout, RbdParentInfo, RbdSnapshotInfo } from './types.js';
 
 /** Options of {@link RbdImage.resize} (and {@link RbdDriver.resize}). */
 export interface RbdResizeOptions {
@@ -68,7 +56,7 @@ export class RbdImage {
    */
   constructor(pool: RbdPool, name: string) {
     this.pool = pool;
-    this.name = checkRbdName('image', name);
+    this.name = checkRbdName(name, 'image');
   }
 
   get #n() {
@@ -179,7 +167,7 @@ export class RbdImage {
     const { addon, handle } = this.#n;
     return rbdCall('clone', async () => {
       const target = pool.image(child);
-      await addon.rbdClone(handle, this.pool.name, this.name, checkRbdName('snapshot', snapshot), pool.name, target.name, layout);
+      await addon.rbdClone(handle, this.pool.name, this.name, checkRbdName(snapshot, 'snapshot'), pool.name, target.name, layout);
       return target;
     }, this.#bound);
   }
@@ -234,7 +222,7 @@ export class RbdImage {
    */
   createSnapshot(snapshot: string): Promise<void> {
     const { addon, handle } = this.#n;
-    return rbdCall('createSnapshot', () => addon.rbdSnapCreate(handle, this.pool.name, this.name, checkRbdName('snapshot', snapshot)), this.#bound);
+    return rbdCall('createSnapshot', () => addon.rbdSnapCreate(handle, this.pool.name, this.name, checkRbdName(snapshot, 'snapshot')), this.#bound);
   }
 
   /**
@@ -247,7 +235,7 @@ export class RbdImage {
    */
   removeSnapshot(snapshot: string): Promise<void> {
     const { addon, handle } = this.#n;
-    return rbdCall('removeSnapshot', () => addon.rbdSnapRemove(handle, this.pool.name, this.name, checkRbdName('snapshot', snapshot)), this.#bound);
+    return rbdCall('removeSnapshot', () => addon.rbdSnapRemove(handle, this.pool.name, this.name, checkRbdName(snapshot, 'snapshot')), this.#bound);
   }
 
   /**
@@ -260,7 +248,7 @@ export class RbdImage {
    */
   protectSnapshot(snapshot: string): Promise<void> {
     const { addon, handle } = this.#n;
-    return rbdCall('protectSnapshot', () => addon.rbdSnapProtect(handle, this.pool.name, this.name, checkRbdName('snapshot', snapshot)), this.#bound);
+    return rbdCall('protectSnapshot', () => addon.rbdSnapProtect(handle, this.pool.name, this.name, checkRbdName(snapshot, 'snapshot')), this.#bound);
   }
 
   /**
@@ -273,7 +261,7 @@ export class RbdImage {
    */
   unprotectSnapshot(snapshot: string): Promise<void> {
     const { addon, handle } = this.#n;
-    return rbdCall('unprotectSnapshot', () => addon.rbdSnapUnprotect(handle, this.pool.name, this.name, checkRbdName('snapshot', snapshot)), this.#bound);
+    return rbdCall('unprotectSnapshot', () => addon.rbdSnapUnprotect(handle, this.pool.name, this.name, checkRbdName(snapshot, 'snapshot')), this.#bound);
   }
 
   /**
@@ -287,7 +275,7 @@ export class RbdImage {
   isSnapshotProtected(snapshot: string): Promise<boolean> {
     const { addon, handle } = this.#n;
     return rbdCall('isSnapshotProtected', () =>
-      addon.rbdSnapIsProtected(handle, this.pool.name, this.name, checkRbdName('snapshot', snapshot)), this.#bound);
+      addon.rbdSnapIsProtected(handle, this.pool.name, this.name, checkRbdName(snapshot, 'snapshot')), this.#bound);
   }
 
   /**
@@ -300,7 +288,7 @@ export class RbdImage {
    */
   rollbackToSnapshot(snapshot: string): Promise<void> {
     const { addon, handle } = this.#n;
-    return rbdCall('rollbackToSnapshot', () => addon.rbdSnapRollback(handle, this.pool.name, this.name, checkRbdName('snapshot', snapshot)));
+    return rbdCall('rollbackToSnapshot', () => addon.rbdSnapRollback(handle, this.pool.name, this.name, checkRbdName(snapshot, 'snapshot')));
   }
 
   /**
@@ -346,7 +334,7 @@ export class RbdImage {
   ): Promise<RbdTransferResult> {
     const { addon, handle } = this.#n;
     const { signal, ...rest } = options;
-    if (rest.snapshot !== undefined) checkRbdName('snapshot', rest.snapshot);
+    if (rest.snapshot !== undefined) checkRbdName(rest.snapshot, 'snapshot');
     return withAbortHandle(signal, 'export', (abort) =>
       rbdCall('export', () => addon.rbdExport(handle, this.pool.name, this.name, path, { ...rest, abort })),
     );
@@ -355,5 +343,5 @@ export class RbdImage {
 
 // An optional snapshot argument: absent stays absent, anything else must be a valid name.
 function optionalSnapshot(snapshot: string | undefined): string | undefined {
-  return snapshot === undefined ? undefined : checkRbdName('snapshot', snapshot);
+  return snapshot === undefined ? undefined : checkRbdName(snapshot, 'snapshot');
 }

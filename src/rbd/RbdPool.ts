@@ -1,9 +1,17 @@
 import { RbdError, RbdNotFoundError } from '../errors.js';
+import { checkRbdName } from '../names.js';
 import { rbdCall } from './errors.js';
-import { checkRbdName } from './names.js';
 import { importStream, type RbdStreamImportOptions, type RbdStreamImportResult } from './importStream.js';
 import { RbdImage } from './RbdImage.js';
 import type { RbdCluster } from './RbdCluster.js';
+
+/** What a pool stores; bigints, as librados's 64-bit counters can pass 2^53. */
+export interface RbdPoolStats {
+  /** Bytes stored in the pool (librados `num_bytes`). */
+  bytes: bigint;
+  /** Number of RADOS objects in the pool. */
+  objects: bigint;
+}
 
 /**
  * A pool's own figures as `ceph df` reports them (the mon command `df`):
@@ -47,7 +55,7 @@ export class RbdPool {
   /** @throws {@link InvalidArgumentError} (`INVALID_ARGUMENT`) when `name` is not an acceptable pool name (`checkRbdName` in src/rbd/names.ts). */
   constructor(cluster: RbdCluster, name: string) {
     this.cluster = cluster;
-    this.name = checkRbdName('pool', name);
+    this.name = checkRbdName(name, 'pool');
   }
 
   /**
@@ -83,14 +91,10 @@ export class RbdPool {
    * const { bytes } = await cluster.pool('vms').stats();
    * ```
    */
-  async stats(): Promise<{
-    /** Bytes stored in the pool (librados `num_bytes`). */
-    bytes: number;
-    /** Number of RADOS objects in the pool. */
-    objects: number;
-  }> {
+  async stats(): Promise<RbdPoolStats> {
     const { addon, handle } = this.cluster.native;
-    return rbdCall('poolStats', () => addon.rbdPoolStat(handle, this.name), this.cluster.operationBoundMs);
+    const raw = await rbdCall('poolStats', () => addon.rbdPoolStat(handle, this.name), this.cluster.operationBoundMs);
+    return { bytes: BigInt(raw.bytes), objects: BigInt(raw.objects) };
   }
 
   /**
@@ -138,7 +142,7 @@ export class RbdPool {
     try {
       report = JSON.parse(output) as DfReport;
     } catch (error) {
-      throw new RbdError('RBD_ERROR', `usage: the monitors answered 'df' with no JSON`, {
+      throw new RbdError(`usage: the monitors answered 'df' with no JSON`, {
         operation: 'usage',
         pool: this.name,
         cause: error,
@@ -146,7 +150,7 @@ export class RbdPool {
     }
     const pool = report.pools?.find((p) => p.name === this.name);
     if (!pool?.stats || report.stats?.total_bytes === undefined) {
-      throw new RbdNotFoundError('RBD_NOT_FOUND', `usage failed: pool ${this.name} not found`, {
+      throw new RbdNotFoundError(`usage failed: pool ${this.name} not found`, {
         operation: 'usage',
         pool: this.name,
         errno: -2,

@@ -1,71 +1,17 @@
-import {
-  AbortError,
-  ImageBackendError,
-  InvalidArgumentError,
-  isNativeError,
-  LibraryNotFoundError,
-  RbdBusyError,
-  RbdClosedError,
-  RbdError,
-  RbdExistsError,
-  RbdNotFoundError,
-  RbdPermissionError,
-  RbdTimeoutError,
-  type ErrorCode,
-} from '../errors.js';
-
-type RbdErrorClass = new (code: ErrorCode, message: string, details: object) => ImageBackendError;
-
-// errno name -> the typed error a caller branches on.
-const BY_ERRNO: Record<string, [ErrorCode, RbdErrorClass]> = {
-  ENOENT: ['RBD_NOT_FOUND', RbdNotFoundError],
-  EPERM: ['RBD_PERMISSION', RbdPermissionError],
-  EACCES: ['RBD_PERMISSION', RbdPermissionError],
-  EBUSY: ['RBD_BUSY', RbdBusyError],
-  // rbd_remove of an image that still has snapshots (nova: ImageHasSnapshots).
-  ENOTEMPTY: ['RBD_BUSY', RbdBusyError],
-  EEXIST: ['RBD_EXISTS', RbdExistsError],
-  ETIMEDOUT: ['RBD_TIMEOUT', RbdTimeoutError],
-  ESHUTDOWN: ['RBD_CLOSED', RbdClosedError],
-  ECANCELED: ['ABORTED', AbortError],
-  // librados/librbd are not installed (the addon opens them on first use).
-  ELIBACC: ['LIBRARY_NOT_FOUND', LibraryNotFoundError],
-  // librbd's answer to a bad argument: a shrink without allowShrink, an
-  // invalid layout (order, stripe unit), an out-of-range size.
-  EINVAL: ['INVALID_ARGUMENT', InvalidArgumentError],
-};
-
-// The native layer's synchronous argument errors (wrong type, a bad name).
-const ARGUMENT_CODES = new Set(['ERR_INVALID_ARG_TYPE', 'ERR_INVALID_ARG_VALUE']);
+import { ImageBackendError, isNativeError, RbdTimeoutError } from '../errors.js';
+import { fromNative } from '../fromNative.js';
 
 /**
- * Turns a native rejection into the library's typed error, keeping the errno,
- * the librbd function, the pool/image and the native error as `cause`. Errors
- * that are already typed pass through.
+ * The RBD classes' way into {@link fromNative}: the `rbd` errno table
+ * (ENOENT is RBD_NOT_FOUND, EBUSY and ENOTEMPTY are RBD_BUSY, ...) lives in
+ * src/fromNative.ts with the other domains'.
+ */
+/**
+ * A native RBD rejection as the library's typed error (the `rbd` table of
+ * {@link fromNative}).
  */
 export function toRbdError(error: unknown, operation: string): ImageBackendError {
-  if (error instanceof ImageBackendError) return error;
-  const argumentCode = (error as { code?: unknown } | null)?.code;
-  if (error instanceof TypeError && typeof argumentCode === 'string' && ARGUMENT_CODES.has(argumentCode)) {
-    return new InvalidArgumentError('INVALID_ARGUMENT', error.message, { operation, cause: error });
-  }
-  if (!isNativeError(error)) {
-    const message = error instanceof Error ? error.message : String(error);
-    return new RbdError('RBD_ERROR', `${operation}: ${message}`, { operation, cause: error });
-  }
-  const errnoName = error.code ?? 'EIO';
-  const [code, Class] = BY_ERRNO[errnoName] ?? ['RBD_ERROR', RbdError];
-  return new Class(code, `${operation} failed: ${error.message}`, {
-    operation,
-    errno: error.errno,
-    errnoName,
-    syscall: error.syscall,
-    pool: error.pool,
-    image: error.image,
-    snapshot: error.snapshot,
-    path: error.path,
-    cause: error,
-  });
+  return fromNative(error, { domain: 'rbd', operation });
 }
 
 /**
@@ -100,7 +46,7 @@ export async function rbdCall<T>(operation: string, call: () => Promise<T>, boun
       pending.then(resolve, reject);
     });
   } catch (error) {
-    let typed = toRbdError(error, operation);
+    let typed = fromNative(error, { domain: 'rbd', operation });
     if (
       boundMs !== undefined &&
       boundMs > 0 &&
@@ -109,7 +55,7 @@ export async function rbdCall<T>(operation: string, call: () => Promise<T>, boun
       typed.code !== 'ABORTED' &&
       performance.now() - started >= boundMs
     ) {
-      typed = new RbdTimeoutError('RBD_TIMEOUT', `${operation} timed out after ${boundMs} ms (${error.message})`, {
+      typed = new RbdTimeoutError(`${operation} timed out after ${boundMs} ms (${error.message})`, {
         operation,
         errno: -110,
         errnoName: 'ETIMEDOUT',
@@ -131,7 +77,6 @@ export async function rbdCall<T>(operation: string, call: () => Promise<T>, boun
 
 function deadlineError(operation: string, boundMs: number): RbdTimeoutError {
   return new RbdTimeoutError(
-    'RBD_TIMEOUT',
     `${operation} timed out: no answer from the cluster within ${boundMs} ms (the call is abandoned)`,
     { operation, errno: -110, errnoName: 'ETIMEDOUT', syscall: 'deadline' },
   );

@@ -7,8 +7,8 @@
 import { abortError } from '../abort.js';
 import { ImageBackendError, ImageIoError, invalidArgument } from '../errors.js';
 import type { NativeLayout, NativeWriterHandle } from '../native.js';
+import { checkRbdName } from '../names.js';
 import { rbdCall, toRbdError } from './errors.js';
-import { checkRbdName } from './names.js';
 import type { RbdPool } from './RbdPool.js';
 import { commitStaged, discardStaged, nameTaken, stagingName, sweepStaging } from './staging.js';
 
@@ -46,7 +46,7 @@ export async function importStream(
   options: RbdStreamImportOptions,
 ): Promise<RbdStreamImportResult> {
   const operation = 'importStream';
-  checkRbdName('image', name);
+  checkRbdName(name, 'image');
   const { size, signal, onProgress, concurrency = 8, chunkSize = 4 * MiB, ...layout } = options ?? ({} as never);
   if (!Number.isSafeInteger(size) || size < 0) throw invalidArgument('a non-negative integer', 'size', size);
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) {
@@ -108,7 +108,7 @@ export async function importStream(
         throw invalidArgument('Uint8Array chunks', 'source', piece);
       }
       if (offset + fill + piece.length > size) {
-        throw new ImageIoError('IO_ERROR', `${operation}: the source yields more than the ${size} bytes announced`, {
+        throw new ImageIoError(`${operation}: the source yields more than the ${size} bytes announced`, {
           operation,
           pool: pool.name,
           image: name,
@@ -137,7 +137,7 @@ export async function importStream(
     if (failure) throw failure;
     if (signal?.aborted) throw abortError(operation, { cause: signal.reason });
     if (offset !== size) {
-      throw new ImageIoError('IO_ERROR', `${operation}: the source ended after ${offset} of ${size} bytes`, {
+      throw new ImageIoError(`${operation}: the source ended after ${offset} of ${size} bytes`, {
         operation,
         pool: pool.name,
         image: name,
@@ -188,7 +188,7 @@ function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined, o
 function asImportError(error: unknown, operation: string): ImageBackendError {
   if (error instanceof ImageBackendError) return error;
   const message = error instanceof Error ? error.message : String(error);
-  return new ImageIoError('IO_ERROR', `${operation}: reading the source failed: ${message}`, {
+  return new ImageIoError(`${operation}: reading the source failed: ${message}`, {
     operation,
     cause: error,
   });

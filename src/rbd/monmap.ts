@@ -1,3 +1,5 @@
+import { RbdError } from '../errors.js';
+
 /** One monitor address as libvirt's `<host name=... port=...>` wants it. */
 export interface MonitorAddress {
   /** IPv4 address, or IPv6 address without brackets. */
@@ -44,7 +46,8 @@ export function splitAddr(addr: string):
 /**
  * Reads the monitors' addresses out of `mon dump --format json`: the legacy
  * (v1) address of each monitor when it has one, as nova used, else its v2
- * address. Monitors with no usable address are left out.
+ * address. Monitors with no usable address are left out. An answer that is
+ * not such JSON is an {@link RbdError} (`RBD_ERROR`, the parse error as its cause).
  *
  * @example
  * ```ts
@@ -55,9 +58,22 @@ export function splitAddr(addr: string):
 export function parseMonMap(json: string): MonitorAddress[] {
   // Older releases prefix the JSON with "dumped monmap epoch N".
   const start = json.indexOf('{');
-  const map = JSON.parse(start >= 0 ? json.slice(start) : json) as { mons?: MonMapEntry[] };
+  let map: unknown;
+  try {
+    map = JSON.parse(start >= 0 ? json.slice(start) : json);
+  } catch (error) {
+    throw new RbdError(`mon dump answered something that is not JSON: ${(error as Error).message}`, {
+      operation: 'parseMonMap',
+      cause: error,
+    });
+  }
+  const mons = (map as { mons?: unknown } | null)?.mons ?? [];
+  if (!Array.isArray(mons)) {
+    throw new RbdError('mon dump answered JSON without a list of monitors', { operation: 'parseMonMap' });
+  }
   const result: MonitorAddress[] = [];
-  for (const mon of map.mons ?? []) {
+  for (const mon of mons as MonMapEntry[]) {
+    if (typeof mon !== 'object' || mon === null) continue;
     const vec = mon.public_addrs?.addrvec ?? [];
     const v1 = vec.find((a) => a.type === 'v1');
     const v2 = vec.find((a) => a.type === 'v2');

@@ -51,7 +51,7 @@ export async function sweepStaging(pool: RbdPool, name: string): Promise<string[
 
 /** The error an import into a taken name rejects with, before any byte is written. */
 export function nameTaken(pool: RbdPool, name: string, operation: string): RbdExistsError {
-  return new RbdExistsError('RBD_EXISTS', `${operation} failed: image ${pool.name}/${name} already exists`, {
+  return new RbdExistsError(`${operation} failed: image ${pool.name}/${name} already exists`, {
     operation,
     pool: pool.name,
     image: name,

@@ -1,5 +1,5 @@
 import { ImageUnacceptableError } from '../errors.js';
-import { rbdNameProblem } from './names.js';
+import { rbdNameProblem } from '../names.js';
 
 /** The parts of an `rbd://fsid/pool/image/snapshot` location. */
 export interface RbdLocation {
@@ -21,7 +21,7 @@ const PREFIX = 'rbd://';
  * snapshot must be acceptable RBD names (see `checkRbdName`: no NUL or other
  * control character, no `/` or `@`, no leading `-`).
  *
- * @throws {@link ImageUnacceptableError} for anything else.
+ * @throws {@link index!ImageUnacceptableError} for anything else.
  * @example
  * ```ts
  * parseRbdUrl('rbd://fsid/images/abc/snap') // { fsid: 'fsid', pool: 'images', image: 'abc', snapshot: 'snap' }
@@ -29,7 +29,7 @@ const PREFIX = 'rbd://';
  */
 export function parseRbdUrl(url: string): RbdLocation {
   const reject = (reason: string) =>
-    new ImageUnacceptableError('IMAGE_UNACCEPTABLE', `Image ${url} is unacceptable: ${reason}`, {
+    new ImageUnacceptableError(`Image ${url} is unacceptable: ${reason}`, {
       operation: 'parseUrl',
     });
   if (typeof url !== 'string' || !url.startsWith(PREFIX)) throw reject('not stored in rbd');

@@ -85,7 +85,7 @@ describe('RBD pool figures', () => {
     expect(mine.free / single.free).toBeGreaterThan(0.4);
     expect(mine.free / single.free).toBeLessThan(0.6);
     const raw = await (await driver.cluster()).stats();
-    expect(mine.free).toBeLessThan(raw.free * 0.6);
+    expect(mine.free).toBeLessThan(Number(raw.free) * 0.6);
 
     const usage = await (await driver.cluster()).pool(pool1).usage();
     expect(usage.stored).toBeGreaterThanOrEqual(8 * MiB);

@@ -1,16 +1,9 @@
 import 'vitest';
 
-/** What the global setup hands to integration tests about the test cluster. */
-export interface CephEnv {
-  dir: string;
-  conf: string;
-  fsid: string;
-  monHost: string;
-  admin: { user: string; keyring: string };
-  client: { user: string; keyring: string };
-  pools: { images: string; vms: string };
-  script: string;
-}
+import type { CephCluster } from '../../scripts/ceph-cluster-env.mjs';
+
+/** What the global setup hands to integration tests about the test cluster (scripts/ceph-cluster-env.mjs reads it). */
+export type CephEnv = CephCluster;
 
 declare module 'vitest' {
   export interface ProvidedContext {

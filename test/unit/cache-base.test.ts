@@ -3,7 +3,7 @@ import { mkdir, readFile, readdir, stat, utimes, writeFile } from 'node:fs/promi
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BaseImageCache, Locks, cacheFileName, type FetchRequest } from '../../src/cache/index.js';
-import { CacheError } from '../../src/errors.js';
+import { AbortError, CacheError, FetchFailedError, QemuImgError } from '../../src/errors.js';
 import { tempDir } from './helpers/system.js';
 
 describe('cacheFileName', () => {
@@ -91,17 +91,29 @@ describe('BaseImageCache', () => {
     expect(await cache.exists(name)).toBe(true);
   });
 
-  it('rethrows a failing fetch unchanged and leaves no base and no partial file', async () => {
+  it('wraps a failing fetch as FETCH_FAILED (its error the cause) and leaves no base and no partial file', async () => {
     const boom = new Error('glance said no');
     const failing = async ({ target }: FetchRequest) => {
       await writeFile(target, 'partial');
       throw boom;
     };
-    await expect(cache.fetchOnce(name, failing)).rejects.toBe(boom);
+    const error = await cache.fetchOnce(name, failing).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(FetchFailedError);
+    expect(error).toMatchObject({ code: 'FETCH_FAILED', operation: 'fetchOnce', cause: boom, message: expect.stringContaining('glance said no') });
     expect(await readdir(cache.baseDir)).toEqual([]);
     expect(await cache.exists(name)).toBe(false);
     // And the next caller fetches for real.
     expect(await readFile(await cache.fetchOnce(name, writer('ok')), 'utf8')).toBe('ok');
+  });
+
+  it('passes a library error from the fetch through as it is', async () => {
+    const qemu = new QemuImgError('qemu-img convert failed', { operation: 'convert' });
+    await expect(
+      cache.fetchOnce(name, async () => {
+        throw qemu;
+      }),
+    ).rejects.toBe(qemu);
+    expect(await readdir(cache.baseDir)).toEqual([]);
   });
 
   it('sweeps partial files of dead fetches of the same name, and only those', async () => {
@@ -133,7 +145,19 @@ describe('BaseImageCache', () => {
       controller.abort();
       expect(signal.aborted).toBe(true);
     };
-    await expect(cache.fetchOnce(name, fetch, { signal: controller.signal })).rejects.toBeDefined();
+    const error = await cache.fetchOnce(name, fetch, { signal: controller.signal }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(AbortError);
+    expect((error as AbortError).cause).toBe(controller.signal.reason);
+    expect(await readdir(cache.baseDir)).toEqual([]);
+  });
+
+  it('an aborted fetch that rejects with the signal reason is an AbortError too', async () => {
+    const controller = new AbortController();
+    const fetch = async ({ signal }: FetchRequest) => {
+      controller.abort();
+      signal.throwIfAborted();
+    };
+    await expect(cache.fetchOnce(name, fetch, { signal: controller.signal })).rejects.toBeInstanceOf(AbortError);
     expect(await readdir(cache.baseDir)).toEqual([]);
   });
 

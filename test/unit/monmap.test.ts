@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
+import { RbdError } from '../../src/errors.js';
 import { parseMonMap, splitAddr } from '../../src/rbd/monmap.js';
 
 describe('parseMonMap', () => {
@@ -45,6 +46,20 @@ describe('parseMonMap', () => {
 
   it('skips monitors without a usable address', () => {
     expect(parseMonMap(JSON.stringify({ mons: [{ addr: 'garbage' }, { addr: '-' }, {}] }))).toEqual([]);
+  });
+
+  it('answers that are not a monitor map are RBD_ERROR, never a bare SyntaxError', () => {
+    for (const text of ['', 'not json at all', '{"mons": ', 'dumped monmap epoch 2\n{oops}', '{"mons": 5}']) {
+      let error: unknown;
+      try {
+        parseMonMap(text);
+      } catch (e) {
+        error = e;
+      }
+      expect(error, text).toBeInstanceOf(RbdError);
+      expect(error).toMatchObject({ code: 'RBD_ERROR', operation: 'parseMonMap' });
+    }
+    expect(parseMonMap('{"mons": [null, 3, {"addr": "10.0.0.1:6789/0"}]}')).toEqual([{ host: '10.0.0.1', port: 6789, protocol: 'v1' }]);
   });
 
   it('splitAddr rejects bad ports', () => {

@@ -1,15 +1,114 @@
-// Names the package exports that could shadow each other: the design sketch's
-// `Rbd.connect` alias and the Rbd image class (exported as RbdImageBackend).
+// The package's public surface, on purpose: what the root exports, what the
+// subpaths export, that no internal leaks and that no name means two things.
+// Runs against src/ and, when built, the dist/ entry points package.json names.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
 import { describe, expect, it } from 'vitest';
 
-import { Rbd as RbdImageClass } from '../../src/backends/Rbd.js';
+import { Rbd as RbdBackendClass } from '../../src/backends/Rbd.js';
 import * as pkg from '../../src/index.js';
+import * as nova from '../../src/nova.js';
+import { RbdDriver } from '../../src/rbd/RbdDriver.js';
+import * as xml from '../../src/xml.js';
+
+const root = join(import.meta.dirname, '..', '..');
+
+// Runtime values the root exports (types leave no trace at run time).
+const ROOT_VALUES = [
+  // errors
+  'AbortError', 'BlockDeviceError', 'CacheError', 'CopyFailedError', 'DiskInfoIoError', 'DiskInfoReadError',
+  'DiskInfoWriteError', 'DiskNotFoundError', 'FetchFailedError', 'FilesystemResizeError', 'FlavorDiskTooSmallError',
+  'ImageBackendError', 'ImageInvalidError', 'ImageIoError', 'ImageUnacceptableError', 'ImageUnsafeError',
+  'InvalidArgumentError', 'InvalidDiskInfoError', 'LockCompromisedError', 'LockError', 'LockTimeoutError', 'LvmError',
+  'LvmExistsError', 'LvmNoSpaceError', 'LvmNotConfiguredError', 'LvmNotFoundError', 'NativeLoadError',
+  'NotSupportedError', 'QemuImgError', 'QemuImgTimeoutError', 'RbdBusyError', 'RbdClosedError', 'RbdError',
+  'RbdExistsError', 'RbdNotFoundError', 'RbdPermissionError', 'RbdTimeoutError', 'ToolNotFoundError',
+  'UnknownImageTypeError', 'VolumesNotRemovedError',
+  // rbd
+  'RbdCluster', 'RbdPool', 'RbdImage',
+  // image, blockdev, qemu
+  'inspect', 'assertSafe', 'createQcow2Overlay',
+  'blockDeviceSize', 'zeroRange', 'discardRange', 'overwriteRandom', 'fallocateFile', 'copyRawData',
+  'QemuImg', 'rbdFilename', 'DEFAULT_TIMEOUT_MS', 'DEFAULT_LIMITS', 'supportsDirectIo',
+  // cache, disk.info, verify
+  'BaseImageCache', 'ImageCacheManager', 'Locks', 'cacheFileName', 'parseBaseFileName',
+  'DiskInfo', 'DISK_INFO_FILENAME', 'DISK_FORMATS', 'isDiskFormat', 'verifyBaseSize',
+  // libvirt
+  'LibvirtDiskConfig', 'ioTuneFromExtraSpecs', 'checkIoTune', 'IOTUNE_EXTRA_SPECS', 'IOTUNE_MAX',
+  // backends
+  'Backend', 'Image', 'Flat', 'Qcow2', 'Lvm', 'Rbd',
+  // lvm
+  'Lvm2Driver', 'LvmCliRunner', 'LvmLibRunner', 'SPARSE_PREALLOCATION', 'hasDeviceMapper', 'checkLogicalVolumeName',
+  'checkVolumeGroupName', 'escapeDiskName', 'parseVolumePath', 'volumeName', 'volumePath', 'createLvmDriver',
+  'resolveLvmOptions', 'growFilesystem', 'baseImageSize', 'deleteVolumes', 'provisionFromBase', 'provisionGenerated',
+  'writeBase',
+  // names
+  'checkFileName', 'checkRbdName', 'MAX_FILE_NAME_BYTES', 'MAX_RBD_NAME_BYTES', 'MAX_LVM_NAME_BYTES',
+].sort();
+
+const NOVA_VALUES = ['RbdDriver', 'RESIZE_SNAPSHOT_NAME', 'parseRbdUrl'].sort();
+const XML_VALUES = ['XmlElement', 'escapeAttribute', 'escapeText'].sort();
+
+// Internals that used to be root exports and must stay out of it.
+const INTERNAL = [
+  'KeyedMutex', 'ProgressParser', 'PARTIAL_INFIX', 'splitAddr', 'parseMonMap', 'invalidArgument', 'isNativeError',
+  'XmlElement', 'runQemuImg', 'fromNative', 'callNative', 'rbdCall',
+  // nova's names live in imagebackend/nova only
+  'RbdDriver', 'RESIZE_SNAPSHOT_NAME', 'parseRbdUrl',
+  // names that meant two things
+  'RbdImageBackend',
+];
 
 describe('public exports', () => {
-  it('Rbd is the connect alias; the image class is RbdImageBackend; the backends are classes', () => {
-    expect(typeof pkg.Rbd.connect).toBe('function');
-    expect(pkg.RbdImageBackend).toBe(RbdImageClass);
-    for (const cls of [pkg.Flat, pkg.Qcow2, pkg.Lvm, pkg.RbdImageBackend]) expect(Object.getPrototypeOf(cls)).toBe(pkg.Image);
-    expect(new pkg.Backend({ instancesPath: '/nonexistent', imagesType: 'rbd' }).backend()).toBe(RbdImageClass);
+  it('the root exports exactly the deliberate surface', () => {
+    expect(Object.keys(pkg).sort()).toEqual(ROOT_VALUES);
+    for (const name of INTERNAL) expect(pkg, name).not.toHaveProperty(name);
+  });
+
+  it("imagebackend/nova holds nova's RBDDriver names; imagebackend/xml the XML builder", () => {
+    expect(Object.keys(nova).sort()).toEqual(NOVA_VALUES);
+    expect(nova.RbdDriver).toBe(RbdDriver);
+    expect(nova.parseRbdUrl('rbd://f/images/id/snap')).toEqual({ fsid: 'f', pool: 'images', image: 'id', snapshot: 'snap' });
+    expect(Object.keys(xml).sort()).toEqual(XML_VALUES);
+    const disk = new pkg.LibvirtDiskConfig({ source: { type: 'file', path: '/d' }, targetDev: 'vda', targetBus: 'virtio' });
+    expect(disk.toElement()).toBeInstanceOf(xml.XmlElement);
+  });
+
+  it('no name means two things: Rbd is the backend class, the RBD handles are RbdCluster/RbdPool/RbdImage', () => {
+    expect(pkg.Rbd).toBe(RbdBackendClass);
+    for (const cls of [pkg.Flat, pkg.Qcow2, pkg.Lvm, pkg.Rbd]) expect(Object.getPrototypeOf(cls)).toBe(pkg.Image);
+    expect(new pkg.Backend({ instancesPath: '/nonexistent', imagesType: 'rbd' }).backend()).toBe(RbdBackendClass);
+    expect(typeof pkg.RbdCluster.connect).toBe('function');
+    expect(pkg.RbdImage).not.toBe(pkg.Rbd);
+  });
+
+  it('every error class the root exports is the same class errors.ts defines, each with its code', () => {
+    const errorClasses = ROOT_VALUES.filter((n) => n.endsWith('Error') && n !== 'ImageBackendError');
+    for (const name of errorClasses) {
+      const cls = (pkg as Record<string, unknown>)[name] as { prototype: unknown; code?: string };
+      expect(cls.prototype, name).toBeInstanceOf(pkg.ImageBackendError);
+      // The abstract parent of the disk.info errors has none; every other one has its own.
+      if (name !== 'DiskInfoIoError') expect(cls.code, name).toMatch(/^[A-Z_]+$/);
+    }
+  });
+
+  it('package.json maps ".", "./nova" and "./xml" to built entry points with declarations', async () => {
+    const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
+      exports: Record<string, string | { types: string; default: string }>;
+    };
+    expect(Object.keys(manifest.exports).sort()).toEqual(['.', './nova', './package.json', './xml']);
+    const entries = { '.': 'index', './nova': 'nova', './xml': 'xml' } as const;
+    for (const [subpath, file] of Object.entries(entries)) {
+      expect(manifest.exports[subpath]).toEqual({ types: `./dist/${file}.d.ts`, default: `./dist/${file}.js` });
+      expect(existsSync(join(root, 'src', `${file}.ts`))).toBe(true);
+    }
+    // The built package, when dist/ is there (npm run build:ts): the same names.
+    if (existsSync(join(root, 'dist', 'nova.js'))) {
+      const built = (await import(join(root, 'dist', 'nova.js'))) as Record<string, unknown>;
+      expect(Object.keys(built).sort()).toEqual(NOVA_VALUES);
+      const builtRoot = (await import(join(root, 'dist', 'index.js'))) as Record<string, unknown>;
+      expect(Object.keys(builtRoot).sort()).toEqual(ROOT_VALUES);
+    }
   });
 });

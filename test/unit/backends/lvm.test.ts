@@ -32,7 +32,7 @@ class FileLvm implements Partial<LvmDriver> {
     return { path: file, volumeGroup: vg, logicalVolume: lv, size };
   }
   async volumeInfo(path: string) {
-    if (!this.volumes.has(path)) throw new LvmNotFoundError('LVM_NOT_FOUND', `no volume ${path}`);
+    if (!this.volumes.has(path)) throw new LvmNotFoundError(`no volume ${path}`);
     return { path } as never;
   }
   async removeVolumes(paths: readonly string[], options: { clear?: unknown } = {}): Promise<void> {

@@ -43,6 +43,7 @@ export type ErrorCode =
   | 'QEMU_TIMEOUT'
   | 'RBD_BUSY'
   | 'RBD_CLOSED'
+  | 'RBD_AUTH_NOT_CONFIGURED'
   | 'RBD_ERROR'
   | 'RBD_EXISTS'
   | 'RBD_NOT_FOUND'
@@ -210,6 +211,17 @@ export class RbdClosedError extends ImageBackendError {}
  * ```
  */
 export class RbdError extends ImageBackendError {}
+/**
+ * The cluster authenticates with cephx but no libvirt secret is configured
+ * (`rbd.secretUuid`): a disk XML without `<auth>` would make libvirt hang at
+ * start, so it is refused up front.
+ *
+ * @example
+ * ```ts
+ * if (error instanceof RbdAuthNotConfiguredError) console.error('set rbd.secretUuid (nova: rbd_secret_uuid)');
+ * ```
+ */
+export class RbdAuthNotConfiguredError extends ImageBackendError {}
 /**
  * The image cannot be used as asked (nova: ImageUnacceptable).
  *

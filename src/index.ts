@@ -99,10 +99,4 @@ export {
   type NetworkHost,
 } from './libvirt/index.js';
 export * from './backends/index.js';
-// The backends' ImageLocation (where a disk is) under a name of its own: the
-// plain name is the RBD driver's ImageLocation (an image-service location).
-export type { ImageLocation as DiskLocation } from './backends/index.js';
-// The Rbd image class (what backend.image() returns for `rbd`) under a name of
-// its own: the plain name `Rbd` is the design sketch's `Rbd.connect` alias.
-export { Rbd as RbdImageBackend } from './backends/Rbd.js';
 export * from './lvm/index.js';

@@ -63,6 +63,8 @@ export async function writeFileAtomic(path: string, data: string, mode = 0o644):
   try {
     const fh = await open(tmp, 'wx', mode);
     try {
+      // open's mode passes through the umask (lvm2's in-process runner sets 077): make it exact.
+      await fh.chmod(mode);
       await fh.writeFile(data, 'utf8');
       await fh.sync();
     } finally {

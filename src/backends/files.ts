@@ -133,26 +133,32 @@ export async function sweepPartials(finalPath: string): Promise<void> {
 
 /**
  * Writes a new file at `finalPath` crash-safely: `write` fills a temporary
- * file, which gets mode 0644, is flushed, and is linked to `finalPath` only
- * if nothing is there yet (link(2) never replaces). Resolves true when this
+ * file, which gets mode 0644, is flushed (with `durable`, the default: a
+ * power cut cannot leave a torn copy under the final name), and is linked to
+ * `finalPath` only if nothing is there yet (link(2) never replaces). Resolves true when this
  * call placed the file, false when another writer placed one first (this
  * call's copy is dropped). On failure the temporary file is removed and
  * nothing is at `finalPath` that was not there before.
  */
-export async function createFileSafely(finalPath: string, write: (temporary: string) => Promise<void>): Promise<boolean> {
+export async function createFileSafely(
+  finalPath: string,
+  write: (temporary: string) => Promise<void>,
+  options: { durable?: boolean } = {},
+): Promise<boolean> {
   await sweepPartials(finalPath);
   const temporary = partialPath(finalPath);
+  const durable = options.durable ?? true;
   try {
     await write(temporary);
     await chmod(temporary, FILE_MODE);
-    await fsyncFile(temporary);
+    if (durable) await fsyncFile(temporary);
     try {
       await link(temporary, finalPath);
     } catch (error) {
       if (errnoName(error) === 'EEXIST') return false;
       throw error;
     }
-    await fsyncDir(dirname(finalPath));
+    if (durable) await fsyncDir(dirname(finalPath));
     return true;
   } catch (error) {
     if (error instanceof ImageBackendError) throw error;

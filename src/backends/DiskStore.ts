@@ -56,6 +56,12 @@ export interface CreateResult {
   virtualSize: number;
 }
 
+/** Options of {@link DiskStore.grow}. */
+export interface GrowOptions {
+  /** The disk's size in bytes, when the caller has just read it (spares the store asking again). */
+  currentSize?: number;
+}
+
 /** Options of {@link DiskStore.remove}. */
 export interface RemoveOptions {
   /** lvm: wipe before removing, overriding the backend's `volumeClear` (nova's `volume_clear`). */
@@ -113,8 +119,8 @@ export interface DiskStore {
   generatesInPlace(options: { imageId?: string | undefined; ephemeralSize?: number | undefined; size?: number | undefined }): boolean;
   /** Makes the disk; a failure leaves nothing behind. */
   create(request: CreateRequest): Promise<CreateResult>;
-  /** Grows the disk to `size` bytes; never shrinks. Resolves whether it grew. */
-  grow(size: number): Promise<boolean>;
+  /** Grows the disk to `size` bytes; never shrinks. Resolves whether it grew. `currentSize`: the disk's size when the caller just read it. */
+  grow(size: number, options?: GrowOptions): Promise<boolean>;
   /** Removes the disk (only what this library made: the disk itself); a disk already gone is not an error. */
   remove(options?: RemoveOptions): Promise<void>;
   /** Copies the disk to a local file `target` in `format` (nova's `snapshot_extract`; `iso` means raw). */

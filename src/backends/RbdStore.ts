@@ -9,6 +9,7 @@ import type {
   DiskStore,
   ExtractOptions,
   FileImportCapable,
+  GrowOptions,
   SnapshotCapable,
 } from './DiskStore.js';
 import { targetFormat } from './FileStore.js';
@@ -165,8 +166,8 @@ export class RbdStore implements DiskStore, CloneCapable, SnapshotCapable, Direc
    * await store.grow(40 * 2 ** 30); // true when it grew
    * ```
    */
-  async grow(size: number): Promise<boolean> {
-    if (size <= (await this.size())) return false;
+  async grow(size: number, options: GrowOptions = {}): Promise<boolean> {
+    if (size <= (options.currentSize ?? (await this.size()))) return false;
     await this.#driver.resize(this.rbdName, size);
     return true;
   }

@@ -23,6 +23,7 @@ export {
   type DiskStore,
   type ExtractOptions,
   type FileImportCapable,
+  type GrowOptions,
   type RemoveOptions,
   type SnapshotCapable,
 } from './DiskStore.js';

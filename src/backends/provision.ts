@@ -13,7 +13,7 @@ import { open, rm } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 
 import type { FetchFunction } from '../cache/BaseImageCache.js';
-import { ImageBackendError, ImageUnacceptableError, ImageUnsafeError, invalidArgument } from '../errors.js';
+import { ImageBackendError, ImageUnacceptableError, ImageUnsafeError, RbdExistsError, invalidArgument } from '../errors.js';
 import type { DiskFormat } from '../diskinfo/formats.js';
 import type { ImageInfo } from '../image/inspect.js';
 import { verifyBaseSize } from '../verify.js';
@@ -69,11 +69,13 @@ class Run {
   async go(): Promise<ProvisionReport> {
     const { imageId, ephemeralSize } = this.#options;
     if (this.#store.generatesInPlace({ imageId, ephemeralSize, size: this.#options.size })) return this.#generated();
-    if (await this.#store.exists()) return this.#existing();
     if (this.#options.clone) {
+      // Tried before looking for the disk: a clone onto an existing disk fails with RBD_EXISTS, which saves
+      // every new disk a round trip to the cluster.
       const report = await this.#cloneFirst();
       if (report) return report;
     }
+    if (await this.#store.exists()) return this.#existing();
     return this.#fromBase();
   }
 
@@ -138,7 +140,7 @@ class Run {
     const { clone, imageId } = this.#options;
     if (!clone || imageId === undefined) return undefined;
     if (!canClone(store)) {
-      if (!clone.neverDownload) return undefined;
+      if (!clone.neverDownload || (await store.exists())) return undefined;
       throw new ImageUnacceptableError('IMAGE_UNACCEPTABLE', `image ${imageId} cannot be cloned: the ${store.kind} store cannot clone`, {
         operation: 'cache',
         path: store.path,
@@ -147,14 +149,19 @@ class Run {
     try {
       await this.#timed('clone', () => store.clone(clone.context, imageId));
     } catch (error) {
-      if (!(error instanceof ImageUnacceptableError) || clone.neverDownload) throw error;
+      // The disk is there already: the caller goes on as for any existing disk.
+      if (error instanceof RbdExistsError) return undefined;
+      if (!(error instanceof ImageUnacceptableError)) throw error;
+      // never_download refuses to fetch, not to use a disk that is already there.
+      if (clone.neverDownload && !(await store.exists())) throw error;
+      // Not cloneable, and a disk may still be there (made by an import): the caller looks.
       return undefined;
     }
     return this.#removeOnError(async () => {
       const virtualSize = await store.size();
       // The clone is the base: the flavor is checked against its size.
       verifyBaseSize(virtualSize, this.#size, { path: store.path });
-      const grown = this.#size > virtualSize && (await this.#timed('grow', () => store.grow(this.#size)));
+      const grown = this.#size > virtualSize && (await this.#timed('grow', () => store.grow(this.#size, { currentSize: virtualSize })));
       return this.#report({ created: true, cloned: true, base: undefined, format: store.driverFormat, virtualSize: grown ? this.#size : virtualSize });
     });
   }

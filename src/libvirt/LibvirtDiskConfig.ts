@@ -69,7 +69,7 @@ export interface LibvirtDiskConfigOptions {
   driverFormat?: DiskFormat;
   /** `<driver cache=…>` (nova's `disk_cachemodes`); left out when absent. */
   driverCache?: DiskCacheMode;
-  /** `<driver io=…>`; left out when absent ({@link Image.libvirtInfo} sets `native` when preallocating and for non-sparse LVM volumes, as nova does). */
+  /** `<driver io=…>`; left out when absent ({@link Disk.libvirtInfo} sets `native` when preallocating and for non-sparse LVM volumes, `threads` instead with a cache mode other than none/directsync, as nova does). */
   driverIo?: DiskIoMode;
   /** `<driver discard=…>` (nova's `hw_disk_discard`); left out when absent. */
   driverDiscard?: DiskDiscardMode;
@@ -110,7 +110,7 @@ const DISCARD_MODES: readonly DiskDiscardMode[] = ['unmap', 'ignore'];
 /**
  * A guest disk's libvirt configuration, validated when built so that
  * {@link LibvirtDiskConfig.toXml} always yields a `<disk>` element libvirt's
- * schema accepts. This is what `Image.libvirtInfo` returns (nova's
+ * schema accepts. This is what `Disk.libvirtInfo` returns (nova's
  * `libvirt_info`).
  *
  * @example

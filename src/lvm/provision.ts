@@ -22,12 +22,18 @@ export interface BaseImage {
   virtualSize?: number;
 }
 
+/** What the LVM data path reads from `qemu-img info`. */
+export interface LvmBaseInfo {
+  /** The image's virtual size in bytes. */
+  virtualSize: number;
+}
+
 /** The qemu-img calls the LVM data path makes ({@link QemuImg} has them). */
 export interface LvmQemuRunner {
   /** `qemu-img convert` (a non-raw base onto the volume). */
   convert(src: string, dst: string, options: ConvertOptions & { trusted?: boolean }): Promise<void>;
   /** `qemu-img info` (a non-raw base's virtual size when not given). */
-  info?(path: string, options: { format: string }): Promise<{ virtualSize: number }>;
+  info?(path: string, options: { format: string }): Promise<LvmBaseInfo>;
 }
 
 /** Options of {@link writeBase}. */

@@ -27,6 +27,13 @@ export interface CreateFromBase {
   base: CachedBase;
   /** The size asked for, bytes; 0: the base's size. Never smaller than the base (the policy checked). */
   size: number;
+  /**
+   * Runs `fn` holding the base's lock shared (the image-cache manager cannot
+   * remove the base meanwhile); `fn`'s signal fires when the caller aborts or
+   * the lock is lost. A store holds it while it reads the base or publishes
+   * a disk that depends on it, and no longer.
+   */
+  holdBase<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T>;
   /** Aborts the copy, import or write. */
   signal?: AbortSignal;
 }

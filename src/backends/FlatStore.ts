@@ -61,13 +61,16 @@ export class FlatStore extends FileStore {
       const created = await createFileSafely(this.path, (target) => request.write(target));
       return { created, format: 'raw', virtualSize: (await stat(this.path)).size };
     }
-    const { base, size, signal } = request;
+    const { base, size } = request;
     // What the base is, the disk is (a qcow2 base makes a qcow2 file): nova's Flat.
     const format: DiskFormat = isDiskFormat(base.format) ? base.format : 'raw';
-    const created = await createFileSafely(this.path, async (target) => {
-      await this.context.tools.copyRawData(base.path, target, signal ? { signal } : {});
-      if (size > base.virtualSize) await growFile(this.context.qemu, target, format, size);
-    });
+    // The copy reads the base: under its lock, as nova copies.
+    const created = await request.holdBase((signal) =>
+      createFileSafely(this.path, async (target) => {
+        await this.context.tools.copyRawData(base.path, target, { signal });
+        if (size > base.virtualSize) await growFile(this.context.qemu, target, format, size);
+      }),
+    );
     return { created, format, virtualSize: Math.max(size, base.virtualSize) };
   }
 

@@ -131,13 +131,15 @@ export class LvmStore implements DiskStore {
       const volume = await provisionGenerated({ ...common, size: request.size, write: (path) => request.write(path) });
       return { created: true, format: 'raw', virtualSize: volume.size };
     }
-    const { volume } = await provisionFromBase({
-      ...common,
-      size: request.size,
-      base: { path: request.base.path, format: request.base.format, virtualSize: request.base.virtualSize },
-      qemuImg: this.#context.qemu,
-      ...(request.signal ? { signal: request.signal } : {}),
-    });
+    const { volume } = await request.holdBase((signal) =>
+      provisionFromBase({
+        ...common,
+        size: request.size,
+        base: { path: request.base.path, format: request.base.format, virtualSize: request.base.virtualSize },
+        qemuImg: this.#context.qemu,
+        signal,
+      }),
+    );
     return { created: true, format: 'raw', virtualSize: volume.size };
   }
 

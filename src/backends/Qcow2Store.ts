@@ -1,7 +1,7 @@
 import { basename, dirname } from 'node:path';
 
 import type { DiskFormat } from '../diskinfo/formats.js';
-import { invalidArgument } from '../errors.js';
+import { CacheError, invalidArgument } from '../errors.js';
 import type { CachedBase, CreateRequest, CreateResult } from './DiskStore.js';
 import { FileStore } from './FileStore.js';
 import { createFileSafely, ensureFolder, pathExists } from './files.js';
@@ -58,16 +58,34 @@ export class Qcow2Store extends FileStore {
     const { base, size } = request;
     await ensureFolder(dirname(this.path));
     let virtualSize = Math.max(size, base.virtualSize);
-    const created = await createFileSafely(this.path, async (target) => {
-      const overlay = await this.context.tools.createQcow2Overlay(target, {
-        backingFile: base.path,
-        backingFormat: base.format,
-        ...(size ? { size } : {}),
-      });
-      virtualSize = overlay.size;
-      // Not flushed: a torn overlay (a power cut) fails qemu's header checks loudly, never reads wrong
-      // data, and flushing each one would cost more than the overlay itself.
-    }, { durable: false });
+    const created = await createFileSafely(
+      this.path,
+      async (target) => {
+        const overlay = await this.context.tools.createQcow2Overlay(target, {
+          backingFile: base.path,
+          backingFormat: base.format,
+          ...(size ? { size } : {}),
+        });
+        virtualSize = overlay.size;
+      },
+      {
+        // Not flushed: a torn overlay (a power cut) fails qemu's header checks loudly, never reads wrong
+        // data, and flushing each one would cost more than the overlay itself.
+        durable: false,
+        // The overlay is written outside the base's lock (it only names the base); only giving it the
+        // disk's name, once the base is known to be still there, happens under it.
+        place: (link) =>
+          request.holdBase(async () => {
+            if (!(await pathExists(base.path))) {
+              throw new CacheError('CACHE_FAILED', `the base ${base.path} was removed while the disk ${this.path} was being made`, {
+                operation: 'create',
+                path: base.path,
+              });
+            }
+            return link();
+          }),
+      },
+    );
     return { created, format: 'qcow2', virtualSize };
   }
 

@@ -127,11 +127,11 @@ export class RbdStore implements DiskStore, CloneCapable, SnapshotCapable, Direc
    */
   async create(request: CreateRequest): Promise<CreateResult> {
     if (request.kind !== 'base') throw invalidArgument('a base (rbd disks are imported from the cache)', 'request.kind', request.kind);
-    const { base, size, signal } = request;
+    const { base, size } = request;
     this.accepts(base);
     let created = true;
     try {
-      await this.#driver.importImage(base.path, this.rbdName, signal ? { signal } : {});
+      await request.holdBase((signal) => this.#driver.importImage(base.path, this.rbdName, { signal }));
     } catch (error) {
       if (!(error instanceof RbdExistsError)) throw error;
       created = false;

@@ -137,29 +137,34 @@ export async function sweepPartials(finalPath: string): Promise<void> {
  * power cut cannot leave a torn copy under the final name), and is linked to
  * `finalPath` only if nothing is there yet (link(2) never replaces). Resolves true when this
  * call placed the file, false when another writer placed one first (this
- * call's copy is dropped). On failure the temporary file is removed and
+ * call's copy is dropped). `place` wraps the link (e.g. to take a lock only
+ * for that moment). On failure the temporary file is removed and
  * nothing is at `finalPath` that was not there before.
  */
 export async function createFileSafely(
   finalPath: string,
   write: (temporary: string) => Promise<void>,
-  options: { durable?: boolean } = {},
+  options: { durable?: boolean; place?: (link: () => Promise<boolean>) => Promise<boolean> } = {},
 ): Promise<boolean> {
   await sweepPartials(finalPath);
   const temporary = partialPath(finalPath);
   const durable = options.durable ?? true;
-  try {
-    await write(temporary);
-    await chmod(temporary, FILE_MODE);
-    if (durable) await fsyncFile(temporary);
+  const linkIntoPlace = async (): Promise<boolean> => {
     try {
       await link(temporary, finalPath);
+      return true;
     } catch (error) {
       if (errnoName(error) === 'EEXIST') return false;
       throw error;
     }
-    if (durable) await fsyncDir(dirname(finalPath));
-    return true;
+  };
+  try {
+    await write(temporary);
+    await chmod(temporary, FILE_MODE);
+    if (durable) await fsyncFile(temporary);
+    const placed = await (options.place ? options.place(linkIntoPlace) : linkIntoPlace());
+    if (placed && durable) await fsyncDir(dirname(finalPath));
+    return placed;
   } catch (error) {
     if (error instanceof ImageBackendError) throw error;
     throw new ImageBackendError('IO_ERROR', `cannot create ${finalPath}: ${messageOf(error)}`, systemErrorDetails(error, 'create', finalPath));

@@ -187,17 +187,17 @@ class Run {
       }
     }
     verifyBaseSize(base.virtualSize, this.#size, { path: base.path });
-    const checked = base;
-    const result = await this.#timed('create', () =>
+    const holdBase = <T>(fn: (held: AbortSignal) => Promise<T>): Promise<T> =>
       this.#context.locks.synchronized(
         filename,
-        ({ signal: lost }) =>
-          store.create({ kind: 'base', base: checked, size: this.#size, signal: signal ? AbortSignal.any([lost, signal]) : lost }),
+        ({ signal: lost }) => fn(signal ? AbortSignal.any([lost, signal]) : lost),
         // Many disks are made from one base at once; a fetch or the cache manager's removal excludes them.
         { shared: true, ...(signal ? { signal } : {}) },
-      ),
+      );
+    const result = await this.#timed('create', () =>
+      store.create({ kind: 'base', base, size: this.#size, holdBase, ...(signal ? { signal } : {}) }),
     );
-    return this.#finishCreated(result, checked.path);
+    return this.#finishCreated(result, base.path);
   }
 
   /** After a create: preallocate and record the format; a failure removes what this call made. */

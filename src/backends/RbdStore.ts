@@ -1,5 +1,5 @@
 import type { DiskFormat } from '../diskinfo/formats.js';
-import { ImageUnacceptableError, RbdAuthNotConfiguredError, RbdExistsError, invalidArgument } from '../errors.js';
+import { ImageUnacceptableError, RbdAuthNotConfiguredError, RbdExistsError, RbdNotFoundError, invalidArgument } from '../errors.js';
 import type { DiskAuth, DiskSource } from '../libvirt/LibvirtDiskConfig.js';
 import type {
   CloneCapable,
@@ -16,6 +16,16 @@ import { targetFormat } from './FileStore.js';
 import type { DiskLocation, InstanceRef, RbdStoreDriver, StoreContext } from './types.js';
 
 const RBD_NAME = /^[A-Za-z0-9_.+-]+$/;
+
+/** A snapshot this cluster connection has cloned from, and its size once read (a snapshot never changes size). */
+interface CloneSource {
+  size?: number;
+}
+
+// Per driver (one cluster connection): the image-service locations already
+// found cloneable. The next disk from the same image skips the lookup; a
+// snapshot gone since (RBD_NOT_FOUND on clone) is looked up again.
+const cloneSources = new WeakMap<RbdStoreDriver, Map<string, CloneSource>>();
 
 /**
  * A disk that is an RBD image in a Ceph pool (nova's `Rbd`, images type
@@ -63,6 +73,8 @@ export class RbdStore implements DiskStore, CloneCapable, SnapshotCapable, Direc
   readonly pool: string;
   readonly #context: StoreContext;
   readonly #driver: RbdStoreDriver;
+  /** Set by a clone until the next size query: the clone's size is its snapshot's. */
+  #freshClone: CloneSource | undefined;
 
   constructor(context: StoreContext, location: DiskLocation) {
     const driver = context.rbdDriver();
@@ -100,7 +112,12 @@ export class RbdStore implements DiskStore, CloneCapable, SnapshotCapable, Direc
    * ```
    */
   async size(): Promise<number> {
-    return this.#driver.size(this.rbdName);
+    const fresh = this.#freshClone;
+    this.#freshClone = undefined;
+    if (fresh?.size !== undefined) return fresh.size;
+    const size = await this.#driver.size(this.rbdName);
+    if (fresh) fresh.size = size;
+    return size;
   }
 
   /**
@@ -167,7 +184,8 @@ export class RbdStore implements DiskStore, CloneCapable, SnapshotCapable, Direc
    * ```
    */
   async grow(size: number, options: GrowOptions = {}): Promise<boolean> {
-    if (size <= (options.currentSize ?? (await this.size()))) return false;
+    this.#freshClone = undefined;
+    if (size <= (options.currentSize ?? (await this.#driver.size(this.rbdName)))) return false;
     await this.#driver.resize(this.rbdName, size);
     return true;
   }
@@ -283,9 +301,26 @@ export class RbdStore implements DiskStore, CloneCapable, SnapshotCapable, Direc
     if (!service) throw unacceptable('no image service is configured');
     const meta = await service.get(context, imageId, { includeLocations: true });
     if (meta.disk_format !== 'raw' && meta.disk_format !== 'iso') throw unacceptable('image is not raw format');
+    let known = cloneSources.get(this.#driver);
+    if (!known) cloneSources.set(this.#driver, (known = new Map()));
     for (const location of meta.locations ?? []) {
+      const source = meta.disk_format === 'raw' ? known.get(location.url) : undefined;
+      if (source) {
+        try {
+          await this.#driver.clone(location, this.rbdName);
+          this.#freshClone = source;
+          return;
+        } catch (error) {
+          // The snapshot is gone since it was found: look it up again, as the first time.
+          if (!(error instanceof RbdNotFoundError)) throw error;
+          known.delete(location.url);
+        }
+      }
       if (await this.#driver.isCloneable(location, meta)) {
         await this.#driver.clone(location, this.rbdName);
+        const found: CloneSource = {};
+        known.set(location.url, found);
+        this.#freshClone = found;
         return;
       }
     }

@@ -15,7 +15,7 @@ import { cacheFileName } from '../../../src/cache/cacheFileName.js';
 import { DiskInfo } from '../../../src/diskinfo/DiskInfo.js';
 import { inspect } from '../../../src/image/inspect.js';
 import type { CreatedVolume, LvmDriver } from '../../../src/lvm/LvmDriver.js';
-import { LvmNotFoundError } from '../../../src/errors.js';
+import { LvmNotFoundError, RbdNotFoundError } from '../../../src/errors.js';
 import { QemuImg } from '../../../src/qemu/QemuImg.js';
 import { requireRoot, tempDir } from '../helpers/system.js';
 import { qemuImg, qemuInfo } from '../image/qemu.js';
@@ -317,6 +317,52 @@ describe('libvirtInfo: io mode by cache mode, and rbd auth', () => {
     expect((await configured.image({ uuid: UUID }, 'disk').libvirtInfo(options)).auth).toEqual({ username: 'nova', secretType: 'ceph', secretUuid: secret });
     const none = new Backend({ instancesPath: dir, imagesType: 'rbd', rbd: { driver: driver(false) } });
     expect((await none.image({ uuid: UUID }, 'disk').libvirtInfo(options)).auth).toBeUndefined();
+  });
+});
+
+describe('rbd clones: the lookup and the size query paid once per image and connection', () => {
+  it('a second clone of the same location skips isCloneable and the size query; a snapshot gone since is looked up again', async () => {
+    const calls: string[] = [];
+    let snapshotGone = false;
+    const sizes = new Map<string, number>();
+    const driver = {
+      pool: 'vms',
+      isCloneable: async () => (calls.push('isCloneable'), !snapshotGone),
+      clone: async (_location: unknown, name: string) => {
+        calls.push(`clone ${name}`);
+        if (snapshotGone) throw new RbdNotFoundError('RBD_NOT_FOUND', 'no snapshot');
+        sizes.set(name, 16 * MiB);
+      },
+      size: async (name: string) => (calls.push(`size ${name}`), sizes.get(name) ?? 0),
+      resize: async (name: string, size: number) => void (calls.push(`resize ${name}`), sizes.set(name, size)),
+      exists: async (name: string) => sizes.has(name),
+    } as unknown as RbdStoreDriver;
+    const imageService = { get: async () => ({ disk_format: 'raw', locations: [{ url: 'rbd://fsid/images/img/snap' }] }) };
+    const { dir, remove } = await tempDir('policy-clone');
+    try {
+      const backend = new Backend({ instancesPath: dir, imagesType: 'rbd', imageService, rbd: { driver } });
+      const never = async () => {
+        throw new Error('cloned: nothing to fetch');
+      };
+      const cache = (uuid: string) => backend.image({ uuid }, 'disk').cache({ fetch: never, filename: 'f', imageId: 'img', size: 32 * MiB, clone: {} });
+      expect(await cache('a')).toMatchObject({ created: true, cloned: true, virtualSize: 32 * MiB });
+      expect(calls).toEqual(['isCloneable', 'clone a_disk', 'size a_disk', 'resize a_disk']);
+      calls.length = 0;
+      expect(await cache('b')).toMatchObject({ created: true, cloned: true, virtualSize: 32 * MiB });
+      expect(calls).toEqual(['clone b_disk', 'resize b_disk']);
+      // The flavor is still checked against the clone's size.
+      calls.length = 0;
+      const small = backend.image({ uuid: 'c' }, 'disk').cache({ fetch: never, filename: 'f', imageId: 'img', size: 8 * MiB, clone: {} });
+      await expect(small).rejects.toMatchObject({ code: 'FLAVOR_DISK_TOO_SMALL', baseSize: 16 * MiB });
+      calls.length = 0;
+      snapshotGone = true;
+      await expect(
+        backend.image({ uuid: 'd' }, 'disk').cache({ fetch: never, filename: 'f', imageId: 'img', clone: { neverDownload: true } }),
+      ).rejects.toMatchObject({ code: 'IMAGE_UNACCEPTABLE' });
+      expect(calls).toEqual(['clone d_disk', 'isCloneable']);
+    } finally {
+      await remove();
+    }
   });
 });
 

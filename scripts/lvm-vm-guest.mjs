@@ -233,7 +233,7 @@ async function backendRun(kind, sparse) {
   const lvs = async () => driver.listVolumes(vg);
 
   await step(`${prefix}cache() a raw ext4 base: LV of the size, base bytes written, ext4 grown, fetched once`, async () => {
-    assert.equal(disk.constructor.name, 'Lvm');
+    assert.equal(disk.store.constructor.name, 'LvmStore');
     assert.equal(disk.path, `/dev/${vg}/${instance.uuid}_disk`);
     assert.equal(await disk.exists(), false);
     const request = { fetch: copying(rawBase, raw), filename: cacheFileName('raw-ext4'), imageId: 'raw-ext4', size: 64 * MiB };
@@ -289,7 +289,7 @@ async function backendRun(kind, sparse) {
     assert.equal(await driver.getVolumeSize(eph.path), 16 * MiB);
     assert.equal(fsBytes(eph.path), 16 * MiB);
     assert.equal(existsSync(join(instancesPath, '_base', 'ephemeral_16_default')), false, 'no base cached');
-    await eph.delete();
+    await eph.remove();
     assert.equal(await eph.exists(), false);
   });
 
@@ -300,7 +300,7 @@ async function backendRun(kind, sparse) {
     assert.ok(read(q.path, 0, 1024).equals(baseBytes.subarray(0, 1024)), 'boot block equals the raw content');
     assert.equal(sh('debugfs', ['-R', 'cat /hello.txt', q.path]), 'hello from the base image\n');
     assert.equal(fsBytes(q.path), 48 * MiB);
-    await q.delete();
+    await q.remove();
     assert.equal(await q.exists(), false);
   });
 
@@ -318,7 +318,7 @@ async function backendRun(kind, sparse) {
     const ranges = pvRanges(vg, `${instance.uuid}_disk`);
     const marker = Buffer.alloc(64 * 1024, 0xa5);
     assert.notEqual(pvRead(ranges).indexOf(marker), -1, 'marker on the PV before');
-    await disk.delete();
+    await disk.remove();
     assert.equal(await disk.exists(), false);
     assert.equal(existsSync(disk.path), false);
     const after = pvRead(ranges);
@@ -338,7 +338,7 @@ async function backendRun(kind, sparse) {
     sh('blockdev', ['--flushbufs', victim.path]);
     const ranges = pvRanges(vg, victim.path.split('/')[3]);
     const before = pvRead(ranges);
-    await victim.delete();
+    await victim.remove();
     assert.equal(await victim.exists(), false);
     assert.equal(existsSync(victim.path), false);
     const after = pvRead(ranges);

@@ -45,6 +45,7 @@ export type ErrorCode =
   | 'QEMU_TIMEOUT'
   | 'RBD_BUSY'
   | 'RBD_CLOSED'
+  | 'RBD_AUTH_NOT_CONFIGURED'
   | 'RBD_ERROR'
   | 'RBD_EXISTS'
   | 'RBD_NOT_FOUND'
@@ -234,6 +235,19 @@ export class RbdClosedError extends ImageBackendError {
  */
 export class RbdError extends ImageBackendError {
   static override readonly code = 'RBD_ERROR' as const;
+}
+/**
+ * The cluster authenticates with cephx but no libvirt secret is configured
+ * (`rbd.secretUuid`): a disk XML without `<auth>` would make libvirt hang at
+ * start, so it is refused up front.
+ *
+ * @example
+ * ```ts
+ * if (error instanceof RbdAuthNotConfiguredError) console.error('set rbd.secretUuid (nova: rbd_secret_uuid)');
+ * ```
+ */
+export class RbdAuthNotConfiguredError extends ImageBackendError {
+  static override readonly code = 'RBD_AUTH_NOT_CONFIGURED' as const;
 }
 /**
  * The image cannot be used as asked (nova: ImageUnacceptable).

@@ -181,40 +181,7 @@ export {
   type LibvirtDiskConfigOptions,
   type NetworkHost,
 } from './libvirt/index.js';
-
-// The backends: nova's Image classes (Flat, Qcow2, Lvm, Rbd) behind Backend.
-export {
-  Backend,
-  Image,
-  Flat,
-  Qcow2,
-  Lvm,
-  Rbd,
-  type BackendOptions,
-  type ImageClass,
-  type ImageInit,
-  type BackendContext,
-  type CacheOptions,
-  type CloneFirstOptions,
-  type CreateImageOptions,
-  type ImageCache,
-  type ImageService,
-  type ImageServiceImage,
-  type ImageTools,
-  type InstanceRef,
-  type LibvirtInfoOptions,
-  type LvmBackendOptions,
-  type PreallocateImages,
-  type PrepareTemplate,
-  type QemuRunner,
-  type RbdBackendDriver,
-  type RbdBackendOptions,
-} from './backends/index.js';
-// Where a disk is (an instance's disk, or a libvirt source). Named DiskLocation
-// here: nova's ImageLocation is an image-service location (imagebackend/nova).
-export type { ImageLocation as DiskLocation } from './backends/index.js';
-
-// lvm2.
+export * from './backends/index.js';
 export * from './lvm/index.js';
 
 // Name validators, one per kind of name.

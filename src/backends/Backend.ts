@@ -5,6 +5,7 @@ import { BaseImageCache } from '../cache/BaseImageCache.js';
 import { Locks, type LockService } from '../cache/Locks.js';
 import { copyRawData } from '../blockdev/copy.js';
 import { fallocateFile } from '../blockdev/fallocate.js';
+import { DiskInfo } from '../diskinfo/DiskInfo.js';
 import { UnknownImageTypeError, invalidArgument } from '../errors.js';
 import { inspect } from '../image/inspect.js';
 import { createQcow2Overlay } from '../image/overlay.js';
@@ -13,37 +14,70 @@ import { QemuImg } from '../qemu/QemuImg.js';
 import { RbdDriver } from '../rbd/RbdDriver.js';
 import { createLvmDriver } from '../lvm/options.js';
 import type { LvmDriver } from '../lvm/LvmDriver.js';
-import { Flat } from './Flat.js';
-import { Lvm } from './Lvm.js';
-import type { Image } from './Image.js';
-import { Qcow2 } from './Qcow2.js';
-import { Rbd } from './Rbd.js';
+import { Disk } from './Disk.js';
+import type { DiskStore } from './DiskStore.js';
+import { FlatStore } from './FlatStore.js';
+import { LvmStore } from './LvmStore.js';
+import { Qcow2Store } from './Qcow2Store.js';
+import { RbdStore } from './RbdStore.js';
 import type {
-  BackendContext,
+  DiskLocation,
   ImageCache,
-  ImageLocation,
   ImageService,
   ImageTools,
   InstanceRef,
   LvmBackendOptions,
   PreallocateImages,
   QemuRunner,
-  RbdBackendDriver,
   RbdBackendOptions,
+  RbdStoreDriver,
+  StoreContext,
 } from './types.js';
 
-/** An image class the registry can build: `new (context, location)`. */
-export type ImageClass = new (context: BackendContext, location: ImageLocation) => Image;
+/**
+ * The store class of each images type. Add your own with declaration
+ * merging, then {@link Backend.register} it:
+ *
+ * @example
+ * ```ts
+ * declare module 'imagebackend' {
+ *   interface DiskStoreTypes { ploop: PloopStore }
+ * }
+ * Backend.register('ploop', PloopStore);
+ * backend.image({ uuid }, 'disk', 'ploop').store; // typed PloopStore
+ * ```
+ */
+export interface DiskStoreTypes {
+  /** Plain copies of the base (nova's `Flat`). */
+  raw: FlatStore;
+  /** The same as `raw`. */
+  flat: FlatStore;
+  /** qcow2 overlays on the cached base (nova's `Qcow2`). */
+  qcow2: Qcow2Store;
+  /** LVM logical volumes (nova's `Lvm`). */
+  lvm: LvmStore;
+  /** RBD images in Ceph (nova's `Rbd`). */
+  rbd: RbdStore;
+}
+
+/** nova's `images_type`: a registered store type, or `default` (qcow2 with `useCowImages`, else raw). */
+export type ImagesType = 'default' | keyof DiskStoreTypes;
+
+/** The store of images type `T`: `default` is qcow2 or raw, decided by `useCowImages` when the backend is made. */
+export type StoreOf<T extends ImagesType> = T extends keyof DiskStoreTypes ? DiskStoreTypes[T] : FlatStore | Qcow2Store;
+
+/** A store class the registry can build: `new (context, location)`. */
+export type DiskStoreClass<S extends DiskStore = DiskStore> = new (context: StoreContext, location: DiskLocation) => S;
 
 /** How a {@link Backend} is set up; nova's option each field replaces is named. */
-export interface BackendOptions {
+export interface BackendOptions<T extends ImagesType = ImagesType> {
   /** nova's `instances_path`. */
   instancesPath: string;
   /** nova's `image_cache.subdirectory_name`; default `_base`. */
   imageCacheSubdirectoryName?: string;
   /** nova's `libvirt.images_type`: `default`, `raw`/`flat`, `qcow2`, `rbd`, `lvm`. Default `default`. */
-  imagesType?: string;
-  /** nova's `use_cow_images`: what `default` means (Qcow2 when true, Flat when false). Default true. */
+  imagesType?: T;
+  /** nova's `use_cow_images`: what `default` means (qcow2 when true, raw when false). Default true. */
   useCowImages?: boolean;
   /** nova's `preallocate_images`. Default `none`. */
   preallocateImages?: PreallocateImages;
@@ -53,25 +87,25 @@ export interface BackendOptions {
   rbd?: RbdBackendOptions;
   /** LVM settings for images type `lvm` (nova's `images_volume_group`, `sparse_logical_volumes`, `volume_clear`, `volume_clear_size`). */
   lvm?: LvmBackendOptions;
-  /** For Rbd's clone and direct snapshot: where images' locations come from. */
+  /** For rbd's clone and direct snapshot: where images' locations come from. */
   imageService?: ImageService;
-  /** Injected dependencies; the real ones by default. */
+  /** The qemu-img runner; default a {@link QemuImg}. */
   qemu?: QemuRunner;
   /** The base-image cache to use; default a {@link BaseImageCache} of `<instancesPath>/<imageCacheSubdirectoryName>`. */
   cache?: ImageCache;
-  /** The locks for fetches and base reads; default the cache's, else {@link Locks} in `<instancesPath>/locks`. */
+  /** The locks for fetches, base reads and disk.info; default the cache's, else {@link Locks} in `<instancesPath>/locks`. */
   locks?: LockService;
   /** Replaces some of the native file operations (inspect, copy, fallocate, overlay, writability); the rest stay the defaults. */
   tools?: Partial<ImageTools>;
 }
 
-// Image types every Backend knows; more join with Backend.register.
-const registry = new Map<string, ImageClass>([
-  ['raw', Flat],
-  ['flat', Flat],
-  ['qcow2', Qcow2],
-  ['lvm', Lvm],
-  ['rbd', Rbd],
+// Store types every Backend knows; more join with Backend.register.
+const registry = new Map<string, DiskStoreClass>([
+  ['raw', FlatStore],
+  ['flat', FlatStore],
+  ['qcow2', Qcow2Store],
+  ['lvm', LvmStore],
+  ['rbd', RbdStore],
 ]);
 
 const TYPE = /^[a-z][a-z0-9_-]*$/;
@@ -92,35 +126,36 @@ const defaultTools: ImageTools = {
 };
 
 /**
- * The registry of image backends (nova's `imagebackend.Backend`): picks the
- * image class for an images type and builds the {@link Image} of a disk by
- * instance and name, or by the path libvirt knows it by. One Backend shares
- * its cache, locks, qemu-img runner and (for rbd) cluster connection among
- * all the images it builds; {@link Backend.close} closes that connection.
+ * The registry of disk stores (nova's `imagebackend.Backend`): picks the
+ * store for an images type and gives the {@link Disk} of a disk by instance
+ * and name, or by the path libvirt knows it by, typed by the images type
+ * asked for. One Backend builds one {@link StoreContext} (cache, locks,
+ * qemu-img runner, tools, drivers) shared by every disk; {@link Backend.close}
+ * (or `await using`) closes the connections it opened.
  *
  * @example
  * ```ts
- * const backend = new Backend({ instancesPath: '/var/lib/nova/instances', useCowImages: true });
- * const disk = backend.image({ uuid: instance.uuid }, 'disk');
- * await disk.cache({ fetch, filename: cacheFileName(imageId), imageId, size: 20 * 2 ** 30 });
+ * await using backend = new Backend({ instancesPath: '/var/lib/nova/instances', imagesType: 'rbd', rbd: { pool: 'vms' } });
+ * const disk = backend.image({ uuid: instance.uuid }, 'disk'); // Disk<RbdStore>
+ * const report = await disk.cache({ fetch, filename: cacheFileName(imageId), imageId, size: 20 * 2 ** 30 });
  * const xml = (await disk.libvirtInfo({ diskBus: 'virtio', diskDev: 'vda', cacheMode: 'none' })).toXml();
  * ```
  */
-export class Backend {
+export class Backend<T extends ImagesType = ImagesType> {
   /** `instancesPath` made absolute. */
   readonly instancesPath: string;
-  /** The images type asked for (`default` when not given); {@link Backend.backend} resolves it to a class. */
-  readonly imagesType: string;
-  /** nova's `use_cow_images`: whether `default` means Qcow2 (true) or Flat (false). */
+  /** The images type asked for (`default` when not given). */
+  readonly imagesType: T | 'default';
+  /** nova's `use_cow_images`: whether `default` means qcow2 (true) or raw (false). */
   readonly useCowImages: boolean;
-  /** What every image this backend builds shares: cache, locks, qemu-img runner, tools, settings and drivers (frozen). */
-  readonly context: BackendContext;
-  #rbdDriver: RbdBackendDriver | undefined;
+  /** What every disk this backend gives shares: cache, locks, qemu-img runner, tools, settings and drivers (frozen). */
+  readonly context: StoreContext;
+  #rbdDriver: RbdStoreDriver | undefined;
   #ownsRbdDriver = false;
   #lvmDriver: LvmDriver | undefined;
   #ownsLvmDriver = false;
 
-  constructor(options: BackendOptions) {
+  constructor(options: BackendOptions<T>) {
     if (typeof options !== 'object' || options === null) throw invalidArgument('backend options', 'options', options);
     if (typeof options.instancesPath !== 'string' || options.instancesPath === '') {
       throw invalidArgument('a folder path', 'instancesPath', options.instancesPath);
@@ -155,30 +190,30 @@ export class Backend {
       imageService: options.imageService,
       rbdDriver: () => this.#openRbdDriver(),
       lvmDriver: () => this.#openLvmDriver(),
+      diskInfo: (instanceDir: string) => DiskInfo.forInstance(instanceDir, { locks }),
     });
     // Fail early on a misconfigured type, as nova does when it starts.
-    this.backend(this.imagesType);
+    this.storeClass(this.imagesType);
   }
 
   /**
-   * Adds an image type to every Backend: how an image class of your own
-   * (a subclass of {@link Image}) plugs in, with one call.
+   * Adds a store type to every Backend: how a store of your own plugs in,
+   * with one call (declare it in {@link DiskStoreTypes} for typed disks).
    *
    * @example
    * ```ts
-   * class Ploop extends Flat {} // an Image subclass of your own
-   * Backend.register('ploop', Ploop);
+   * Backend.register('ploop', PloopStore); // class PloopStore implements DiskStore
    * new Backend({ instancesPath, imagesType: 'ploop' });
    * ```
    */
-  static register(type: string, imageClass: ImageClass): void {
-    if (typeof type !== 'string' || !TYPE.test(type) || type === 'default') throw invalidArgument('an image type name', 'type', type);
-    if (typeof imageClass !== 'function') throw invalidArgument('an image class', 'imageClass', imageClass);
-    registry.set(type, imageClass);
+  static register<K extends keyof DiskStoreTypes>(type: K, storeClass: DiskStoreClass<DiskStoreTypes[K]>): void {
+    if (typeof type !== 'string' || !TYPE.test(type) || String(type) === 'default') throw invalidArgument('an images type name', 'type', type);
+    if (typeof storeClass !== 'function') throw invalidArgument('a store class', 'storeClass', storeClass);
+    registry.set(type, storeClass);
   }
 
   /**
-   * The image types known, `default` included.
+   * The images types known, `default` included.
    *
    * @example
    * ```ts
@@ -190,59 +225,62 @@ export class Backend {
   }
 
   /**
-   * The image class of `type` (default: this backend's images type); an
+   * The store class of `type` (default: this backend's images type); an
    * unknown type is an {@link UnknownImageTypeError} naming the valid ones.
    *
    * @example
    * ```ts
-   * backend.backend('qcow2') === Qcow2; // true
+   * new Backend({ instancesPath, imagesType: 'default' }).storeClass() === Qcow2Store; // true (useCowImages)
    * ```
    */
-  backend(type: string = this.imagesType): ImageClass {
+  storeClass(type: ImagesType = this.imagesType): DiskStoreClass {
     const key = type === 'default' ? (this.useCowImages ? 'qcow2' : 'flat') : type;
-    const imageClass = typeof key === 'string' ? registry.get(key) : undefined;
-    if (!imageClass) {
+    const storeClass = typeof key === 'string' ? registry.get(key) : undefined;
+    if (!storeClass) {
       const valid = Backend.types();
       throw new UnknownImageTypeError(`Unknown image type '${String(type)}'; valid types are: ${valid.join(', ')}`, {
         operation: 'backend',
         validTypes: valid,
       });
     }
-    return imageClass;
+    return storeClass;
   }
 
   /**
-   * The image of disk `diskName` of `instance` (nova's `by_name`).
+   * The disk `diskName` of `instance` (nova's `by_name`), in the store of
+   * `type` (default: this backend's images type), typed by that type.
    *
    * @example
    * ```ts
    * const root = backend.image({ uuid: '7f3c…' }, 'disk');
-   * const swap = backend.image({ uuid: '7f3c…' }, 'disk.swap', 'raw');
+   * const swap = backend.image({ uuid: '7f3c…' }, 'disk.swap', 'raw'); // Disk<FlatStore>
    * ```
    */
-  image(instance: InstanceRef, diskName: string, type?: string): Image {
-    const ImageType = this.backend(type);
-    return new ImageType(this.context, { instance, diskName });
+  image<K extends ImagesType = T>(instance: InstanceRef, diskName: string, type?: K): Disk<StoreOf<K>>;
+  image(instance: InstanceRef, diskName: string, type?: ImagesType): Disk {
+    const StoreClass = this.storeClass(type);
+    return new Disk(this.context, new StoreClass(this.context, { instance, diskName }));
   }
 
   /**
-   * The image of a disk known by its libvirt path (nova's `by_libvirt_path`):
-   * a file, a device, or `pool/name` for rbd. Used for snapshots and resizes
-   * of an existing disk.
+   * The disk known by its libvirt path (nova's `by_libvirt_path`): a file, a
+   * device, or `pool/name` for rbd. For snapshots, resizes and removal of an
+   * existing disk.
    *
    * @example
    * ```ts
-   * await backend.snapshot('/var/lib/nova/instances/7f3c…/disk').snapshotExtract('/tmp/snap.qcow2', 'qcow2');
+   * await backend.disk('/var/lib/nova/instances/7f3c…/disk').snapshotExtract('/tmp/snap.qcow2', 'qcow2');
    * ```
    */
-  snapshot(diskPath: string, type?: string, instance?: InstanceRef): Image {
+  disk<K extends ImagesType = T>(diskPath: string, type?: K, instance?: InstanceRef): Disk<StoreOf<K>>;
+  disk(diskPath: string, type?: ImagesType, instance?: InstanceRef): Disk {
     if (typeof diskPath !== 'string' || diskPath === '') throw invalidArgument('a disk path', 'diskPath', diskPath);
-    const ImageType = this.backend(type);
-    return new ImageType(this.context, instance ? { path: diskPath, instance } : { path: diskPath });
+    const StoreClass = this.storeClass(type);
+    return new Disk(this.context, new StoreClass(this.context, instance ? { path: diskPath, instance } : { path: diskPath }));
   }
 
   /**
-   * Closes the cluster connection (Rbd) and the lvm2 driver (Lvm) this backend opened; injected drivers are left to their owners.
+   * Closes the cluster connection (rbd) and the lvm2 driver (lvm) this backend opened; injected drivers are left to their owners.
    *
    * @example
    * ```ts
@@ -264,6 +302,18 @@ export class Backend {
     }
   }
 
+  /**
+   * {@link Backend.close}, for `await using backend = new Backend(...)`.
+   *
+   * @example
+   * ```ts
+   * { await using backend = new Backend({ instancesPath }); } // closed here
+   * ```
+   */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
   #openLvmDriver(): LvmDriver {
     if (!this.#lvmDriver) {
       const { driver: _driver, ...options } = this.context.lvm ?? {};
@@ -273,7 +323,7 @@ export class Backend {
     return this.#lvmDriver;
   }
 
-  #openRbdDriver(): RbdBackendDriver {
+  #openRbdDriver(): RbdStoreDriver {
     if (!this.#rbdDriver) {
       const rbd = this.context.rbd ?? {};
       this.#rbdDriver = new RbdDriver({

@@ -1,17 +1,43 @@
-// The image backends: nova's imagebackend (Image, Flat, Qcow2, Rbd) and the Backend registry.
-export { Backend, type BackendOptions, type ImageClass } from './Backend.js';
-export { Image, type ImageInit } from './Image.js';
-export { Flat } from './Flat.js';
-export { Qcow2 } from './Qcow2.js';
-export { Lvm } from './Lvm.js';
-export { Rbd } from './Rbd.js';
+// The disk stores (raw/flat, qcow2, lvm, rbd), the provisioning policy, the disk handle and the Backend registry.
+export {
+  Backend,
+  type BackendOptions,
+  type DiskStoreClass,
+  type DiskStoreTypes,
+  type ImagesType,
+  type StoreOf,
+} from './Backend.js';
+export { Disk } from './Disk.js';
+export {
+  canClone,
+  canDirectSnapshot,
+  canImportFile,
+  canSnapshot,
+  type CachedBase,
+  type CloneCapable,
+  type CreateFromBase,
+  type CreateGenerated,
+  type CreateRequest,
+  type CreateResult,
+  type DirectSnapshotCapable,
+  type DiskStore,
+  type ExtractOptions,
+  type FileImportCapable,
+  type GrowOptions,
+  type RemoveOptions,
+  type SnapshotCapable,
+} from './DiskStore.js';
+export { FileStore } from './FileStore.js';
+export { FlatStore } from './FlatStore.js';
+export { Qcow2Store } from './Qcow2Store.js';
+export { LvmStore } from './LvmStore.js';
+export { RbdStore } from './RbdStore.js';
+export { provision } from './provision.js';
 export type {
-  BackendContext,
   CacheOptions,
   CloneFirstOptions,
-  CreateImageOptions,
+  DiskLocation,
   ImageCache,
-  ImageLocation,
   ImageService,
   ImageServiceImage,
   ImageTools,
@@ -19,8 +45,11 @@ export type {
   LibvirtInfoOptions,
   LvmBackendOptions,
   PreallocateImages,
-  PrepareTemplate,
+  ProvisionReport,
+  ProvisionTimings,
   QemuRunner,
-  RbdBackendDriver,
   RbdBackendOptions,
+  RbdStoreDriver,
+  StoreContext,
+  StoreConvertOptions,
 } from './types.js';

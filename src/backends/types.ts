@@ -1,11 +1,13 @@
 /**
- * What the image backends depend on, as interfaces: the real implementations
- * are the defaults, and unit tests inject fakes.
+ * What the disk stores and the provisioning policy depend on, as interfaces:
+ * the real implementations are the defaults, and tests inject fakes through
+ * {@link BackendOptions}.
  */
 import type { FetchFunction, FetchOnceOptions } from '../cache/BaseImageCache.js';
 import type { LockService } from '../cache/Locks.js';
 import type { CopyRawOptions, CopyRawResult } from '../blockdev/copy.js';
 import type { FallocateOptions } from '../blockdev/fallocate.js';
+import type { DiskInfo } from '../diskinfo/DiskInfo.js';
 import type { ImageInfo, InspectOptions } from '../image/inspect.js';
 import type { Qcow2OverlayOptions, Qcow2OverlayResult } from '../image/overlay.js';
 import type { DiskBus, DiskCacheMode, DiskDeviceType, DiskDiscardMode } from '../libvirt/LibvirtDiskConfig.js';
@@ -18,14 +20,24 @@ import type { LvmOptions } from '../lvm/options.js';
 export interface InstanceRef {
   /** The instance's UUID: names its folder `<instancesPath>/<uuid>`, and is the prefix of its rbd and LVM volume names (`<uuid>_<disk name>`). */
   uuid: string;
-  /** nova's instance name (`instance-0000002a`); informational only: the backends name files and volumes after {@link InstanceRef.uuid}. */
+  /** nova's instance name (`instance-0000002a`); informational only: the stores name files and volumes after {@link InstanceRef.uuid}. */
   name?: string;
 }
 
-/** The qemu-img operations the backends run ({@link QemuImg} implements them). */
+/**
+ * Options of a qemu-img conversion the stores run: {@link ConvertOptions}
+ * plus `trusted`, set only for a source this library made itself and has
+ * checked (the qemu-img runner refuses an unsafe source otherwise).
+ */
+export type StoreConvertOptions = ConvertOptions & {
+  /** The source is the library's own disk, already checked: qemu-img may follow its backing file. */
+  trusted?: boolean;
+};
+
+/** The qemu-img operations the stores run ({@link QemuImg} implements them). */
 export interface QemuRunner {
   /** `qemu-img convert` of a local image to `dst` (see {@link QemuImg.convert}). */
-  convert(src: string, dst: string, options: ConvertOptions): Promise<void>;
+  convert(src: string, dst: string, options: StoreConvertOptions): Promise<void>;
   /** `qemu-img convert` of an RBD image or snapshot to a local file (see {@link QemuImg.convertFromRbd}). */
   convertFromRbd(source: RbdSource, dst: string, options: ConvertFromRbdOptions): Promise<void>;
   /** `qemu-img resize` of `path` to `size` bytes (see {@link QemuImg.resize}). */
@@ -36,7 +48,7 @@ export interface QemuRunner {
 export interface ImageCache {
   /** `<instancesPath>/<imageCacheSubdirectoryName>`. */
   readonly baseDir: string;
-  /** The locks fetches run under; backends take the same lock while they read a base. */
+  /** The locks fetches run under; the policy takes the same lock while a disk is made from a base. */
   readonly locks: LockService;
   /** The path of base file `filename` in {@link ImageCache.baseDir} (which need not exist). */
   path(filename: string): string;
@@ -44,7 +56,7 @@ export interface ImageCache {
   fetchOnce(filename: string, fetch: FetchFunction, options?: FetchOnceOptions): Promise<string>;
 }
 
-/** Native file operations the backends use (defaults: the addon's). */
+/** Native file operations the stores use (defaults: the addon's). */
 export interface ImageTools {
   /** Reads an image header natively (default: the library's `inspect`). */
   inspect(path: string, options?: InspectOptions): Promise<ImageInfo>;
@@ -58,13 +70,15 @@ export interface ImageTools {
   isWritable(path: string): Promise<boolean>;
 }
 
-/** The part of {@link RbdDriver} the Rbd backend uses. */
-export type RbdBackendDriver = Pick<
+/**
+ * The part of {@link RbdDriver} the rbd store uses. `resize` never shrinks
+ * unless asked (`allowShrink`); the store never asks.
+ */
+export type RbdStoreDriver = Pick<
   RbdDriver,
   | 'pool'
   | 'exists'
   | 'size'
-  | 'resize'
   | 'importImage'
   | 'isCloneable'
   | 'clone'
@@ -77,15 +91,25 @@ export type RbdBackendDriver = Pick<
   | 'rollbackToSnap'
   | 'destroyVolume'
   | 'parseUrl'
->;
+> & {
+  /** Grows volume `name` to `size` bytes (the store only ever grows: it checks the size first). */
+  resize(name: string, size: number): Promise<void>;
+  /**
+   * Whether the connection authenticates with cephx (librados's
+   * `auth_client_required` is not just `none`): the disk XML then needs a
+   * libvirt secret. Optional only until the driver in this tree has it; a
+   * driver without it is taken to need no secret.
+   */
+  authRequired?(): Promise<boolean>;
+};
 
 /** An image-service record (Glance's image with `locations`). */
 export interface ImageServiceImage {
   /** The image's id in the image service (Glance image UUID). */
   id?: string;
-  /** Glance's `disk_format` (`raw`, `qcow2`, `iso`...); the Rbd backend clones only `raw` images. */
+  /** Glance's `disk_format` (`raw`, `qcow2`, `iso`...); the rbd store clones only `raw` (and `iso`) images. */
   disk_format?: string;
-  /** Where the image's data is stored (Glance `locations`, returned when asked with `includeLocations`); Rbd clones from an `rbd://fsid/pool/image/snap` one on the same cluster. */
+  /** Where the image's data is stored (Glance `locations`, returned when asked with `includeLocations`); rbd clones from an `rbd://fsid/pool/image/snap` one on the same cluster. */
   locations?: Array<{
     /** The location's URL, e.g. `rbd://<fsid>/<pool>/<image>/<snapshot>` for an image stored in Ceph. */
     url: string;
@@ -95,13 +119,13 @@ export interface ImageServiceImage {
   [key: string]: unknown;
 }
 
-/** The image service the Rbd backend asks for an image's locations (nova's `IMAGE_API`). */
+/** The image service the rbd store asks for an image's locations (nova's `IMAGE_API`). */
 export interface ImageService {
   /** Fetches image `imageId`'s record; `context` is passed through untouched (nova's request context), and `includeLocations: true` asks for its `locations`. */
   get(context: unknown, imageId: string, options: { includeLocations: boolean }): Promise<ImageServiceImage>;
 }
 
-/** Ceph settings of the Rbd backend (nova's `images_rbd_*`, `rbd_user`, `rbd_secret_uuid`). */
+/** Ceph settings of the rbd store (nova's `images_rbd_*`, `rbd_user`, `rbd_secret_uuid`). */
 export interface RbdBackendOptions {
   /** Pool of instance disks; default `rbd`. */
   pool?: string;
@@ -111,13 +135,13 @@ export interface RbdBackendOptions {
   user?: string;
   /** Keyring of that user, when ceph.conf does not name it (for the library's own connection and qemu-img). */
   keyring?: string;
-  /** The libvirt secret holding the user's key: the disk XML gets `<auth>` when set. */
+  /** The libvirt secret holding the user's key: the disk XML gets `<auth>` when set; required when the cluster uses cephx. */
   secretUuid?: string;
   /** An existing driver to use instead of opening a connection from the settings above. */
-  driver?: RbdBackendDriver;
+  driver?: RbdStoreDriver;
 }
 
-/** LVM settings (nova's `images_volume_group`, `sparse_logical_volumes`, `volume_clear*`) and the lvm2 runner, read by the Lvm image class. */
+/** LVM settings (nova's `images_volume_group`, `sparse_logical_volumes`, `volume_clear*`) and the lvm2 runner, read by the lvm store. */
 export interface LvmBackendOptions extends LvmOptions {
   /** An existing driver to use instead of `createLvmDriver(options)`. */
   driver?: LvmDriver;
@@ -126,15 +150,19 @@ export interface LvmBackendOptions extends LvmOptions {
 /** nova's `preallocate_images`. */
 export type PreallocateImages = 'none' | 'space';
 
-/** Everything an image needs from its {@link Backend}. */
-export interface BackendContext {
+/**
+ * Everything a store and the provisioning policy use, from one place: the
+ * {@link Backend} builds it once from its options (real implementations by
+ * default, injected fakes where given) and hands it to every store.
+ */
+export interface StoreContext {
   /** Absolute path of nova's `instances_path`, the folder of instance folders. */
   readonly instancesPath: string;
   /** The base-image cache (`<instancesPath>/_base` by default) bases are fetched into. */
   readonly cache: ImageCache;
-  /** The lock folder `<instancesPath>/locks`, shared with the cache. */
+  /** The lock folder `<instancesPath>/locks`, shared with the cache and disk.info. */
   readonly locks: LockService;
-  /** Runs qemu-img (convert, resize) for the backends. */
+  /** Runs qemu-img (convert, resize) for the stores. */
   readonly qemu: QemuRunner;
   /** Native file operations: inspect, raw copy, fallocate, qcow2 overlay, writability. */
   readonly tools: ImageTools;
@@ -142,24 +170,24 @@ export interface BackendContext {
   readonly preallocateImages: PreallocateImages;
   /** nova's `hw_disk_discard`. */
   readonly discardMode: DiskDiscardMode | undefined;
-  /** Ceph settings of the Rbd backend, as given in {@link BackendOptions.rbd}; undefined when not set. */
+  /** Ceph settings of the rbd store, as given in {@link BackendOptions.rbd}; undefined when not set. */
   readonly rbd: RbdBackendOptions | undefined;
-  /** The Rbd backend's driver, opened on first use. */
-  rbdDriver(): RbdBackendDriver;
-  /** LVM settings of the Lvm backend, as given in {@link BackendOptions.lvm}; undefined when not set. */
+  /** The rbd store's driver, opened on first use. */
+  rbdDriver(): RbdStoreDriver;
+  /** LVM settings of the lvm store, as given in {@link BackendOptions.lvm}; undefined when not set. */
   readonly lvm: LvmBackendOptions | undefined;
-  /** The Lvm backend's driver, made on first use. */
+  /** The lvm store's driver, made on first use. */
   lvmDriver(): LvmDriver;
-  /** Where the Rbd backend looks up image locations for clone and direct snapshot; undefined when not set. */
+  /** Where the rbd store looks up image locations for clone and direct snapshot; undefined when not set. */
   readonly imageService: ImageService | undefined;
+  /** The disk.info of an instance folder, locking with {@link StoreContext.locks}. */
+  diskInfo(instanceDir: string): DiskInfo;
 }
 
 /**
- * Where an image is: a disk of an instance, or a path libvirt knows it by.
- * Exported from the package as `DiskLocation` (the name `ImageLocation` there
- * is the RBD driver's image-service location).
+ * Where a disk is: a disk of an instance, or a path libvirt knows it by.
  */
-export type ImageLocation =
+export type DiskLocation =
   | {
       /** The instance the disk belongs to. */
       instance: InstanceRef;
@@ -167,13 +195,13 @@ export type ImageLocation =
       diskName: string;
     }
   | {
-      /** The disk's libvirt source: a file path, `/dev/<vg>/<lv>`, or `pool/name` (or `rbd:pool/name`) for rbd, as in {@link Backend.snapshot}. */
+      /** The disk's libvirt source: a file path, `/dev/<vg>/<lv>`, or `pool/name` (or `rbd:pool/name`) for rbd, as in {@link Backend.disk}. */
       path: string;
       /** The instance the disk belongs to, when known. */
       instance?: InstanceRef;
     };
 
-/** What {@link Image.cache} is asked to do. */
+/** What {@link Disk.cache} is asked to do. */
 export interface CacheOptions {
   /** Writes the base image (or, for a generated disk, the disk itself) to `request.target`. */
   fetch: FetchFunction;
@@ -188,10 +216,10 @@ export interface CacheOptions {
   /** Skip the base's safety check (nova's `safe=True`, for bases the host generated itself). */
   safe?: boolean;
   /**
-   * Try {@link Image.clone} before fetching (nova's `clone_fallback_to_fetch`,
-   * used for backends that support clone: Rbd). An image the image service
-   * stores in this Ceph cluster becomes a copy-on-write clone and nothing is
-   * downloaded; `IMAGE_UNACCEPTABLE` falls back to fetching the base, unless
+   * Try a clone before fetching (nova's `clone_fallback_to_fetch`, for
+   * stores that can clone: rbd). An image the image service stores in this
+   * Ceph cluster becomes a copy-on-write clone and nothing is downloaded;
+   * `IMAGE_UNACCEPTABLE` falls back to fetching the base, unless
    * `neverDownload` is set. Needs `imageId`.
    */
   clone?: CloneFirstOptions;
@@ -210,22 +238,45 @@ export interface CloneFirstOptions {
   neverDownload?: boolean;
 }
 
-/** Writes a template (the base, or a generated disk) to `target`. */
-export type PrepareTemplate = (target: string) => Promise<void>;
-
-/** What {@link Image.createImage} receives besides the template function. */
-export interface CreateImageOptions {
-  /** The image the base comes from; absent when the disk is generated by the template (ephemeral, swap). */
-  imageId?: string;
-  /** Ephemeral disks: the size asked for, in bytes (nova's `ephemeral_size`); the Lvm backend then writes the disk straight into a new volume. */
-  ephemeralSize?: number;
-  /** Skip the base's safety check (nova's `safe=True`, for bases the host generated itself). */
-  safe?: boolean;
-  /** Aborts the copy or import of the base into the disk. */
-  signal?: AbortSignal;
+/** How long each step of a {@link Disk.cache} took, milliseconds; a step not taken is absent. */
+export interface ProvisionTimings {
+  /** Waiting for and running the fetch of the base (0 when it was cached). */
+  fetch?: number;
+  /** The one inspection of the base (format, size, safety). */
+  inspect?: number;
+  /** The clone attempt (rbd). */
+  clone?: number;
+  /** Making the disk: copy, overlay, volume write or import, under the base's lock. */
+  create?: number;
+  /** Growing the disk to the size asked for. */
+  grow?: number;
+  /** Allocating the disk's blocks (`preallocateImages: 'space'`). */
+  preallocate?: number;
+  /** Recording the format in disk.info. */
+  diskInfo?: number;
+  /** The whole call. */
+  total: number;
 }
 
-/** The guest side of a disk, for {@link Image.libvirtInfo}. */
+/** What {@link Disk.cache} did, so callers need not inspect the disk again. */
+export interface ProvisionReport {
+  /** The disk was made by this call (false: it existed already). */
+  created: boolean;
+  /** The disk was made as a copy-on-write clone of the image service's own copy (rbd); nothing was fetched. */
+  cloned: boolean;
+  /** This call ran the fetch function (the base was not cached, or the disk was generated by it). */
+  fetched: boolean;
+  /** The disk's format (what disk.info records for file disks). */
+  format: string;
+  /** The disk's virtual size in bytes after this call. */
+  virtualSize: number;
+  /** The cached base file the disk was made from; undefined for a generated or cloned disk. */
+  base: string | undefined;
+  /** Where the time went. */
+  timings: ProvisionTimings;
+}
+
+/** The guest side of a disk, for {@link Disk.libvirtInfo}. */
 export interface LibvirtInfoOptions {
   /** The guest bus (`<target bus>`): `virtio`, `scsi`, `ide`, `sata`, `usb`... */
   diskBus: DiskBus;
@@ -244,6 +295,3 @@ export interface LibvirtInfoOptions {
   /** SCSI bus: the drive address unit. */
   diskUnit?: number;
 }
-
-
-

@@ -20,6 +20,8 @@ export interface LockContext {
 export interface SynchronizedOptions {
   /** Stops waiting for the lock (rejects with `ABORTED`); the held lock is not affected. */
   signal?: AbortSignal;
+  /** Take the lock shared (many holders at once: readers of a base); default exclusive, which excludes shared and exclusive holders. */
+  shared?: boolean;
 }
 
 /**

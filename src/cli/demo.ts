@@ -6,7 +6,7 @@
  */
 import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { performance } from 'node:perf_hooks';
 
 import { Backend } from '../backends/Backend.js';
@@ -43,7 +43,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   try {
     say('imagebackend demo: a compute agent provisioning instance disks');
     say(`  instances folder: ${instancesPath} (temporary)`);
-    say(`  backend: default → ${backend.backend().name} (useCowImages), qcow2 overlays on a raw base`);
+    say(`  backend: default → ${backend.storeClass().name} (useCowImages), qcow2 overlays on a raw base`);
     say(`  ${options.count} instances, root disk ${humanBytes(options.size)}, base image ${humanBytes(options.baseSize)} (generated with qemu-img, sparse)`);
     say();
 
@@ -66,6 +66,12 @@ export async function runDemo(options: DemoOptions): Promise<void> {
 
     const first = report.disks[0];
     if (!first) return;
+    const { timings, ...what } = first.report;
+    const ms = Object.fromEntries(Object.entries(timings).map(([step, t]) => [step, Math.round(t * 100) / 100]));
+    say(`What cache() reported for ${first.instance} (no second inspection needed):`);
+    say(`  ${JSON.stringify({ ...what, base: what.base === undefined ? undefined : relative(instancesPath, what.base) })}`);
+    say(`  timings (ms): ${JSON.stringify(ms)}`);
+    say();
     const diskInfo = await new DiskInfo(join(instancesPath, first.instance, 'disk.info')).read();
     say(`disk.info of ${first.instance} (the format recorded at creation, trusted afterwards):`);
     say(`  ${JSON.stringify(diskInfo)}`);
@@ -74,7 +80,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     const snapshot = join(instancesPath, 'snapshots', `${first.instance}.qcow2`);
     await mkdir(join(instancesPath, 'snapshots'), { recursive: true });
     const t0 = performance.now();
-    await first.image.snapshotExtract(snapshot, 'qcow2');
+    await first.disk.snapshotExtract(snapshot, 'qcow2');
     const snapMs = performance.now() - t0;
     const snapInfo = await inspect(snapshot);
     say('Snapshot (snapshotExtract: qemu-img convert, source format from disk.info):');
@@ -85,7 +91,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     );
     say();
 
-    const config = await first.image.libvirtInfo({
+    const config = await first.disk.libvirtInfo({
       diskBus: 'virtio',
       diskDev: 'vda',
       deviceType: 'disk',

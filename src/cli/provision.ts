@@ -4,16 +4,15 @@
  * by `imagebackend provision` and `imagebackend demo`.
  */
 import { randomUUID } from 'node:crypto';
-import { copyFile, open } from 'node:fs/promises';
+import { copyFile, open, stat } from 'node:fs/promises';
 import { relative } from 'node:path';
 import { performance } from 'node:perf_hooks';
 
-import type { Backend } from '../backends/Backend.js';
-import type { Image } from '../backends/Image.js';
-import type { Rbd } from '../backends/Rbd.js';
+import type { Backend, ImagesType } from '../backends/Backend.js';
+import type { Disk } from '../backends/Disk.js';
+import type { ProvisionReport as DiskProvisionReport } from '../backends/types.js';
 import { cacheFileName } from '../cache/cacheFileName.js';
 import type { FetchFunction } from '../cache/BaseImageCache.js';
-import { inspect } from '../image/inspect.js';
 import { runQemuImg } from '../qemu/run.js';
 import { humanBytes } from './format.js';
 import { ProgressBar } from './ProgressBar.js';
@@ -21,8 +20,8 @@ import { ProgressBar } from './ProgressBar.js';
 /** What to provision. */
 export interface ProvisionPlan {
   backend: Backend;
-  /** Image type for the disks (`qcow2`, `raw`, `rbd`...); default: the backend's. */
-  type?: string;
+  /** Images type for the disks (`qcow2`, `raw`, `rbd`...); default: the backend's. */
+  type?: ImagesType;
   count: number;
   /** Disk size in bytes; 0: the base's size. */
   size: number;
@@ -38,7 +37,9 @@ export interface ProvisionPlan {
 /** One provisioned disk. */
 export interface DiskReport {
   instance: string;
-  image: Image;
+  disk: Disk;
+  /** What `cache()` reported. */
+  report: DiskProvisionReport;
   ms: number;
   format: string;
   virtualSize: number;
@@ -125,24 +126,21 @@ export async function provisionDisks(plan: ProvisionPlan): Promise<ProvisionRepo
   const instances = Array.from({ length: plan.count }, () => randomUUID());
   const started = performance.now();
   const disks = await pool(instances, plan.concurrency, async (uuid) => {
-    const image = plan.backend.image({ uuid }, 'disk', plan.type);
+    const disk = plan.backend.image({ uuid }, 'disk', plan.type);
     const t0 = performance.now();
-    await image.cache({ fetch, filename, imageId, size: plan.size });
+    const report = await disk.cache({ fetch, filename, imageId, size: plan.size });
     const ms = performance.now() - t0;
     bar?.tick();
-    return { instance: uuid, image, ms };
+    return { instance: uuid, disk, report, ms };
   });
   const totalMs = performance.now() - started;
   bar?.done();
+  // What each disk is comes from cache()'s report; only the allocation of file disks is looked up.
   const described = await pool(disks, 8, async (d): Promise<DiskReport> => {
-    if (d.image.sourceType === 'network') {
-      const rbd = d.image as Rbd;
-      return { ...d, format: 'raw', virtualSize: await rbd.getDiskSize('') };
-    }
-    const info = await inspect(d.image.path);
-    const report: DiskReport = { ...d, format: info.format, virtualSize: info.virtualSize, actualSize: info.actualSize };
-    if (info.backingFile !== undefined) report.backingFile = info.backingFile;
-    return report;
+    const described: DiskReport = { ...d, format: d.report.format, virtualSize: d.report.virtualSize };
+    if (d.report.format === 'qcow2' && d.report.base !== undefined) described.backingFile = d.report.base;
+    if (d.disk.store.sourceType === 'file') described.actualSize = (await stat(d.disk.path)).blocks * 512;
+    return described;
   });
   return { imageId, base: plan.backend.context.cache.path(filename), fetches, fetchMs, disks: described, totalMs };
 }

@@ -4,8 +4,6 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 import { Backend } from '../backends/Backend.js';
-import type { Lvm } from '../backends/Lvm.js';
-import type { Rbd } from '../backends/Rbd.js';
 import { resolveLvmOptions, type LvmOptions } from '../lvm/options.js';
 import { RbdDriver } from '../rbd/RbdDriver.js';
 import { humanBytes } from './format.js';
@@ -84,7 +82,7 @@ export async function runProvision(options: ProvisionCommandOptions): Promise<vo
       ...(options.progress ? { progress: options.progress } : {}),
     });
     if (options.json) {
-      const disks = report.disks.map(({ image, ...d }) => ({ ...d, path: image.path }));
+      const disks = report.disks.map(({ disk, report: cached, ...d }) => ({ ...d, path: disk.path, created: cached.created, fetched: cached.fetched, timings: cached.timings }));
       options.out.write(`${JSON.stringify({ instancesPath, backend: options.backend, ...report, disks }, null, 2)}\n`);
     } else {
       options.out.write(
@@ -97,9 +95,9 @@ export async function runProvision(options: ProvisionCommandOptions): Promise<vo
     }
     if (options.cleanup) {
       for (const d of report.disks) {
-        if (driver) await driver.destroyVolume((d.image as Rbd).rbdName);
-        else if (options.backend === 'lvm') await (d.image as Lvm).delete();
-        else await rm(join(instancesPath, d.instance), { recursive: true, force: true });
+        // Every store removes its own disk: an rbd image, a wiped volume, a file and its disk.info entry.
+        await d.disk.remove();
+        if (d.disk.store.fileInInstancePath) await rm(join(instancesPath, d.instance), { recursive: true, force: true });
       }
     }
   } finally {

@@ -138,6 +138,31 @@ export class DiskInfo {
   }
 
   /**
+   * Forgets the format recorded for `diskPath` (the disk was removed, or its
+   * creation failed), so a new disk at the same path is not opened with the
+   * old disk's format. Nothing recorded is not an error.
+   *
+   * @example
+   * ```ts
+   * await info.removeFormat('/var/lib/nova/instances/uuid/disk');
+   * ```
+   */
+  async removeFormat(diskPath: string): Promise<void> {
+    checkDiskKey(diskPath);
+    if ((await this.readFormat(diskPath)) === undefined) return;
+    await this.#locks.synchronized(this.#lockName, async () => {
+      const entries = await this.#load();
+      if (!entries.delete(diskPath)) return;
+      try {
+        await this.#sweepTemporaries();
+        await writeFileAtomic(this.path, `${JSON.stringify(Object.fromEntries(entries))}\n`, 0o644);
+      } catch (error) {
+        throw this.#ioError('DISK_INFO_WRITE_FAILED', error);
+      }
+    });
+  }
+
+  /**
    * nova's `resolve_driver_format`: the recorded format of `diskPath`; when
    * there is none, `detect`'s answer, recorded for every later call (in any
    * process). When two callers race, both get the first recorded format.

@@ -70,7 +70,7 @@ export interface LibvirtDiskConfigOptions {
   driverFormat?: DiskFormat;
   /** `<driver cache=…>` (nova's `disk_cachemodes`); left out when absent. */
   driverCache?: DiskCacheMode;
-  /** `<driver io=…>`; left out when absent ({@link Image.libvirtInfo} sets `native` when preallocating and for non-sparse LVM volumes, as nova does, through {@link effectiveDriverIo}). `native` needs `driverCache` `none` or `directsync`. */
+  /** `<driver io=…>`; left out when absent ({@link Disk.libvirtInfo} sets `native` when preallocating and for non-sparse LVM volumes, as nova does, through {@link effectiveDriverIo}). `native` needs `driverCache` `none` or `directsync`. */
   driverIo?: DiskIoMode;
   /** `<driver discard=…>` (nova's `hw_disk_discard`); left out when absent. */
   driverDiscard?: DiskDiscardMode;
@@ -118,7 +118,7 @@ const DISCARD_MODES: readonly DiskDiscardMode[] = ['unmap', 'ignore'];
  * read-only IDE or SATA disk; a writable shareable disk that is not raw; a
  * serial on a floppy; the `xen` and `sd` buses with the qemu driver. Each
  * refusal is an `INVALID_ARGUMENT` error naming the conflict. This is what
- * `Image.libvirtInfo` returns (nova's `libvirt_info`).
+ * `Disk.libvirtInfo` returns (nova's `libvirt_info`).
  *
  * @example
  * ```ts

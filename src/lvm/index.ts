@@ -25,6 +25,8 @@ export {
   provisionGenerated,
   writeBase,
   type BaseImage,
+  type LvmBaseInfo,
+  type LvmQemuRunner,
   type ProvisionOptions,
   type ProvisionResult,
   type WriteBaseOptions,

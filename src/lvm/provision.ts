@@ -8,7 +8,7 @@
 import { blockDeviceSize, copyRawData } from '../blockdev/index.js';
 import { invalidArgument } from '../errors.js';
 import { verifyBaseSize } from '../verify.js';
-import { QemuImg } from '../qemu/QemuImg.js';
+import { QemuImg, type ConvertOptions } from '../qemu/QemuImg.js';
 import { growFilesystem, type GrowFilesystemResult } from './grow-filesystem.js';
 import type { ClearVolumeOptions, CreatedVolume, LvmDriver } from './LvmDriver.js';
 
@@ -18,12 +18,28 @@ export interface BaseImage {
   path: string;
   /** Its format as verified by the cache (`raw`, `qcow2`...); never probed here. */
   format: string;
+  /** Its virtual size in bytes when the caller already inspected it (then it is not looked up again). */
+  virtualSize?: number;
+}
+
+/** What the LVM data path reads from `qemu-img info`. */
+export interface LvmBaseInfo {
+  /** The image's virtual size in bytes. */
+  virtualSize: number;
+}
+
+/** The qemu-img calls the LVM data path makes ({@link QemuImg} has them). */
+export interface LvmQemuRunner {
+  /** `qemu-img convert` (a non-raw base onto the volume). */
+  convert(src: string, dst: string, options: ConvertOptions & { trusted?: boolean }): Promise<void>;
+  /** `qemu-img info` (a non-raw base's virtual size when not given). */
+  info?(path: string, options: { format: string }): Promise<LvmBaseInfo>;
 }
 
 /** Options of {@link writeBase}. */
 export interface WriteBaseOptions {
   /** The qemu-img runner for non-raw bases; default `new QemuImg()`. */
-  qemuImg?: QemuImg;
+  qemuImg?: LvmQemuRunner;
   /** (bytes done, total), increasing. */
   onProgress?: (done: number, total: number) => void;
   /** Aborts the copy or the qemu-img convert (rejects with `ABORTED`). */
@@ -65,9 +81,11 @@ export interface ProvisionResult {
  * const bytes = await baseImageSize({ path: '/var/lib/nova/instances/_base/abc', format: 'qcow2' });
  * ```
  */
-export async function baseImageSize(base: BaseImage, qemuImg?: QemuImg): Promise<number> {
+export async function baseImageSize(base: BaseImage, qemuImg?: LvmQemuRunner): Promise<number> {
+  if (base.virtualSize !== undefined) return base.virtualSize;
   if (base.format === 'raw') return blockDeviceSize(base.path);
-  return (await (qemuImg ?? new QemuImg()).info(base.path, { format: base.format })).virtualSize;
+  if (qemuImg?.info) return (await qemuImg.info(base.path, { format: base.format })).virtualSize;
+  return (await new QemuImg().info(base.path, { format: base.format })).virtualSize;
 }
 
 /**
@@ -91,6 +109,8 @@ export async function writeBase(base: BaseImage, target: string, options: WriteB
   await qemuImg.convert(base.path, target, {
     srcFormat: base.format,
     dstFormat: 'raw',
+    // The base passed the safety check before it was handed here.
+    trusted: true,
     signal,
     onProgress: onProgress ? (percent) => onProgress(Math.floor((total * percent) / 100), total) : undefined,
   });

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { Backend } from '../../src/backends/Backend.js';
-import { Rbd } from '../../src/backends/Rbd.js';
+import { canClone, canDirectSnapshot, canImportFile, canSnapshot } from '../../src/backends/DiskStore.js';
+import { RbdStore } from '../../src/backends/RbdStore.js';
 import type { ImageService, ImageServiceImage } from '../../src/backends/types.js';
 import { cacheFileName } from '../../src/cache/cacheFileName.js';
 import type { RbdCluster } from '../../src/rbd/RbdCluster.js';
@@ -25,7 +26,7 @@ describe('Rbd image backend against a real cluster (nova RbdTestCase)', () => {
   let driver: RbdDriver;
   let tmp: Awaited<ReturnType<typeof tempDir>>;
   let source: string;
-  let backend: Backend;
+  let backend: Backend<'rbd'>;
   const images = new Map<string, ImageServiceImage>();
   const imageService: ImageService = {
     get: async (_context, id) => {
@@ -84,42 +85,48 @@ describe('Rbd image backend against a real cluster (nova RbdTestCase)', () => {
   };
 
   it('test_image_path: rbd:pool/<uuid>_<disk>:id=user:conf=file, shared block storage', () => {
-    const disk = backend.image({ uuid: 'abc' }, 'disk') as Rbd;
-    expect(disk).toBeInstanceOf(Rbd);
-    expect(disk.rbdName).toBe('abc_disk');
+    const disk = backend.image({ uuid: 'abc' }, 'disk');
+    expect(disk.store).toBeInstanceOf(RbdStore);
+    expect(disk.store.rbdName).toBe('abc_disk');
+    expect([canClone, canSnapshot, canDirectSnapshot, canImportFile].map((has) => has(disk.store))).toEqual([true, true, true, true]);
     expect(disk.path).toBe(`rbd:${env.pools.vms}/abc_disk:id=${env.client.user}:conf=${env.conf}`);
     expect(disk.isSharedBlockStorage()).toBe(true);
   });
 
   it('test_cache / test_create_image_resize: base fetched once, imported, grown to the size; the disk size is the volume size', async () => {
     const uuid = uniqueName('inst');
-    const disk = backend.image({ uuid }, 'disk') as Rbd;
+    const disk = backend.image({ uuid }, 'disk');
     expect(await disk.exists()).toBe(false);
     const { fetch, calls } = fetchSource();
-    await disk.cache({ fetch, filename: cacheFileName('raw-image'), imageId: 'raw-image', size: 32 * MiB });
+    const report = await disk.cache({ fetch, filename: cacheFileName('raw-image'), imageId: 'raw-image', size: 32 * MiB });
+    expect(report).toMatchObject({ created: true, cloned: false, fetched: true, format: 'raw', virtualSize: 32 * MiB });
     expect(calls).toHaveLength(1);
     expect(await disk.exists()).toBe(true);
-    expect(await driver.size(disk.rbdName)).toBe(32 * MiB);
-    expect(await disk.getDiskSize('/does/not/exist')).toBe(32 * MiB);
+    expect(await driver.size(disk.store.rbdName)).toBe(32 * MiB);
+    expect(await disk.size()).toBe(32 * MiB);
     // test_cache_image_exists: nothing fetched or imported again.
     const again = fetchSource();
     await disk.cache({ fetch: again.fetch, filename: cacheFileName('raw-image'), imageId: 'raw-image', size: 32 * MiB });
     expect(again.calls).toEqual([]);
     // The volume's size is checked, not the local base's: 16 MiB asked of a 32 MiB volume.
     await expect(
-      disk.createImage(async () => {}, backend.context.cache.path(cacheFileName('raw-image')), 16 * MiB),
+      disk.cache({ fetch: again.fetch, filename: cacheFileName('raw-image'), imageId: 'raw-image', size: 16 * MiB }),
     ).rejects.toMatchObject({ code: 'FLAVOR_DISK_TOO_SMALL', baseSize: 32 * MiB, requestedSize: 16 * MiB });
-    await driver.destroyVolume(disk.rbdName);
+    // grow never shrinks (the volume keeps its 32 MiB).
+    expect(await disk.grow(16 * MiB)).toBe(false);
+    expect(await driver.size(disk.store.rbdName)).toBe(32 * MiB);
+    await driver.destroyVolume(disk.store.rbdName);
   });
 
   it('cache with clone (clone_fallback_to_fetch): a clone of the snapshot grown to the size; nothing fetched or cached', async () => {
-    const disk = backend.image({ uuid: uniqueName('inst') }, 'disk') as Rbd;
+    const disk = backend.image({ uuid: uniqueName('inst') }, 'disk');
     const { fetch, calls } = fetchSource();
     const filename = cacheFileName(uniqueName('clone-image'));
-    await disk.cache({ fetch, filename, imageId: 'raw-image', size: 48 * MiB, clone: { context: {} } });
+    const report = await disk.cache({ fetch, filename, imageId: 'raw-image', size: 48 * MiB, clone: { context: {} } });
+    expect(report).toMatchObject({ created: true, cloned: true, fetched: false, base: undefined, virtualSize: 48 * MiB });
     expect(calls).toEqual([]);
-    expect(await driver.parentInfo(disk.rbdName)).toMatchObject({ pool: env.pools.images, image: glanceImage, snapshot: 'snap' });
-    expect(await driver.size(disk.rbdName)).toBe(48 * MiB);
+    expect(await driver.parentInfo(disk.store.rbdName)).toMatchObject({ pool: env.pools.images, image: glanceImage, snapshot: 'snap' });
+    expect(await driver.size(disk.store.rbdName)).toBe(48 * MiB);
     await expect(readFile(backend.context.cache.path(filename))).rejects.toMatchObject({ code: 'ENOENT' });
     // Cached again: already there, nothing cloned or fetched.
     await disk.cache({ fetch, filename, imageId: 'raw-image', size: 48 * MiB, clone: { context: {} } });
@@ -129,11 +136,11 @@ describe('Rbd image backend against a real cluster (nova RbdTestCase)', () => {
       code: 'FLAVOR_DISK_TOO_SMALL',
       baseSize: 48 * MiB,
     });
-    await driver.destroyVolume(disk.rbdName);
+    await driver.destroyVolume(disk.store.rbdName);
   });
 
   it('cache with clone falls back to fetch + import when the image is not cloneable; neverDownload refuses instead', async () => {
-    const disk = backend.image({ uuid: uniqueName('inst') }, 'disk') as Rbd;
+    const disk = backend.image({ uuid: uniqueName('inst') }, 'disk');
     const refused = fetchSource();
     await expect(
       disk.cache({ fetch: refused.fetch, filename: cacheFileName('elsewhere'), imageId: 'elsewhere', size: 32 * MiB, clone: { neverDownload: true } }),
@@ -144,23 +151,23 @@ describe('Rbd image backend against a real cluster (nova RbdTestCase)', () => {
     const { fetch, calls } = fetchSource();
     await disk.cache({ fetch, filename: cacheFileName('elsewhere'), imageId: 'elsewhere', size: 32 * MiB, clone: { context: {} } });
     expect(calls).toHaveLength(1);
-    expect(await driver.size(disk.rbdName)).toBe(32 * MiB);
-    await expect(driver.parentInfo(disk.rbdName)).rejects.toMatchObject({ code: 'IMAGE_UNACCEPTABLE' });
-    await driver.destroyVolume(disk.rbdName);
+    expect(await driver.size(disk.store.rbdName)).toBe(32 * MiB);
+    await expect(driver.parentInfo(disk.store.rbdName)).rejects.toMatchObject({ code: 'IMAGE_UNACCEPTABLE' });
+    await driver.destroyVolume(disk.store.rbdName);
   });
 
   it('test_create_image_too_small: FLAVOR_DISK_TOO_SMALL against the imported volume', async () => {
-    const disk = backend.image({ uuid: uniqueName('inst') }, 'disk') as Rbd;
+    const disk = backend.image({ uuid: uniqueName('inst') }, 'disk');
     await expect(disk.cache({ ...fetchSource(), filename: cacheFileName('raw-image'), imageId: 'raw-image', size: MiB })).rejects.toMatchObject({
       code: 'FLAVOR_DISK_TOO_SMALL',
     });
-    await driver.destroyVolume(disk.rbdName);
+    await driver.destroyVolume(disk.store.rbdName);
   });
 
   it('test__remove_non_raw_cache_image: a qcow2 base is refused (IMAGE_UNACCEPTABLE), nothing imported', async () => {
     const q = join(tmp.dir, 'q.qcow2');
     await qemuImg('convert', '-f', 'raw', '-O', 'qcow2', source, q);
-    const disk = backend.image({ uuid: uniqueName('inst') }, 'disk') as Rbd;
+    const disk = backend.image({ uuid: uniqueName('inst') }, 'disk');
     const fetch = async ({ target }: { target: string }) => qemuImg('convert', '-f', 'qcow2', '-O', 'qcow2', q, target).then(() => undefined);
     await expect(disk.cache({ fetch, filename: cacheFileName('q-image'), imageId: 'q-image' })).rejects.toMatchObject({ code: 'IMAGE_UNACCEPTABLE' });
     expect(await disk.exists()).toBe(false);
@@ -168,25 +175,25 @@ describe('Rbd image backend against a real cluster (nova RbdTestCase)', () => {
     const raw = fetchSource();
     await disk.cache({ fetch: raw.fetch, filename: cacheFileName('q-image'), imageId: 'q-image' });
     expect(raw.calls).toHaveLength(1);
-    expect(await driver.size(disk.rbdName)).toBe(16 * MiB);
-    await driver.destroyVolume(disk.rbdName);
+    expect(await driver.size(disk.store.rbdName)).toBe(16 * MiB);
+    await driver.destroyVolume(disk.store.rbdName);
   });
 
   it('clone: the first cloneable location is cloned; flatten detaches it, and flattening a flat volume is a no-op', async () => {
-    const disk = backend.image({ uuid: uniqueName('inst') }, 'disk') as Rbd;
-    await disk.clone({}, 'raw-image');
-    expect(await driver.parentInfo(disk.rbdName)).toMatchObject({ pool: env.pools.images, image: glanceImage, snapshot: 'snap' });
-    await disk.flatten();
-    await expect(driver.parentInfo(disk.rbdName)).rejects.toMatchObject({ code: 'IMAGE_UNACCEPTABLE' });
-    await disk.flatten();
-    await driver.destroyVolume(disk.rbdName);
+    const disk = backend.image({ uuid: uniqueName('inst') }, 'disk');
+    await disk.store.clone({}, 'raw-image');
+    expect(await driver.parentInfo(disk.store.rbdName)).toMatchObject({ pool: env.pools.images, image: glanceImage, snapshot: 'snap' });
+    await disk.store.flatten();
+    await expect(driver.parentInfo(disk.store.rbdName)).rejects.toMatchObject({ code: 'IMAGE_UNACCEPTABLE' });
+    await disk.store.flatten();
+    await driver.destroyVolume(disk.store.rbdName);
   });
 
   it('clone refuses non-raw images and images with no accessible location (IMAGE_UNACCEPTABLE)', async () => {
     const disk = backend.image({ uuid: uniqueName('inst') }, 'disk');
-    await expect(disk.clone({}, 'qcow2-image')).rejects.toThrow(/not raw format/);
-    await expect(disk.clone({}, 'elsewhere')).rejects.toThrow(/no image locations are accessible/);
-    await expect(disk.clone({}, 'elsewhere')).rejects.toMatchObject({ code: 'IMAGE_UNACCEPTABLE' });
+    await expect(disk.store.clone({}, 'qcow2-image')).rejects.toThrow(/not raw format/);
+    await expect(disk.store.clone({}, 'elsewhere')).rejects.toThrow(/no image locations are accessible/);
+    await expect(disk.store.clone({}, 'elsewhere')).rejects.toMatchObject({ code: 'IMAGE_UNACCEPTABLE' });
     expect(await disk.exists()).toBe(false);
   });
 
@@ -211,37 +218,37 @@ describe('Rbd image backend against a real cluster (nova RbdTestCase)', () => {
   });
 
   it('snapshotExtract reads the volume through qemu-img rbd: and writes a local image', async () => {
-    const disk = backend.image({ uuid: uniqueName('inst') }, 'disk') as Rbd;
+    const disk = backend.image({ uuid: uniqueName('inst') }, 'disk');
     await disk.cache({ ...fetchSource(), filename: cacheFileName('raw-image'), imageId: 'raw-image', size: 24 * MiB });
-    const target = join(tmp.dir, `${disk.rbdName}.qcow2`);
+    const target = join(tmp.dir, `${disk.store.rbdName}.qcow2`);
     await disk.snapshotExtract(target, 'qcow2');
     const info = await qemuInfo(target);
     expect(info).toMatchObject({ format: 'qcow2', 'virtual-size': 24 * MiB });
-    const raw = join(tmp.dir, `${disk.rbdName}.raw`);
+    const raw = join(tmp.dir, `${disk.store.rbdName}.raw`);
     await disk.snapshotExtract(raw, 'raw');
     expect((await readFile(raw)).subarray(0, 16 * MiB).equals(await readFile(source))).toBe(true);
-    await driver.destroyVolume(disk.rbdName);
+    await driver.destroyVolume(disk.store.rbdName);
   });
 
   it('snapshots: createSnap, rollbackToSnap, removeSnap; importFile replaces a volume', async () => {
     const uuid = uniqueName('inst');
-    const disk = backend.image({ uuid }, 'disk') as Rbd;
+    const disk = backend.image({ uuid }, 'disk');
     await disk.cache({ ...fetchSource(), filename: cacheFileName('raw-image'), imageId: 'raw-image' });
-    await disk.createSnap('nova-resize');
-    await disk.resizeImage(48 * MiB);
-    await disk.rollbackToSnap('nova-resize');
-    expect(await driver.size(disk.rbdName)).toBe(16 * MiB);
-    expect(await disk.removeSnap('nova-resize')).toBe(true);
-    expect(await disk.removeSnap('nova-resize', { ignoreErrors: true })).toBe(false);
-    await expect(disk.rollbackToSnap('gone')).rejects.toMatchObject({ code: 'RBD_NOT_FOUND' });
+    await disk.store.createSnap('nova-resize');
+    expect(await disk.grow(48 * MiB)).toBe(true);
+    await disk.store.rollbackToSnap('nova-resize');
+    expect(await driver.size(disk.store.rbdName)).toBe(16 * MiB);
+    expect(await disk.store.removeSnap('nova-resize')).toBe(true);
+    expect(await disk.store.removeSnap('nova-resize', { ignoreErrors: true })).toBe(false);
+    await expect(disk.store.rollbackToSnap('gone')).rejects.toMatchObject({ code: 'RBD_NOT_FOUND' });
 
     const config = join(tmp.dir, 'disk.config');
     await sparseFile(config, 2 * MiB, [[0, 4096]]);
-    await disk.importFile({ uuid }, config, 'disk.config');
-    await disk.importFile({ uuid }, config, 'disk.config');
+    await disk.store.importFile({ uuid }, config, 'disk.config');
+    await disk.store.importFile({ uuid }, config, 'disk.config');
     expect(await driver.size(`${uuid}_disk.config`)).toBe(2 * MiB);
     await driver.destroyVolume(`${uuid}_disk.config`);
-    await driver.destroyVolume(disk.rbdName);
+    await driver.destroyVolume(disk.store.rbdName);
   });
 
   it('directSnapshot: clone of a snapshot flattened into the parent pool, protected snap, URL returned; cleanup removes it', async () => {
@@ -249,18 +256,18 @@ describe('Rbd image backend against a real cluster (nova RbdTestCase)', () => {
     const adminDriver = clientDriver(env, { user: env.admin.user, keyring: env.admin.keyring });
     const adminBackend = new Backend({ instancesPath: join(tmp.dir, 'instances'), imagesType: 'rbd', imageService, rbd: { driver: adminDriver } });
     try {
-      const disk = adminBackend.image({ uuid: uniqueName('inst') }, 'disk') as Rbd;
-      await disk.clone({}, 'raw-image');
+      const disk = adminBackend.image({ uuid: uniqueName('inst') }, 'disk');
+      await disk.store.clone({}, 'raw-image');
       const newImage = uniqueName('snapshot-image');
-      const url = await disk.directSnapshot({}, 'tmp-snap', 'raw', newImage, 'raw-image');
+      const url = await disk.store.directSnapshot({}, 'tmp-snap', 'raw', newImage, 'raw-image');
       expect(url).toBe(`rbd://${env.fsid}/${env.pools.images}/${newImage}/snap`);
       expect(await adminDriver.exists(newImage, env.pools.images, 'snap')).toBe(true);
       await expect(adminDriver.parentInfo(newImage, env.pools.images)).rejects.toMatchObject({ code: 'IMAGE_UNACCEPTABLE' });
       // The temporary snapshot of the instance disk is gone.
-      expect(await adminDriver.exists(disk.rbdName, env.pools.vms, 'tmp-snap')).toBe(false);
-      await disk.cleanupDirectSnapshot({ url }, { alsoDestroyVolume: true });
+      expect(await adminDriver.exists(disk.store.rbdName, env.pools.vms, 'tmp-snap')).toBe(false);
+      await disk.store.cleanupDirectSnapshot({ url }, { alsoDestroyVolume: true });
       expect(await adminDriver.exists(newImage, env.pools.images)).toBe(false);
-      await adminDriver.destroyVolume(disk.rbdName);
+      await adminDriver.destroyVolume(disk.store.rbdName);
     } finally {
       await adminDriver.close();
     }

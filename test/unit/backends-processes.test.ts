@@ -1,5 +1,5 @@
 // The backends across processes: compute agents sharing one instances folder.
-import { readFile, readdir, stat } from 'node:fs/promises';
+import { open, readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
@@ -9,7 +9,7 @@ import { cacheFileName } from '../../src/cache/cacheFileName.js';
 import { inspect } from '../../src/image/inspect.js';
 import { compileLibrary, startChild } from './helpers/compiled.js';
 import { qemuImg } from './image/qemu.js';
-import { tempDir } from './helpers/system.js';
+import { sameBytes, tempDir } from './helpers/system.js';
 
 const MiB = 2 ** 20;
 const PROCESSES = 8;
@@ -85,4 +85,52 @@ describe('image backends across processes', () => {
     expect((await inspect(disk.path)).backingFile).toBe(join(dir, '_base', cacheFileName('shared-image')));
     await qemuImg('check', '-f', 'qcow2', disk.path);
   });
+
+  it('a raw disk whose copy is killed (SIGKILL) mid-way is not accepted later: the next cache() makes it whole', async () => {
+    // A dense base (no holes to skip), large enough that the copy is still running when the child is killed.
+    const size = 256 * MiB;
+    const source = join(dir, 'dense.raw');
+    const fh = await open(source, 'w');
+    const chunk = Buffer.alloc(MiB);
+    for (let i = 0; i < size / MiB; i++) {
+      chunk.fill(i % 251 + 1);
+      chunk.writeUInt32LE(i, 0);
+      await fh.write(chunk, 0, MiB, i * MiB);
+    }
+    await fh.close();
+    const filename = cacheFileName('flat-image');
+    const backend = new Backend({ instancesPath: dir, imagesType: 'raw' });
+    // The base goes into the cache first (made by another instance's disk).
+    await backend.image({ uuid: 'first' }, 'disk').cache({
+      filename,
+      imageId: 'flat-image',
+      fetch: async ({ target }) => {
+        await qemuImg('convert', '-f', 'raw', '-O', 'raw', '-S', '0', source, target);
+      },
+    });
+    const base = join(dir, '_base', filename);
+
+    const child = startChild(dist, 'flat-copy.mjs', [dir, 'victim', filename], 120_000);
+    const line = await child.line((l) => l.startsWith('progress '));
+    child.kill('SIGKILL');
+    expect((await child.done).signal).toBe('SIGKILL');
+    const [, done, total, partial] = line.split(' ');
+    expect(Number(done)).toBeLessThan(Number(total));
+    // Killed mid-copy: the disk's name was never given to the partial copy.
+    const disk = join(dir, 'victim', 'disk');
+    await expect(stat(disk)).rejects.toMatchObject({ code: 'ENOENT' });
+    expect((await readdir(join(dir, 'victim'))).map((n) => join(dir, 'victim', n))).toEqual([partial]);
+
+    const report = await backend.image({ uuid: 'victim' }, 'disk').cache({
+      filename,
+      imageId: 'flat-image',
+      fetch: async () => {
+        throw new Error('the base is cached: no fetch');
+      },
+    });
+    expect(report).toMatchObject({ created: true, fetched: false, format: 'raw', virtualSize: size });
+    expect(sameBytes(base, disk)).toBe(true);
+    // The dead writer's temporary file was swept.
+    expect((await readdir(join(dir, 'victim'))).sort()).toEqual(['disk', 'disk.info']);
+  }, 180_000);
 });

@@ -39,6 +39,9 @@ describe('CLI demo and provision', () => {
     await runDemo({ count: 6, size: 64 * MiB, baseSize: 32 * MiB, keep: false, out: out.stream, progress: progress.stream });
     const text = out.text();
     expect(text).toContain('base image fetched 1 time(s)');
+    // cache()'s report, printed as it came: no second inspection behind it.
+    expect(text).toMatch(/What cache\(\) reported for [0-9a-f-]+[^\n]*\n {2}\{"created":true,"cloned":false,"fetched":(true|false),"format":"qcow2","virtualSize":67108864,"base":"_base\/[0-9a-f]+"\}/);
+    expect(text).toMatch(/timings \(ms\): \{[^}]*"create":[0-9.]+[^}]*"total":[0-9.]+\}/);
     expect(text.match(/ qcow2 {2,}64 MiB /g)).toHaveLength(6);
     expect(text).toMatch(/Snapshot[^\n]*\n[^\n]*\n {2}format qcow2, virtual 64 MiB[^\n]*backing file: none/);
     expect(progress.text()).toContain('6/6 disks');
@@ -71,5 +74,26 @@ describe('CLI demo and provision', () => {
     }
     expect((await readdir(dir)).filter((e) => e !== '_base' && e !== 'locks')).toHaveLength(4);
     expect(await readdir(join(dir, '_base'))).toHaveLength(1);
+  });
+
+  it('provision --cleanup removes every disk through the disk handle (no backend class needed)', async () => {
+    const out = collector();
+    await runProvision({
+      backend: 'raw',
+      count: 3,
+      size: 48 * MiB,
+      baseSize: 16 * MiB,
+      concurrency: 2,
+      instancesPath: dir,
+      cleanup: true,
+      keep: false,
+      json: true,
+      out: out.stream,
+    });
+    const report = JSON.parse(out.text()) as { disks: Array<{ path: string; created: boolean; fetched: boolean }> };
+    expect(report.disks).toHaveLength(3);
+    expect(report.disks.filter((d) => d.created)).toHaveLength(3);
+    expect(report.disks.filter((d) => d.fetched)).toHaveLength(1);
+    expect((await readdir(dir)).filter((e) => e !== '_base' && e !== 'locks')).toEqual([]);
   });
 });

@@ -419,10 +419,10 @@ describe('effectiveDriverIo (nova: io=native only where the cache mode allows it
     }
   });
 
-  it('Image.libvirtInfo applies it: a preallocated disk keeps io=native only with cache none or directsync', async () => {
+  it('Disk.libvirtInfo applies it: a preallocated disk keeps io=native only with cache none or directsync', async () => {
     const backend = new Backend({ instancesPath: '/nonexistent/instances', imagesType: 'flat', preallocateImages: 'space' });
     const disk = backend.image({ uuid: 'abc' }, 'disk');
-    expect(disk.driverIo).toBe('native');
+    expect(disk.store.driverIo).toBe('native');
     const io = async (cacheMode?: DiskCacheMode) =>
       (await disk.libvirtInfo({ diskBus: 'virtio', diskDev: 'vda', ...(cacheMode ? { cacheMode } : {}) })).driverIo;
     expect(await io('none')).toBe('native');

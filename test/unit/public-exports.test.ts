@@ -6,7 +6,7 @@ import { join } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
-import { Rbd as RbdBackendClass } from '../../src/backends/Rbd.js';
+import { RbdStore } from '../../src/backends/RbdStore.js';
 import * as pkg from '../../src/index.js';
 import * as nova from '../../src/nova.js';
 import { RbdDriver } from '../../src/rbd/RbdDriver.js';
@@ -75,12 +75,16 @@ describe('public exports', () => {
     expect(disk.toElement()).toBeInstanceOf(xml.XmlElement);
   });
 
-  it('no name means two things: Rbd is the backend class, the RBD handles are RbdCluster/RbdPool/RbdImage', () => {
-    expect(pkg.Rbd).toBe(RbdBackendClass);
-    for (const cls of [pkg.Flat, pkg.Qcow2, pkg.Lvm, pkg.Rbd]) expect(Object.getPrototypeOf(cls)).toBe(pkg.Image);
-    expect(new pkg.Backend({ instancesPath: '/nonexistent', imagesType: 'rbd' }).backend()).toBe(RbdBackendClass);
+  it('no name means two things: the rbd disk store is RbdStore, the RBD handles are RbdCluster/RbdPool/RbdImage', () => {
+    expect(pkg.RbdStore).toBe(RbdStore);
+    for (const cls of [pkg.FlatStore, pkg.Qcow2Store, pkg.LvmStore, pkg.RbdStore]) expect(typeof cls).toBe('function');
+    expect(Object.getPrototypeOf(pkg.FlatStore)).toBe(pkg.FileStore);
+    expect(Object.getPrototypeOf(pkg.Qcow2Store)).toBe(pkg.FileStore);
+    expect(new pkg.Backend({ instancesPath: '/nonexistent', imagesType: 'rbd' }).storeClass()).toBe(RbdStore);
+    expect(typeof pkg.Disk).toBe('function');
+    expect(typeof pkg.provision).toBe('function');
     expect(typeof pkg.RbdCluster.connect).toBe('function');
-    expect(pkg.RbdImage).not.toBe(pkg.Rbd);
+    expect(pkg).not.toHaveProperty('Rbd');
   });
 
   it('every error class the root exports is the same class errors.ts defines, each with its code', () => {

@@ -1,11 +1,13 @@
 // nova's FlatTestCase and the shared _ImageTestCase against real files and
 // real qemu-img, plus the format-change attack at the Image level.
-import { mkdir, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
 import { Backend } from '../../../src/backends/Backend.js';
-import { Flat } from '../../../src/backends/Flat.js';
+import type { Disk } from '../../../src/backends/Disk.js';
+import { canClone, canDirectSnapshot, canImportFile, canSnapshot } from '../../../src/backends/DiskStore.js';
+import { FlatStore } from '../../../src/backends/FlatStore.js';
 import { cacheFileName } from '../../../src/cache/cacheFileName.js';
 import { DiskInfo } from '../../../src/diskinfo/DiskInfo.js';
 import { FlavorDiskTooSmallError } from '../../../src/errors.js';
@@ -24,8 +26,8 @@ describe('Flat (nova FlatTestCase)', () => {
   let remove: () => Promise<void>;
   let instances: string;
   let source: string;
-  let backend: Backend;
-  let disk: Flat;
+  let backend: Backend<'raw'>;
+  let disk: Disk<FlatStore>;
   let diskPath: string;
   let base: string;
 
@@ -34,24 +36,25 @@ describe('Flat (nova FlatTestCase)', () => {
     instances = join(dir, 'instances');
     source = await rawImage(dir, 'source.raw', 16 * MiB);
     backend = new Backend({ instancesPath: instances, imagesType: 'raw' });
-    disk = backend.image({ uuid: UUID }, 'disk') as Flat;
+    disk = backend.image({ uuid: UUID }, 'disk');
     diskPath = join(instances, UUID, 'disk');
     base = join(instances, '_base', FILENAME);
   });
   afterEach(() => remove());
 
   it('is the class of raw and flat, a file in the instance folder', () => {
-    expect(disk).toBeInstanceOf(Flat);
-    expect(backend.image({ uuid: UUID }, 'disk', 'flat')).toBeInstanceOf(Flat);
+    expect(disk.store).toBeInstanceOf(FlatStore);
+    expect(backend.image({ uuid: UUID }, 'disk', 'flat').store).toBeInstanceOf(FlatStore);
     expect(disk.path).toBe(diskPath);
-    expect(disk.driverFormat).toBe('raw');
+    expect(disk.store.driverFormat).toBe('raw');
     expect(disk.isFileInInstancePath()).toBe(true);
   });
 
   it('test_cache / test_create_image: base fetched once into _base, copied, extended to the size', async () => {
     const { fetch, calls } = copyingFetch(source);
-    await disk.cache({ fetch, filename: FILENAME, imageId: IMAGE_ID, size: 64 * MiB });
+    const report = await disk.cache({ fetch, filename: FILENAME, imageId: IMAGE_ID, size: 64 * MiB });
     expect(calls).toHaveLength(1);
+    expect(report).toMatchObject({ created: true, cloned: false, fetched: true, format: 'raw', virtualSize: 64 * MiB, base });
     expect((await stat(base)).size).toBe(16 * MiB);
     const info = await qemuInfo(diskPath);
     expect(info.format).toBe('raw');
@@ -96,21 +99,30 @@ describe('Flat (nova FlatTestCase)', () => {
     const { fetch, calls } = generatingFetch(8 * MiB);
     const eph = backend.image({ uuid: UUID }, 'disk.eph0');
     await eph.cache({ fetch, filename: 'ephemeral_8_abcdef0', size: 8 * MiB, ephemeralSize: 8 * MiB });
-    expect(calls).toEqual([eph.path]);
+    // Written in the instance folder under a temporary name, then given the disk's name (crash-safe).
+    expect(calls).toHaveLength(1);
+    expect(dirname(calls[0] as string)).toBe(dirname(eph.path));
+    expect(await readdir(dirname(eph.path))).toEqual(['disk.eph0', 'disk.info'].sort());
     expect((await stat(eph.path)).size).toBe(8 * MiB);
     await expect(stat(join(instances, '_base', 'ephemeral_8_abcdef0'))).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
   it('test_cache_generating_resize (bug 1608934): a generated disk is never sized against a base that does not exist', async () => {
-    const eph = backend.image({ uuid: UUID }, 'disk.eph0');
     let sized = 0;
-    const original = eph.getDiskSize.bind(eph);
-    eph.getDiskSize = async (path) => {
-      sized++;
-      return original(path);
-    };
-    await eph.cache({ ...generatingFetch(8 * MiB), filename: 'ephemeral_8_abcdef0', size: 16 * MiB });
+    const counting = new Backend({
+      instancesPath: instances,
+      imagesType: 'raw',
+      tools: {
+        inspect: async (path, options) => {
+          sized++;
+          return inspect(path, options);
+        },
+      },
+    });
+    const eph = counting.image({ uuid: UUID }, 'disk.eph0');
+    const report = await eph.cache({ ...generatingFetch(8 * MiB), filename: 'ephemeral_8_abcdef0', size: 16 * MiB });
     expect(sized).toBe(0);
+    expect(report).toMatchObject({ created: true, fetched: true, base: undefined, format: 'raw', virtualSize: 8 * MiB });
     // nova resizes only from a base; the generated disk keeps the size the fetch gave it.
     expect((await stat(eph.path)).size).toBe(8 * MiB);
   });
@@ -118,10 +130,15 @@ describe('Flat (nova FlatTestCase)', () => {
   it('test_create_image_extend: an existing generated disk is grown when created again with a size', async () => {
     const eph = backend.image({ uuid: UUID }, 'disk.eph0');
     await eph.cache({ ...generatingFetch(8 * MiB), filename: 'ephemeral_8_abcdef0' });
-    await eph.createImage(async () => {
-      throw new Error('must not regenerate');
-    }, join(instances, '_base', 'ephemeral_8_abcdef0'), 24 * MiB);
+    const report = await eph.cache({
+      filename: 'ephemeral_8_abcdef0',
+      size: 24 * MiB,
+      fetch: async () => {
+        throw new Error('must not regenerate');
+      },
+    });
     expect((await stat(eph.path)).size).toBe(24 * MiB);
+    expect(report).toMatchObject({ created: false, fetched: false, virtualSize: 24 * MiB });
   });
 
   it('removes a half-generated disk when the generating fetch fails', async () => {
@@ -180,20 +197,16 @@ describe('Flat (nova FlatTestCase)', () => {
     await qemuImg('compare', '-f', 'raw', '-F', 'qcow2', diskPath, target);
   });
 
-  it('clone, flatten, snapshots: typed errors; removeSnap and cleanupDirectSnapshot are no-ops', async () => {
-    await expect(disk.clone({}, IMAGE_ID)).rejects.toMatchObject({ code: 'IMAGE_UNACCEPTABLE' });
-    await expect(disk.flatten()).rejects.toMatchObject({ code: 'NOT_SUPPORTED' });
-    await expect(disk.createSnap('s')).rejects.toMatchObject({ code: 'NOT_SUPPORTED' });
-    await expect(disk.rollbackToSnap('s')).rejects.toMatchObject({ code: 'NOT_SUPPORTED' });
-    await expect(disk.directSnapshot({}, 's', 'raw', 'new', IMAGE_ID)).rejects.toMatchObject({ code: 'NOT_SUPPORTED' });
-    await expect(disk.importFile({ uuid: UUID }, '/tmp/elsewhere', 'disk')).rejects.toMatchObject({ code: 'NOT_SUPPORTED' });
-    await expect(disk.importFile({ uuid: UUID }, diskPath, 'disk')).resolves.toBeUndefined();
-    await expect(disk.removeSnap('s')).resolves.toBe(false);
-    await expect(disk.cleanupDirectSnapshot({ url: 'rbd://x/y/z/w' })).resolves.toBeUndefined();
+  it('has no clone, snapshot, direct-snapshot or import capability (detected by type, no stubs)', () => {
+    expect(canClone(disk.store)).toBe(false);
+    expect(canSnapshot(disk.store)).toBe(false);
+    expect(canDirectSnapshot(disk.store)).toBe(false);
+    expect(canImportFile(disk.store)).toBe(false);
+    expect('clone' in disk.store || 'createSnap' in disk.store || 'directSnapshot' in disk.store).toBe(false);
   });
 });
 
-describe('the format-change attack at the Image level (nova bug 1221190)', () => {
+describe('the format-change attack at the disk level (nova bug 1221190)', () => {
   let dir: string;
   let remove: () => Promise<void>;
   let dist: string;
@@ -208,7 +221,7 @@ describe('the format-change attack at the Image level (nova bug 1221190)', () =>
     const source = await rawImage(dir, 'source.raw', 16 * MiB);
     const backend = new Backend({ instancesPath: instances, useCowImages: false });
     const disk = backend.image({ uuid: UUID }, 'disk');
-    expect(disk).toBeInstanceOf(Flat);
+    expect(disk.store).toBeInstanceOf(FlatStore);
     await disk.cache({ ...copyingFetch(source), filename: FILENAME, imageId: IMAGE_ID, size: 32 * MiB });
     expect(await disk.resolveDriverFormat()).toBe('raw');
 
@@ -222,7 +235,7 @@ describe('the format-change attack at the Image level (nova bug 1221190)', () =>
 
     // Same process, a fresh Image object for the same disk, and the path libvirt knows.
     expect(await backend.image({ uuid: UUID }, 'disk').resolveDriverFormat()).toBe('raw');
-    expect(await backend.snapshot(disk.path, 'raw').resolveDriverFormat()).toBe('raw');
+    expect(await backend.disk(disk.path, 'raw').resolveDriverFormat()).toBe('raw');
     const xml = (await backend.image({ uuid: UUID }, 'disk').libvirtInfo({ diskBus: 'virtio', diskDev: 'vda' })).toXml();
     expect(xml).toContain('type="raw"');
 

@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { Backend } from '../../../src/backends/Backend.js';
-import { Lvm } from '../../../src/backends/Lvm.js';
+import { canClone, canSnapshot } from '../../../src/backends/DiskStore.js';
+import { LvmStore } from '../../../src/backends/LvmStore.js';
 import { cacheFileName } from '../../../src/cache/cacheFileName.js';
 import { LvmNotFoundError } from '../../../src/errors.js';
 import type { CreatedVolume, LvmDriver } from '../../../src/lvm/LvmDriver.js';
@@ -48,6 +49,11 @@ class FileLvm implements Partial<LvmDriver> {
       for (const [k, v] of this.volumes) if (v === p) this.volumes.delete(k);
     }
   }
+  async getVolumeSize(path: string): Promise<number> {
+    const file = this.volumes.get(path);
+    if (!file) throw new LvmNotFoundError(`no volume ${path}`);
+    return (await stat(file)).size;
+  }
   async close(): Promise<void> {}
 }
 
@@ -55,7 +61,7 @@ describe('Lvm (nova LvmTestCase, fake lvm2)', () => {
   let dir: string;
   let remove: () => Promise<void>;
   let lvm: FileLvm;
-  let backend: Backend;
+  let backend: Backend<'lvm'>;
   let source: string;
 
   beforeEach(async () => {
@@ -67,12 +73,12 @@ describe('Lvm (nova LvmTestCase, fake lvm2)', () => {
   afterEach(() => remove());
 
   it('names volumes <uuid>_<disk> with _ doubled, under /dev/<vg>; a block device, not preallocated', () => {
-    const disk = backend.image({ uuid: UUID }, 'disk.local_1') as Lvm;
-    expect(disk).toBeInstanceOf(Lvm);
+    const disk = backend.image({ uuid: UUID }, 'disk.local_1');
+    expect(disk.store).toBeInstanceOf(LvmStore);
     expect(disk.path).toBe(`/dev/nova-vg/${UUID}_disk.local__1`);
-    expect(disk.sourceType).toBe('block');
-    expect(disk.preallocate).toBe(false);
-    expect((backend.snapshot('/dev/other-vg/x_disk') as Lvm).volumeGroup).toBe('other-vg');
+    expect(disk.store.sourceType).toBe('block');
+    expect(disk.store.preallocate).toBe(false);
+    expect(backend.disk('/dev/other-vg/x_disk').store.volumeGroup).toBe('other-vg');
   });
 
   it('needs a volume group: LVM_NOT_CONFIGURED', () => {
@@ -83,7 +89,8 @@ describe('Lvm (nova LvmTestCase, fake lvm2)', () => {
   it('test_create_image / test_cache: the base fetched once and written into a volume of the size; nothing redone', async () => {
     const disk = backend.image({ uuid: UUID }, 'disk');
     const { fetch, calls } = copyingFetch(source);
-    await disk.cache({ fetch, filename: cacheFileName('i'), imageId: 'i', size: 8 * MiB });
+    const report = await disk.cache({ fetch, filename: cacheFileName('i'), imageId: 'i', size: 8 * MiB });
+    expect(report).toMatchObject({ created: true, fetched: true, format: 'raw', virtualSize: 8 * MiB });
     expect(calls).toHaveLength(1);
     expect(lvm.created).toEqual([['nova-vg', `${UUID}_disk`, 8 * MiB, false]]);
     const volume = lvm.volumes.get(disk.path) as string;
@@ -134,8 +141,9 @@ describe('Lvm (nova LvmTestCase, fake lvm2)', () => {
     expect(xml).toContain('type="raw"');
     expect(validateDomain(domainWith(xml)).valid).toBe(true);
     expect(await disk.resolveDriverFormat()).toBe('raw');
-    await expect(disk.createSnap('s')).rejects.toMatchObject({ code: 'NOT_SUPPORTED' });
-    await expect(disk.clone({}, 'i')).rejects.toMatchObject({ code: 'IMAGE_UNACCEPTABLE' });
+    // No snapshots, no clone: capabilities by type, never stubs.
+    expect(canSnapshot(disk.store)).toBe(false);
+    expect(canClone(disk.store)).toBe(false);
   });
 
   it('io="native" unless sparse (nova: driver_io when not sparse_logical_volumes)', async () => {
@@ -148,20 +156,20 @@ describe('Lvm (nova LvmTestCase, fake lvm2)', () => {
     expect(validateDomain(domainWith(dense)).valid).toBe(true);
   });
 
-  it('delete(): wiped per volumeClear/volumeClearSizeMiB and removed; a missing volume is left alone', async () => {
+  it('remove(): wiped per volumeClear/volumeClearSizeMiB and removed; a missing volume is left alone', async () => {
     const shredding = new Backend({
       instancesPath: dir,
       imagesType: 'lvm',
       lvm: { volumeGroup: 'nova-vg', volumeClear: 'shred', volumeClearSizeMiB: 4, driver: lvm as unknown as LvmDriver },
     });
-    const disk = shredding.image({ uuid: UUID }, 'disk') as Lvm;
+    const disk = shredding.image({ uuid: UUID }, 'disk');
     await disk.cache({ ...copyingFetch(source), filename: cacheFileName('i'), imageId: 'i', size: 8 * MiB });
-    await disk.delete();
+    await disk.remove();
     expect(lvm.clears).toEqual([{ volumeClear: 'shred', volumeClearSizeMiB: 4 }]);
     expect(lvm.removed).toEqual([disk.path]);
     expect(await disk.exists()).toBe(false);
-    await disk.delete();
+    await disk.remove();
     expect(lvm.removed).toHaveLength(1);
-    expect((backend.image({ uuid: UUID }, 'disk') as Lvm).clear).toEqual({ volumeClear: 'zero', volumeClearSizeMiB: 0 });
+    expect(backend.image({ uuid: UUID }, 'disk').store.clear).toEqual({ volumeClear: 'zero', volumeClearSizeMiB: 0 });
   });
 });

@@ -3,7 +3,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 
 import type { DiskFormat } from '../diskinfo/formats.js';
 import type { DiskInfo } from '../diskinfo/DiskInfo.js';
-import { ImageBackendError, ImageUnsafeError, invalidArgument, ImageIoError } from '../errors.js';
+import { ImageIoError, ImageUnsafeError, invalidArgument } from '../errors.js';
 import { messageOf, systemErrorDetails } from '../fsutil/errno.js';
 import type { ImageInfo } from '../image/inspect.js';
 import type { DiskAuth, DiskIoMode, DiskSource } from '../libvirt/LibvirtDiskConfig.js';

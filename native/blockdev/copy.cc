@@ -28,8 +28,8 @@
 #include "blockdev/blockdev.h"
 #include "blockdev/worker.h"
 #include "blockdev/zeroer.h"
-#include "common/progress.h"
 #include "common/abort_handle.h"
+#include "common/progress.h"
 
 namespace ib::blockdev {
 
@@ -93,7 +93,8 @@ class CopyWorker : public BlockdevWorker {
   }
 
   bool Copy(const Target& src, Target& dst) {
-    if (src.dev == dst.dev && src.ino == dst.ino) return FailDst(-EINVAL, "copyRaw", "source and destination are the same");
+    if (src.dev == dst.dev && src.ino == dst.ino)
+      return FailDst(-EINVAL, "copyRaw", "source and destination are the same");
     if (src.block && dst.block && src.rdev == dst.rdev)
       return FailDst(-EINVAL, "copyRaw", "source and destination are the same device");
     if (!src.block && !dst.block && reflink_ != "never" && Reflink(src, dst)) return true;

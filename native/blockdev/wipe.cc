@@ -21,8 +21,8 @@
 #include "blockdev/blockdev.h"
 #include "blockdev/worker.h"
 #include "blockdev/zeroer.h"
-#include "common/progress.h"
 #include "common/abort_handle.h"
+#include "common/progress.h"
 
 namespace ib::blockdev {
 

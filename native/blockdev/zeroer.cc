@@ -29,8 +29,7 @@ IoError Zeroer::Fast(uint64_t offset, uint64_t length, bool* done) {
     }
     if (!Unsupported(errno)) return {-errno, "ioctl(BLKZEROOUT)"};
   } else {
-    int flags = FALLOC_FL_KEEP_SIZE |
-                (mode_ == FileMode::kPunchHole ? FALLOC_FL_PUNCH_HOLE : FALLOC_FL_ZERO_RANGE);
+    int flags = FALLOC_FL_KEEP_SIZE | (mode_ == FileMode::kPunchHole ? FALLOC_FL_PUNCH_HOLE : FALLOC_FL_ZERO_RANGE);
     if (fallocate(fd_, flags, static_cast<off_t>(offset), static_cast<off_t>(length)) == 0) {
       *done = true;
       return {};

@@ -199,9 +199,15 @@ void ParseVmdk(Reader& r, const Bytes& head, ImageInfo& info) {
   info.format = "vmdk";
   ParseDescriptor(r.UpTo(0, kMaxDescriptor), false, info);
   // The descriptor-file create types qemu's vmdk_open_desc_file accepts (and the raw-device ones).
-  static const char* const kTypes[] = {"monolithicFlat",     "vmfs",    "vmfsSparse",       "seSparse",
-                                       "twoGbMaxExtentSparse", "twoGbMaxExtentFlat", "vmfsRaw",
-                                       "vmfsRawDeviceMap",   "vmfsPassthroughRawDeviceMap"};
+  static const char* const kTypes[] = {"monolithicFlat",
+                                       "vmfs",
+                                       "vmfsSparse",
+                                       "seSparse",
+                                       "twoGbMaxExtentSparse",
+                                       "twoGbMaxExtentFlat",
+                                       "vmfsRaw",
+                                       "vmfsRawDeviceMap",
+                                       "vmfsPassthroughRawDeviceMap"};
   bool known = false;
   for (const char* t : kTypes) known = known || info.create_type == t;
   if (!known) Invalid("vmdk descriptor createType '" + info.create_type.substr(0, 32) + "' is not supported");

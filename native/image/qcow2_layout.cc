@@ -25,8 +25,9 @@ struct Feature {
   const char* name;
 };
 const Feature kFeatures[] = {
-    {0, 0, "dirty bit"}, {0, 1, "corrupt bit"}, {0, 2, "external data file"}, {0, 3, "compression type"},
-    {0, 4, "extended L2 entries"}, {1, 0, "lazy refcounts"}, {2, 0, "bitmaps"}, {2, 1, "raw external data"},
+    {0, 0, "dirty bit"},        {0, 1, "corrupt bit"},         {0, 2, "external data file"},
+    {0, 3, "compression type"}, {0, 4, "extended L2 entries"}, {1, 0, "lazy refcounts"},
+    {2, 0, "bitmaps"},          {2, 1, "raw external data"},
 };
 
 constexpr uint32_t kHeaderLength = 112;  // v3 header with the compression type byte, padded to 8

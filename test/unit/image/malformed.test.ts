@@ -67,7 +67,8 @@ beforeAll(async () => {
   await mk('vdi', '-f', 'vdi', 'FILE', String(M));
   samples.luks = join(dir, 'luks');
   await qemuImgRetrying('create', '--object', 'secret,id=s,data=x', '-q', '-f', 'luks', '-o', 'key-secret=s,iter-time=10', samples.luks, String(M));
-});
+  // A dozen qemu-img runs: slow under the sanitizer build's preload on a busy host.
+}, 120_000);
 afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });

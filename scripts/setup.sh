@@ -23,6 +23,10 @@ packages=(
   # scripts/lvm-vm-test.sh: Debian's kernel (fetched with apt-get download)
   # booted under qemu with a busybox initramfs, for the device-mapper path
   qemu-system-x86 busybox-static cpio
+  # nova itself (Debian's 26.2.2, Zed): the lock interoperability tests take
+  # nova.utils.synchronized locks against the library's, the nova parity test
+  # and the benchmark's nova rows run nova.virt.libvirt.imagebackend
+  python3-nova
 )
 
 missing=()

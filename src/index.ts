@@ -76,6 +76,7 @@ export {
   type LockService,
   type LocksOptions,
   type SynchronizedOptions,
+  type KeyedMutexRunOptions,
 } from './cache/index.js';
 export { DiskInfo, DISK_INFO_FILENAME, DISK_FORMATS, isDiskFormat, type DiskFormat, type DetectFormat, type DiskInfoOptions } from './diskinfo/index.js';
 export { verifyBaseSize, type VerifyBaseSizeDetails } from './verify.js';

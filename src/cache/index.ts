@@ -16,5 +16,5 @@ export {
   type RemoveUnusedOptions,
   type RemoveUnusedReport,
 } from './ImageCacheManager.js';
-export { KeyedMutex } from './KeyedMutex.js';
+export { KeyedMutex, type KeyedMutexRunOptions } from './KeyedMutex.js';
 export { Locks, type LockContext, type LockService, type LocksOptions, type SynchronizedOptions } from './Locks.js';

@@ -7,7 +7,7 @@
 // <date>.quick.json, which the README table ignores).
 //
 // A group is any bench/*.mjs whose default export is
-//   { name, order?, needs: ('ceph' | 'python' | 'loop')[], run(ctx) => rows }
+//   { name, order?, needs: ('ceph' | 'python' | 'nova' | 'loop')[], run(ctx) => rows }
 // with rows made by bench/lib/harness.mjs (measure + compareRow). Adding a
 // row is adding one such file. ctx holds:
 //   quick      boolean (--quick: fewer repetitions, 256 MiB instead of 1 GiB where slow)
@@ -17,6 +17,7 @@
 //              connections as client.admin and as the restricted compute user)   needs 'ceph'
 //   python()   the nova-style Python rbd harness (bench/python/nova_rbd.py)      needs 'python'
 //   loop       { device, backing } a 1 GiB loop device (root)                    needs 'loop'
+//   (needs 'nova': Debian's python3-nova, checked up front; see bench/lib/nova.mjs)
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -25,6 +26,7 @@ import { parseArgs } from 'node:util';
 import { ROOT, attachLoop, isRoot, machineInfo, scratchDir, startCeph } from './lib/env.mjs';
 import { GiB, MiB } from './lib/files.mjs';
 import { textTable } from './lib/format.mjs';
+import { novaMissing } from './lib/nova.mjs';
 import { NovaPython } from './lib/python.mjs';
 
 const BENCH = import.meta.dirname;
@@ -90,6 +92,11 @@ async function main() {
       'npm run bench needs root: the zeroing group attaches a loop device (losetup) and zeroes it.\n' +
         'Run it as root (sudo npm run bench), or leave that group out with: npm run bench -- --skip zero',
     );
+  }
+
+  if (needs.has('nova')) {
+    const missing = novaMissing();
+    if (missing) throw new Error(`${missing}; or leave the nova groups out with --skip`);
   }
 
   const lib = await loadLibrary();

@@ -101,6 +101,7 @@ const processMutex = new KeyedMutex();
 // fasteners (nova's lock) polls at 10 ms, growing to 100 ms.
 const FIRST_DELAY_MS = 10;
 const MAX_DELAY_MS = 100;
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** A held lock: the open lock file and the file it must stay. */
 interface Held {
@@ -202,10 +203,14 @@ export class Locks implements LockService {
     // One signal for "stop waiting": the caller's, or the time limit.
     const waiting = new AbortController();
     let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      waiting.abort();
-    }, this.timeoutMs);
+    // Beyond setTimeout's range (about 24.8 days) there is no time limit.
+    const timer =
+      this.timeoutMs <= MAX_TIMER_MS
+        ? setTimeout(() => {
+            timedOut = true;
+            waiting.abort();
+          }, this.timeoutMs)
+        : undefined;
     const onAbort = () => waiting.abort(options.signal?.reason);
     if (options.signal?.aborted) onAbort();
     options.signal?.addEventListener('abort', onAbort, { once: true });

@@ -272,6 +272,14 @@ describe('Locks', () => {
     }
   });
 
+  it('waits without a limit for a timeoutMs beyond the timer range (no overflow into an instant LOCK_TIMEOUT)', async () => {
+    const locks = new Locks({ lockPath: dir, timeoutMs: 2 ** 32 });
+    const holder = holdInOtherProcess(locks.lockFile('long'));
+    await holder.ready;
+    setTimeout(() => void holder.release(), 300);
+    await expect(locks.synchronized('long', async () => 'ran')).resolves.toBe('ran');
+  });
+
   it('does not let a child process spawned while holding keep the lock (close-on-exec)', async () => {
     const locks = new Locks({ lockPath: dir });
     const file = locks.lockFile('spawn');

@@ -1,13 +1,16 @@
 #!/usr/bin/env node
-// npm run bench [-- --quick] [--only a,b] [--skip a,b] [--notes "..."]
+// npm run bench [-- --quick] [--only a,b] [--skip a,b] [--record] [--notes "..."]
 //
 // Runs every benchmark group against the compiled library in dist/ (as a user
 // would import it), each against the real alternative in the same run, prints
 // one table and writes bench/results/<YYYY-MM-DD>.json (quick runs:
-// <date>.quick.json, which the README table ignores).
+// <date>.quick.json, which the README table ignores). A partial run
+// (--only/--skip) only prints, unless --record: then its rows replace those of
+// the same groups in the newest results file, written as today's file (to
+// re-record a few groups, e.g. the nova rows, without re-running the rest).
 //
 // A group is any bench/*.mjs whose default export is
-//   { name, order?, needs: ('ceph' | 'python' | 'loop')[], run(ctx) => rows }
+//   { name, order?, needs: ('ceph' | 'python' | 'nova' | 'loop')[], run(ctx) => rows }
 // with rows made by bench/lib/harness.mjs (measure + compareRow). Adding a
 // row is adding one such file. ctx holds:
 //   quick      boolean (--quick: fewer repetitions, 256 MiB instead of 1 GiB where slow)
@@ -17,7 +20,8 @@
 //              connections as client.admin and as the restricted compute user)   needs 'ceph'
 //   python()   the nova-style Python rbd harness (bench/python/nova_rbd.py)      needs 'python'
 //   loop       { device, backing } a 1 GiB loop device (root)                    needs 'loop'
-import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+//   (needs 'nova': Debian's python3-nova, checked up front; see bench/lib/nova.mjs)
+import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -25,6 +29,7 @@ import { parseArgs } from 'node:util';
 import { ROOT, attachLoop, isRoot, machineInfo, scratchDir, startCeph } from './lib/env.mjs';
 import { GiB, MiB } from './lib/files.mjs';
 import { textTable } from './lib/format.mjs';
+import { novaMissing } from './lib/nova.mjs';
 import { NovaPython } from './lib/python.mjs';
 
 const BENCH = import.meta.dirname;
@@ -36,6 +41,7 @@ const { values: args } = parseArgs({
     only: { type: 'string' },
     skip: { type: 'string' },
     notes: { type: 'string', multiple: true, default: [] },
+    record: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -72,7 +78,7 @@ const load = () => os.loadavg().map((x) => Math.round(x * 100) / 100);
 async function main() {
   if (args.help) {
     process.stdout.write(
-      'usage: npm run bench -- [--quick] [--only g1,g2] [--skip g1,g2] [--notes TEXT]...\n' +
+      'usage: npm run bench -- [--quick] [--only g1,g2] [--skip g1,g2] [--record] [--notes TEXT]...\n' +
         `groups: ${(await loadGroups()).map((g) => g.name).join(', ')}\n`,
     );
     return 0;
@@ -90,6 +96,11 @@ async function main() {
       'npm run bench needs root: the zeroing group attaches a loop device (losetup) and zeroes it.\n' +
         'Run it as root (sudo npm run bench), or leave that group out with: npm run bench -- --skip zero',
     );
+  }
+
+  if (needs.has('nova')) {
+    const missing = novaMissing();
+    if (missing) throw new Error(`${missing}; or leave the nova groups out with --skip`);
   }
 
   const lib = await loadLibrary();
@@ -177,15 +188,21 @@ async function main() {
     const dir = join(BENCH, 'results');
     await mkdir(dir, { recursive: true });
     const file = join(dir, `${today()}${args.quick ? '.quick' : ''}.json`);
-    if (only || skip.length) log('partial run (--only/--skip): results are printed, not written');
-    else await writeFile(file, `${JSON.stringify(report, null, 2)}\n`);
+    const partial = Boolean(only || skip.length);
+    if (partial && args.record) {
+      await writeFile(file, `${JSON.stringify(await mergeInto(dir, report, args.quick), null, 2)}\n`);
+    } else if (partial) {
+      log('partial run (--only/--skip): results are printed, not written (add --record to merge them into the newest results)');
+    } else {
+      await writeFile(file, `${JSON.stringify(report, null, 2)}\n`);
+    }
 
     process.stdout.write(`\n${textTable(results)}\n\n`);
     process.stdout.write(
       `${machine.cpus} × ${machine.cpuModel}, node ${machine.node}, ${machine.ceph}, ${machine.qemuImg}; ` +
         `load average ${loadStart.join(' ')} → ${report.loadavg.end.join(' ')}\n`,
     );
-    if (!only && !skip.length) process.stdout.write(`results: ${file}\n`);
+    if ((!only && !skip.length) || args.record) process.stdout.write(`results: ${file}\n`);
     if (failed.length) {
       log(`failed groups: ${failed.map((g) => g.name).join(', ')}`);
       return 1;
@@ -194,6 +211,41 @@ async function main() {
   } finally {
     await cleanup();
   }
+}
+
+/**
+ * A partial run's report merged into the newest results file of the same kind
+ * (quick or full): the groups it ran replace theirs (rows and group log), the
+ * rest is kept as recorded; `partOf` names the file it was merged into.
+ */
+async function mergeInto(dir, report, quick) {
+  const pattern = quick ? /^\d{4}-\d{2}-\d{2}\.quick\.json$/ : /^\d{4}-\d{2}-\d{2}\.json$/;
+  const newest = (await readdir(dir)).filter((f) => pattern.test(f)).sort().at(-1);
+  if (!newest) return report;
+  const previous = JSON.parse(await readFile(join(dir, newest), 'utf8'));
+  const ran = new Set(report.groups.filter((g) => !g.error).map((g) => g.name));
+  const rowsRan = new Set(report.rows.map((r) => r.group));
+  return {
+    ...previous,
+    notes: [...(previous.notes ?? []), `${report.date}: re-recorded ${[...ran].join(', ')} (load average ${report.loadavg.start.join(' ')} → ${report.loadavg.end.join(' ')})`, ...report.notes],
+    groups: [...previous.groups.filter((g) => !ran.has(g.name)), ...report.groups],
+    rows: mergeRows(previous.rows, report.rows, rowsRan),
+    mergedFrom: [...(previous.mergedFrom ?? [newest]), report.date],
+  };
+}
+
+// The new rows take the place of the old rows of their group (the table keeps its order).
+function mergeRows(previous, fresh, groups) {
+  const out = [];
+  const placed = new Set();
+  for (const r of previous) {
+    if (!groups.has(r.group)) out.push(r);
+    else if (!placed.has(r.group)) {
+      placed.add(r.group);
+      out.push(...fresh.filter((f) => f.group === r.group));
+    }
+  }
+  return [...out, ...fresh.filter((f) => !placed.has(f.group))];
 }
 
 main().then(

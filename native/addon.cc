@@ -4,9 +4,10 @@
 #include <napi.h>
 
 #include "blockdev/blockdev.h"
+#include "common/abort_handle.h"
+#include "fsutil/lock.h"
 #include "image/image.h"
 #include "lvm/lvm.h"
-#include "common/abort_handle.h"
 #include "rbd/cluster.h"
 #include "rbd/image_worker.h"
 
@@ -20,6 +21,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   ib::InitBlockdev(env, exports);
   ib::InitImage(env, exports);
   ib::InitLvm(env, exports);
+  ib::InitFileLock(env, exports);
   return exports;
 }
 

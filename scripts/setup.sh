@@ -33,6 +33,10 @@ packages=(
   # the inspector's hybrid-ISO test (test/unit/image/formats.test.ts): a
   # bootable ISO 9660 + GPT/MBR like distribution installers
   xorriso
+  # nova itself (Debian's 26.2.2, Zed): the lock interoperability tests take
+  # nova.utils.synchronized locks against the library's, the nova parity test
+  # and the benchmark's nova rows run nova.virt.libvirt.imagebackend
+  python3-nova
 )
 
 missing=()

@@ -150,6 +150,7 @@ export {
   type LockService,
   type LocksOptions,
   type SynchronizedOptions,
+  type KeyedMutexRunOptions,
 } from './cache/index.js';
 export {
   DiskInfo,

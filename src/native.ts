@@ -235,7 +235,18 @@ export interface NativeLvm {
   lvm2Run(cmdline: string): Promise<NativeLvmResult>;
 }
 
-export type NativeAddon = NativeRbd & NativeBlockdev & NativeImage & NativeLvm;
+/** Whole-file fcntl locks that interoperate with nova's (see native/fsutil/lock.cc). */
+export interface NativeFileLock {
+  /**
+   * Opens (creating) `path` and tries once, without waiting, to take an OFD
+   * lock over the whole file: F_RDLCK when `shared`, else F_WRLCK. Resolves
+   * the descriptor (close it to release the lock) or -1 when another holder
+   * conflicts.
+   */
+  fileLockTry(path: string, shared: boolean): Promise<number>;
+}
+
+export type NativeAddon = NativeRbd & NativeBlockdev & NativeImage & NativeLvm & NativeFileLock;
 
 /** The package root: `src/..` when run from sources, `dist/..` when installed. */
 export const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..');

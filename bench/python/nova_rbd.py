@@ -22,26 +22,10 @@ ThreadPoolExecutor of the same size with the whole per-call sequence, connect
 included, inside each thread. That is generous to nova: there, connect and
 open_ioctx are not proxied and block the eventlet hub.
 
-Provisioning (provision_many): what nova runs per instance disk when the
-image service has a cloneable rbd:// location (nova/virt/libvirt/driver.py
-_create_and_inject_local_root + _try_fetch_image_cache with
-clone_fallback_to_fetch; imagebackend.py Image.cache and Rbd.create_image;
-nova/storage/rbd_utils.py). Every driver call opens its own connection:
-  backend.exists()                        (driver: created_disks)
-  Image.cache: self.exists()
-  Rbd.create_image: self.exists(); _remove_non_raw_cache_image (no local
-    base: nothing); prepare_template -> fetch_func_sync under the external
-    lock named after the base file (oslo lockutils: a thread lock plus a
-    lockf file lock) -> base not on disk -> clone_fallback_to_fetch ->
-    Rbd.clone: IMAGE_API.get (an HTTP call to Glance: NOT mirrored, the
-    metadata is given; generous to nova), is_cloneable -> get_fsid()
-    (connection), exists(image, pool, snapshot) (connection); driver.clone
-    (two connections)
-  self.exists(); verify_base_size -> get_disk_size -> size(); size() again,
-    then resize() to the flavor size.
-That is ten connections per disk. Builds run one at a time (workers=1) or as
-nova-compute runs them, up to max_concurrent_builds (default 10) at once in
-threads (here real threads; nova's greenthreads hand the rbd calls to tpool).
+Provisioning is not here: the provisioning rows run nova itself
+(bench/nova/provision.py). These single-operation rows keep the bindings
+because they time one RBDDriver call's librbd work, which nova's code runs
+the same way (a new connection per call).
 
 Ops beyond nova (clearly named): size_persistent and clone_persistent keep
 one connection and ioctx per pool open for the life of the process, to show
@@ -60,8 +44,6 @@ from urllib.parse import unquote
 
 import rados
 import rbd
-
-from nova_lock import external_lock
 
 
 class NovaRBDDriver:
@@ -198,42 +180,6 @@ class NovaRBDDriver:
         self._persistent.clear()
 
 
-def provision_rbd_disk(driver, cmd, name):
-    """One instance's root disk, as nova's libvirt driver and Rbd backend make it."""
-    pool, size, base = cmd['pool'], cmd['size'], cmd['base']
-    image_meta = cmd['image_meta']
-    driver.exists(pool, name)  # driver: created_disks = not backend.exists()
-    if not driver.exists(pool, name) or not os.path.exists(base):  # Image.cache
-        if not driver.exists(pool, name):  # Rbd.create_image
-            # _remove_non_raw_cache_image: the base is not on disk, nothing to do.
-            with external_lock(cmd['lock_path'], os.path.basename(base)):  # fetch_func_sync
-                if not os.path.exists(base):
-                    # clone_fallback_to_fetch -> Rbd.clone (IMAGE_API.get not mirrored)
-                    if image_meta.get('disk_format') not in ('raw', 'iso'):
-                        raise RuntimeError('Image is not raw format')
-                    for location in image_meta['locations']:
-                        if driver.is_cloneable(location['url'], image_meta):
-                            driver.clone_url(location['url'], pool, name)
-                            break
-                    else:
-                        raise RuntimeError('No image locations are accessible')
-        if not driver.exists(pool, name):
-            raise RuntimeError('the clone did not happen; this harness does not import')
-        if size and size < driver.size(pool, name):  # verify_base_size
-            raise RuntimeError('flavor disk smaller than the image')
-        if size and size > driver.size(pool, name):
-            driver.resize(pool, name, size)
-
-
-def provision_many(driver, cmd):
-    def one(name):
-        provision_rbd_disk(driver, cmd, name)
-
-    with ThreadPoolExecutor(max_workers=cmd.get('workers', 1)) as pool:
-        list(pool.map(one, cmd['names']))  # re-raises the first failure
-    return len(cmd['names'])
-
-
 def timed(fn, *args):
     t0 = time.perf_counter()
     result = fn(*args)
@@ -262,8 +208,6 @@ def handle(driver, cmd):
                 list(pool.map(one, cmd['names']))
 
         ms, result = timed(all_of_them)
-    elif op == 'provision_many':
-        ms, result = timed(provision_many, driver, cmd)
     elif op == 'ping':
         ms, result = 0.0, 'pong'
     else:

@@ -1,17 +1,26 @@
-import { mkdir } from 'node:fs/promises';
+import { close, fstat } from 'node:fs';
+import { mkdir, rmdir, stat, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import lockfile from 'proper-lockfile';
-import { AbortError, ImageBackendError, LockCompromisedError, LockError, LockTimeoutError, invalidArgument } from '../errors.js';
+import { promisify } from 'node:util';
+import { AbortError, LockCompromisedError, LockError, LockTimeoutError, invalidArgument } from '../errors.js';
 import { checkFileName } from '../names.js';
-import { messageOf, systemErrorDetails } from '../fsutil/errno.js';
+import { errnoName, messageOf, systemErrorDetails } from '../fsutil/errno.js';
+import { native } from '../native.js';
 import { KeyedMutex } from './KeyedMutex.js';
+
+const closeFd = promisify(close);
+const fstatFd = promisify(fstat);
 
 /** What a locked function receives. */
 export interface LockContext {
   /**
-   * Fires when the lock is lost while held (another process judged it stale and
-   * took it over). Long work should stop and must not publish its result.
+   * Fires when the lock is lost while held: its lock file was removed or
+   * replaced at its path (by hand, or by a cleaner such as oslo's
+   * `remove_external_lock_file`), so another process can now take "the same"
+   * lock on a new file. Long work should stop and must not publish its result.
+   * A held fcntl lock itself cannot be taken over: it goes only when its
+   * holder closes it or dies.
    */
   signal: AbortSignal;
 }
@@ -20,7 +29,12 @@ export interface LockContext {
 export interface SynchronizedOptions {
   /** Stops waiting for the lock (rejects with `ABORTED`); the held lock is not affected. */
   signal?: AbortSignal;
-  /** Take the lock shared (many holders at once: readers of a base); default exclusive, which excludes shared and exclusive holders. */
+  /**
+   * Hold the lock shared (a reader: many shared holders at once, in this and
+   * other processes) instead of exclusive (the default: no other holder of
+   * either kind). nova only ever takes the exclusive lock, so a nova process
+   * excludes shared holders and is excluded by them. Default false.
+   */
   shared?: boolean;
 }
 
@@ -38,6 +52,7 @@ export interface LockService {
    * @example
    * ```ts
    * await locks.synchronized('base-image-hash', async ({ signal }) => fetchBase(signal));
+   * await locks.synchronized('base-image-hash', async () => makeOverlay(), { shared: true });
    * ```
    */
   synchronized<T>(name: string, fn: (context: LockContext) => Promise<T>, options?: SynchronizedOptions): Promise<T>;
@@ -47,51 +62,88 @@ export interface LockService {
 export interface LocksOptions {
   /** The lock folder, nova's `<instances_path>/locks`; created on demand. */
   lockPath: string;
-  /** Prefix of each lock's name in the folder (nova: `nova-`). */
+  /** Prefix of each lock file's name in the folder (nova: `nova-`). */
   prefix?: string;
   /**
-   * A lock whose holder stopped refreshing it for this long is taken over:
-   * the holder was killed. At least 2000 ms (proper-lockfile's floor). Default 20 s.
+   * Earlier versions of this library (0.1) locked with a directory of the lock's
+   * name (proper-lockfile), refreshed by its holder. Such a directory is
+   * treated as held while it was refreshed within this many milliseconds, and
+   * removed (migrated to a lock file) once older. At least 2000. Default 20 s,
+   * what those versions used.
    */
   staleMs?: number;
-  /** How often a holder refreshes its lock; at most `staleMs / 2`. Default 5 s. */
+  /**
+   * How often a holder checks that its lock file is still the one at its path
+   * (see {@link LockContext.signal}). At least 100. Default 5 s.
+   */
   updateMs?: number;
   /** How long to wait for a busy lock before `LOCK_TIMEOUT`. Default 1 hour (a large image download). */
   timeoutMs?: number;
+  /**
+   * Remove the lock file when an exclusive holder releases it. Only for lock
+   * folders that no process other than this library's (of this version or
+   * later) ever locks: a nova process waiting on a removed file would take a
+   * lock that excludes nobody. Every holder of this library checks, after
+   * locking, that the file it locked is still at its path. Default false
+   * (nova leaves its lock files too).
+   */
+  removeOnRelease?: boolean;
 }
 
 
 // One in-process queue per lock file for the whole process, so two Locks
-// objects on the same folder still exclude each other here.
+// objects on the same folder queue callers fairly here instead of each
+// polling the file lock. It is not needed for exclusion (OFD locks of one
+// process exclude each other) but it makes waiters in one process first come
+// first served, and lets shared callers in one process run together.
 const processMutex = new KeyedMutex();
 
+// fasteners (nova's lock) polls at 10 ms, growing to 100 ms.
+const FIRST_DELAY_MS = 10;
+const MAX_DELAY_MS = 100;
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** A held lock: the open lock file and the file it must stay. */
+interface Held {
+  fd: number;
+  dev: bigint;
+  ino: bigint;
+}
+
 /**
- * Named locks: an in-process mutex plus a lock directory
- * `<lockPath>/<prefix><name>` made with proper-lockfile (mkdir is atomic, also
- * on NFS). The holder refreshes the directory's mtime; a lock left by a killed
- * process goes stale after `staleMs` and the next caller takes it over. The
- * lock directory is removed on release and, through signal handlers, on
- * ordinary exit.
+ * Named locks that interoperate with nova's (oslo.concurrency): a whole-file
+ * fcntl lock on `<lockPath>/<prefix><name>`, the file nova locks with
+ * `fcntl.lockf` for `utils.synchronized(name, external=True)`, so a nova
+ * process and this library exclude each other on one host and, through NFS
+ * byte-range locking, across hosts sharing the folder. The lock is an
+ * open-file-description (OFD) lock, taken without blocking and polled with
+ * backoff like nova's (abortable, no thread parked); exclusive by default,
+ * shared (`F_RDLCK`) on request. The kernel releases it when the holder's
+ * process dies, so there is no stale lock to recover; lock files stay in the
+ * folder, as nova's do. An in-process readers-writer queue orders callers of
+ * this process.
  *
  * @example
  * ```ts
  * const locks = new Locks({ lockPath: '/var/lib/nova/instances/locks' });
  * await locks.synchronized('9e881789030568a317fad9daae82c5b1c65e0d4a', async ({ signal }) => {
- *   // only one process on any host sharing the folder runs this at a time
+ *   // neither another process of this library nor nova-compute runs this now
  * });
  * ```
  */
 export class Locks implements LockService {
   /** The lock folder, made absolute (nova: `<instances_path>/locks`). */
   readonly lockPath: string;
-  /** Prefix of each lock directory's name; default `nova-`. */
+  /** Prefix of each lock file's name; default `nova-`. */
   readonly prefix: string;
-  /** Milliseconds without a refresh after which a lock is taken over as stale; default 20000. */
+  /** Milliseconds without a refresh after which an old version's lock directory is migrated; default 20000. */
   readonly staleMs: number;
-  /** Milliseconds between a holder's refreshes of its lock; default 5000. */
+  /** Milliseconds between a holder's checks that its lock file is still in place; default 5000. */
   readonly updateMs: number;
   /** Milliseconds to wait for a busy lock before `LOCK_TIMEOUT`; default 3600000 (1 hour). */
   readonly timeoutMs: number;
+  /** Whether an exclusive holder removes the lock file on release; default false. */
+  readonly removeOnRelease: boolean;
 
   constructor(options: LocksOptions) {
     if (typeof options?.lockPath !== 'string' || options.lockPath === '') {
@@ -104,13 +156,15 @@ export class Locks implements LockService {
     this.lockPath = resolve(options.lockPath);
     this.prefix = prefix;
     this.staleMs = positive('staleMs', options.staleMs ?? 20_000, 2000);
-    this.updateMs = positive('updateMs', options.updateMs ?? 5000, 1000);
-    if (this.updateMs > this.staleMs / 2) throw invalidArgument(`at most staleMs / 2`, 'updateMs', this.updateMs);
+    this.updateMs = positive('updateMs', options.updateMs ?? 5000, 100);
     this.timeoutMs = positive('timeoutMs', options.timeoutMs ?? 3_600_000, 0);
+    const removeOnRelease = options.removeOnRelease ?? false;
+    if (typeof removeOnRelease !== 'boolean') throw invalidArgument('a boolean', 'removeOnRelease', removeOnRelease);
+    this.removeOnRelease = removeOnRelease;
   }
 
   /**
-   * The lock directory for `name`.
+   * The lock file for `name`.
    *
    * @example
    * ```ts
@@ -123,10 +177,13 @@ export class Locks implements LockService {
   }
 
   /**
-   * Runs `fn` holding the lock `name`; returns what it returns. Rejects with a
-   * {@link LockError}: `LOCK_TIMEOUT` when the lock stayed busy for `timeoutMs`,
-   * `LOCK_FAILED` when the lock folder is unusable, `LOCK_COMPROMISED` when the
-   * lock was lost while `fn` ran (then `context.signal` fired too).
+   * Runs `fn` holding the lock `name` (exclusive, or shared with
+   * `{ shared: true }`); returns what it returns. Rejects with a
+   * {@link LockError}: `LOCK_TIMEOUT` when the lock stayed busy for
+   * `timeoutMs` (waiting in this process included), `LOCK_FAILED` when the
+   * lock folder or file is unusable, `LOCK_COMPROMISED` when the lock file was
+   * removed or replaced while `fn` ran (then `context.signal` fired too); with
+   * `ABORTED` when `options.signal` fired while waiting.
    *
    * @example
    * ```ts
@@ -140,68 +197,180 @@ export class Locks implements LockService {
   ): Promise<T> {
     const file = this.lockFile(name);
     if (typeof fn !== 'function') throw invalidArgument('a function', 'fn', fn);
-    return processMutex.run(file, () => this.#holdExternal(file, fn, options.signal), options.signal);
+    const shared = options.shared ?? false;
+    if (typeof shared !== 'boolean') throw invalidArgument('a boolean', 'shared', shared);
+
+    // One signal for "stop waiting": the caller's, or the time limit.
+    const waiting = new AbortController();
+    let timedOut = false;
+    // Beyond setTimeout's range (about 24.8 days) there is no time limit.
+    const timer =
+      this.timeoutMs <= MAX_TIMER_MS
+        ? setTimeout(() => {
+            timedOut = true;
+            waiting.abort();
+          }, this.timeoutMs)
+        : undefined;
+    const onAbort = () => waiting.abort(options.signal?.reason);
+    if (options.signal?.aborted) onAbort();
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    const stopWaiting = () => {
+      clearTimeout(timer);
+      options.signal?.removeEventListener('abort', onAbort);
+    };
+    const waitError = (): LockError | AbortError =>
+      timedOut
+        ? new LockTimeoutError(`the lock ${file} stayed busy for ${this.timeoutMs} ms`, { operation: 'lock', path: file })
+        : abortError(file, options.signal?.reason);
+
+    let acquired = false;
+    try {
+      return await processMutex.run(
+        file,
+        async () => {
+          const held = await this.#acquire(file, shared, waiting.signal, waitError);
+          acquired = true;
+          stopWaiting();
+          return this.#hold(file, held, shared, fn);
+        },
+        { signal: waiting.signal, shared },
+      );
+    } catch (error) {
+      // The in-process queue reports any end of waiting as ABORTED: say which.
+      if (!acquired && timedOut && error instanceof AbortError) throw waitError();
+      throw error;
+    } finally {
+      stopWaiting();
+    }
   }
 
-  async #holdExternal<T>(file: string, fn: (context: LockContext) => Promise<T>, signal?: AbortSignal): Promise<T> {
+  // Runs fn with the lock held, watching that the lock file stays in place.
+  async #hold<T>(file: string, held: Held, shared: boolean, fn: (context: LockContext) => Promise<T>): Promise<T> {
     const lost = new AbortController();
-    const release = await this.#acquire(file, lost, signal);
+    const watchdog = setInterval(() => {
+      void this.#stillInPlace(file, held).then((inPlace) => {
+        if (inPlace || lost.signal.aborted) return;
+        lost.abort(
+          new LockCompromisedError(`the lock file ${file} was removed or replaced while the lock was held`, {
+            operation: 'lock',
+            path: file,
+          }),
+        );
+      });
+    }, this.updateMs);
+    watchdog.unref();
     let outcome: { ok: true; value: T } | { ok: false; error: unknown };
     try {
       outcome = { ok: true, value: await fn({ signal: lost.signal }) };
     } catch (error) {
       outcome = { ok: false, error };
     }
-    // A compromised lock was already released by proper-lockfile; then the
-    // work ran without exclusion and its outcome cannot be trusted.
+    clearInterval(watchdog);
+    if (!lost.signal.aborted && !(await this.#stillInPlace(file, held))) {
+      lost.abort(
+        new LockCompromisedError(`the lock file ${file} was removed or replaced while the lock was held`, {
+          operation: 'lock',
+          path: file,
+        }),
+      );
+    }
+    // Never remove a file that is no longer ours.
+    await this.#release(file, held, shared || lost.signal.aborted);
+    // Another process could have held "the same" lock meanwhile: the work
+    // ran without exclusion and its outcome cannot be trusted.
     if (lost.signal.aborted) throw lost.signal.reason as LockError;
-    await release().catch(() => undefined);
     if (!outcome.ok) throw outcome.error;
     return outcome.value;
   }
 
-  async #acquire(file: string, lost: AbortController, signal?: AbortSignal): Promise<() => Promise<void>> {
+  async #release(file: string, held: Held, keepFile: boolean): Promise<void> {
+    // Removed while still locked, so a waiter that opened this file sees it
+    // gone after locking and starts over on a new one (see lock.cc).
+    if (this.removeOnRelease && !keepFile) await unlink(file).catch(() => undefined);
+    // Closing the last descriptor of the open file releases the OFD lock. A
+    // failing close (EIO on NFS) still frees the descriptor and the lock.
+    await closeFd(held.fd).catch(() => undefined);
+  }
+
+  async #stillInPlace(file: string, held: Held): Promise<boolean> {
+    try {
+      const named = await stat(file, { bigint: true });
+      return named.dev === held.dev && named.ino === held.ino;
+    } catch (error) {
+      // Only a missing file is a lost lock; a transient error (EIO on NFS) is not proof.
+      return errnoName(error) !== 'ENOENT';
+    }
+  }
+
+  // Polls the file lock until it is ours, the wait is over, or it fails.
+  async #acquire(file: string, shared: boolean, waiting: AbortSignal, waitError: () => Error): Promise<Held> {
     try {
       await mkdir(this.lockPath, { recursive: true });
     } catch (error) {
       throw new LockError(`cannot create the lock folder: ${messageOf(error)}`, systemErrorDetails(error, 'lock', this.lockPath));
     }
-    const deadline = Date.now() + this.timeoutMs;
-    let delay = 20;
+    let delay = FIRST_DELAY_MS;
     for (;;) {
-      if (signal?.aborted) throw abortError(file, signal.reason);
+      let fd: number;
       try {
-        return await lockfile.lock(file, {
-          lockfilePath: file,
-          realpath: false,
-          stale: this.staleMs,
-          update: this.updateMs,
-          retries: 0,
-          onCompromised: (error) =>
-            lost.abort(
-              new LockCompromisedError(`lost the lock ${file} while holding it: ${error.message}`, {
-                operation: 'lock',
-                path: file,
-                cause: error,
-              }),
-            ),
-        });
+        fd = await native().fileLockTry(file, shared);
       } catch (error) {
-        if ((error as { code?: string }).code !== 'ELOCKED') {
+        if (errnoName(error) === 'EISDIR' && (await this.#migrateDirectory(file))) continue;
+        if (errnoName(error) !== 'EISDIR') {
           throw new LockError(`cannot take the lock ${file}: ${messageOf(error)}`, systemErrorDetails(error, 'lock', file));
         }
+        fd = -1; // an old version's lock directory, still refreshed: busy
       }
-      const left = deadline - Date.now();
-      if (left <= 0) {
-        throw new LockTimeoutError(`the lock ${file} stayed busy for ${this.timeoutMs} ms`, { operation: 'lock', path: file });
-      }
+      if (fd >= 0) return this.#describe(file, fd);
+      if (waiting.aborted) throw waitError();
       try {
-        await sleep(Math.min(delay, left), undefined, signal ? { signal } : undefined);
-      } catch (error) {
-        if (error instanceof ImageBackendError) throw error;
-        throw abortError(file, signal?.reason);
+        await sleep(delay, undefined, { signal: waiting });
+      } catch {
+        throw waitError();
       }
-      delay = Math.min(delay * 2, 500) + Math.floor(Math.random() * 20);
+      delay = Math.min(delay * 2, MAX_DELAY_MS) + Math.floor(Math.random() * 5);
+    }
+  }
+
+  async #describe(file: string, fd: number): Promise<Held> {
+    try {
+      const s = await fstatFd(fd, { bigint: true });
+      return { fd, dev: s.dev, ino: s.ino };
+    } catch (error) {
+      await closeFd(fd).catch(() => undefined);
+      throw new LockError(`cannot take the lock ${file}: ${messageOf(error)}`, systemErrorDetails(error, 'lock', file));
+    }
+  }
+
+  /**
+   * A directory named like the lock file is an older version's
+   * proper-lockfile lock. While its holder refreshes it (mtime within
+   * `staleMs`) it is held; once stale it is removed so the lock file can take
+   * its place. Returns true when the name may be tried again now.
+   */
+  async #migrateDirectory(file: string): Promise<boolean> {
+    let mtimeMs: number;
+    try {
+      const s = await stat(file);
+      if (!s.isDirectory()) return true;
+      mtimeMs = s.mtimeMs;
+    } catch (error) {
+      if (errnoName(error) === 'ENOENT') return true;
+      throw new LockError(`cannot take the lock ${file}: ${messageOf(error)}`, systemErrorDetails(error, 'lock', file));
+    }
+    if (Date.now() - mtimeMs < this.staleMs) return false;
+    try {
+      await rmdir(file);
+      return true;
+    } catch (error) {
+      const name = errnoName(error);
+      // Someone else migrated it first (now a file, or gone): try again.
+      if (name === 'ENOENT' || name === 'ENOTDIR') return true;
+      throw new LockError(name === 'ENOTEMPTY' || name === 'EEXIST'
+          ? `${file} is a directory with content, not a lock this library made: remove it by hand`
+          : `cannot remove the stale lock directory ${file}: ${messageOf(error)}`,
+        systemErrorDetails(error, 'lock', file),
+      );
     }
   }
 }

@@ -21,5 +21,5 @@ export {
   type RemoveUnusedReport,
 } from './ImageCacheManager.js';
 export { scanInstances, type HeaderInspector, type InstanceScan } from './scanInstances.js';
-export { KeyedMutex } from './KeyedMutex.js';
+export { KeyedMutex, type KeyedMutexRunOptions } from './KeyedMutex.js';
 export { Locks, type LockContext, type LockService, type LocksOptions, type SynchronizedOptions } from './Locks.js';

@@ -57,7 +57,7 @@ export class DiskInfo {
   constructor(path: string, options: DiskInfoOptions = {}) {
     checkPath('path', path);
     this.path = resolve(path);
-    this.#locks = options.locks ?? new Locks({ lockPath: dirname(this.path), prefix: '.' });
+    this.#locks = options.locks ?? new Locks({ lockPath: dirname(this.path), prefix: '.', removeOnRelease: true });
     this.#lockName = `${basename(this.path)}-${createHash('sha1').update(this.path).digest('hex').slice(0, 16)}`;
   }
 

@@ -40,7 +40,7 @@ describe('image backends across processes', () => {
     expect((await readFile(counter, 'utf8')).trim().split('\n')).toHaveLength(1);
     const base = join(dir, '_base', cacheFileName('shared-image'));
     expect(await readdir(join(dir, '_base'))).toEqual([cacheFileName('shared-image')]);
-    expect(await readdir(join(dir, 'locks'))).toEqual([]);
+    expect(await readdir(join(dir, 'locks'))).toEqual([`nova-${cacheFileName('shared-image')}`]);
 
     for (let i = 0; i < DISKS; i++) {
       const folder = join(dir, `inst-${i}`);
@@ -58,7 +58,7 @@ describe('image backends across processes', () => {
     for (let p = 0; p < PROCESSES; p++) await qemuImg('check', '-f', 'qcow2', join(dir, `inst-${p % DISKS}`, `disk-${p}`));
   });
 
-  it('recovers from a process killed mid-fetch: no partial base, the lock taken over, the disk made', async () => {
+  it('recovers from a process killed mid-fetch: no partial base, the lock free, the disk made', async () => {
     const counter = join(dir, 'fetches');
     const child = startChild(dist, 'backend-provision.mjs', [dir, '0', '1', counter, String(8 * MiB), 'hang']);
     const line = await child.line((l) => l.startsWith('fetching '));
@@ -66,7 +66,7 @@ describe('image backends across processes', () => {
     expect((await child.done).signal).toBe('SIGKILL');
     const partial = line.slice('fetching '.length);
     expect(await readFile(partial, 'utf8')).toBe('partial');
-    // No base and no disk: only the partial file and the stale lock.
+    // No base and no disk: only the partial file (the kernel released the lock).
     await expect(stat(join(dir, '_base', cacheFileName('shared-image')))).rejects.toMatchObject({ code: 'ENOENT' });
     await expect(stat(join(dir, 'inst-0', 'disk-0'))).rejects.toMatchObject({ code: 'ENOENT' });
 
@@ -81,7 +81,7 @@ describe('image backends across processes', () => {
       },
     });
     expect(await readdir(join(dir, '_base'))).toEqual([cacheFileName('shared-image')]);
-    expect(await readdir(join(dir, 'locks'))).toEqual([]);
+    expect(await readdir(join(dir, 'locks'))).toEqual([`nova-${cacheFileName('shared-image')}`]);
     expect((await inspect(disk.path)).backingFile).toBe(join(dir, '_base', cacheFileName('shared-image')));
     await qemuImg('check', '-f', 'qcow2', disk.path);
   });

@@ -53,8 +53,8 @@ describe('BaseImageCache', () => {
     expect(calls[0]?.target).toMatch(new RegExp(`^${join(dir, '_base', name)}\\.part-[0-9a-f]{12}$`));
     expect(calls[0]?.maxSize).toBe(1 << 30);
     expect(await readdir(cache.baseDir)).toEqual([name]);
-    // The lock directory is gone again.
-    expect(await readdir(join(dir, 'locks'))).toEqual([]);
+    // The lock file stays, as nova's do (it is unlocked, not removed).
+    expect(await readdir(join(dir, 'locks'))).toEqual([`nova-${name}`]);
   });
 
   it('honours imageCacheSubdirectoryName', async () => {

@@ -1,4 +1,5 @@
-import { mkdir, readdir, rm, stat, utimes } from 'node:fs/promises';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdir, readdir, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { KeyedMutex, Locks } from '../../src/cache/index.js';
@@ -6,6 +7,46 @@ import { ImageBackendError } from '../../src/errors.js';
 import { tempDir } from './helpers/system.js';
 
 const tick = () => new Promise((r) => setTimeout(r, 5));
+
+// Another process's lock as nova takes it: Python's fcntl.lockf, a POSIX
+// record lock over the whole file (what fasteners/oslo.concurrency call).
+// Exit 0: got it (and let go); 1: busy. The real nova is in nova-locks.test.ts.
+function otherProcessCanLock(file: string, kind: 'LOCK_EX' | 'LOCK_SH'): boolean {
+  const r = spawnSync(
+    '/usr/bin/python3',
+    [
+      '-c',
+      `import fcntl, sys\nf = open(sys.argv[1], 'a' if sys.argv[2] == 'LOCK_EX' else 'r')\ntry:\n    fcntl.lockf(f, getattr(fcntl, sys.argv[2]) | fcntl.LOCK_NB)\nexcept OSError:\n    sys.exit(1)`,
+      file,
+      kind,
+    ],
+    { encoding: 'utf8' },
+  );
+  if (r.status !== 0 && r.status !== 1) throw new Error(`lock probe failed: ${r.stderr}`);
+  return r.status === 0;
+}
+
+// Holds a POSIX lock (as nova does) until its stdin closes.
+function holdInOtherProcess(file: string): { ready: Promise<void>; release: () => Promise<void> } {
+  const child = spawn(
+    '/usr/bin/python3',
+    ['-c', `import fcntl, sys\nf = open(sys.argv[1], 'a')\nfcntl.lockf(f, fcntl.LOCK_EX)\nprint('locked', flush=True)\nsys.stdin.read()`, file],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  );
+  const closed = new Promise<void>((r) => child.on('close', () => r()));
+  const ready = new Promise<void>((resolve, reject) => {
+    child.stdout.on('data', () => resolve());
+    void closed.then(() => reject(new Error('lock holder ended early')));
+  });
+  return {
+    ready,
+    release: async () => {
+      child.stdin.end();
+      await closed;
+    },
+  };
+}
+
 
 describe('KeyedMutex', () => {
   it('runs callers of one key one at a time, in arrival order', async () => {
@@ -72,7 +113,69 @@ describe('KeyedMutex', () => {
     await third;
     expect(thirdRan).toBe(true);
   });
+  it('runs shared callers of one key together, and an exclusive caller alone', async () => {
+    const mutex = new KeyedMutex();
+    let readers = 0;
+    let maxReaders = 0;
+    let writerSawReaders = -1;
+    const read = () =>
+      mutex.run(
+        'k',
+        async () => {
+          readers++;
+          maxReaders = Math.max(maxReaders, readers);
+          await tick();
+          readers--;
+        },
+        { shared: true },
+      );
+    await Promise.all([
+      read(),
+      read(),
+      read(),
+      mutex.run('k', async () => {
+        writerSawReaders = readers;
+      }),
+    ]);
+    expect(maxReaders).toBe(3);
+    expect(writerSawReaders).toBe(0);
+    expect(mutex.size).toBe(0);
+  });
+
+  it('makes shared callers that arrive after a waiting exclusive one wait for it (no writer starvation)', async () => {
+    const mutex = new KeyedMutex();
+    const events: string[] = [];
+    let releaseFirst!: () => void;
+    const first = mutex.run('k', () => new Promise<void>((r) => (releaseFirst = r)), { shared: true });
+    const writer = mutex.run('k', async () => void events.push('writer'));
+    const late = mutex.run('k', async () => void events.push('late reader'), { shared: true });
+    await tick();
+    expect(events).toEqual([]);
+    releaseFirst();
+    await Promise.all([first, writer, late]);
+    expect(events).toEqual(['writer', 'late reader']);
+  });
+
+  it('lets shared callers queued behind an aborted exclusive one run', async () => {
+    const mutex = new KeyedMutex();
+    let releaseFirst!: () => void;
+    const first = mutex.run('k', () => new Promise<void>((r) => (releaseFirst = r)), { shared: true });
+    const controller = new AbortController();
+    const writer = mutex.run('k', async () => 'wrote', { signal: controller.signal });
+    let lateRan = false;
+    const late = mutex.run('k', async () => void (lateRan = true), { shared: true });
+    await tick();
+    expect(lateRan).toBe(false);
+    controller.abort();
+    await expect(writer).rejects.toMatchObject({ code: 'ABORTED' });
+    await late;
+    expect(lateRan).toBe(true); // while the first reader still holds the key
+    releaseFirst();
+    await first;
+    expect(mutex.size).toBe(0);
+  });
 });
+
 
 describe('Locks', () => {
   let dir: string;
@@ -80,12 +183,17 @@ describe('Locks', () => {
   beforeEach(async () => ({ dir, remove } = await tempDir('locks')));
   afterEach(() => remove());
 
-  it('holds a lock directory nova-<name> while the function runs and removes it after', async () => {
+  it('locks the file nova-<name> (created on demand) and leaves it in place, as nova does', async () => {
     const locks = new Locks({ lockPath: join(dir, 'locks') });
-    const seen = await locks.synchronized('abc', async () => readdir(join(dir, 'locks')));
-    expect(seen).toEqual(['nova-abc']);
-    expect(await readdir(join(dir, 'locks'))).toEqual([]);
-    expect(locks.lockFile('abc')).toBe(join(dir, 'locks', 'nova-abc'));
+    const file = join(dir, 'locks', 'nova-abc');
+    expect(locks.lockFile('abc')).toBe(file);
+    const inside = await locks.synchronized('abc', async () => ({
+      isFile: (await stat(file)).isFile(),
+      otherCanLock: otherProcessCanLock(file, 'LOCK_EX'),
+    }));
+    expect(inside).toEqual({ isFile: true, otherCanLock: false });
+    expect(await readdir(join(dir, 'locks'))).toEqual(['nova-abc']);
+    expect(otherProcessCanLock(file, 'LOCK_EX')).toBe(true);
   });
 
   it('excludes callers across Locks objects of one folder, and returns what the function returns', async () => {
@@ -108,77 +216,199 @@ describe('Locks', () => {
     expect(results).toEqual(Array.from({ length: 12 }, (_, i) => i));
   });
 
+  it('lets shared holders run together and excludes an exclusive one, here and in other processes', async () => {
+    const locks = new Locks({ lockPath: dir });
+    const file = locks.lockFile('base');
+    let readers = 0;
+    let maxReaders = 0;
+    const seen: Array<{ ex: boolean; sh: boolean }> = [];
+    const read = () =>
+      locks.synchronized(
+        'base',
+        async () => {
+          readers++;
+          maxReaders = Math.max(maxReaders, readers);
+          await new Promise((r) => setTimeout(r, 50));
+          seen.push({ ex: otherProcessCanLock(file, 'LOCK_EX'), sh: otherProcessCanLock(file, 'LOCK_SH') });
+          readers--;
+        },
+        { shared: true },
+      );
+    let writerSawReaders = -1;
+    await Promise.all([read(), read(), locks.synchronized('base', async () => void (writerSawReaders = readers)), read()]);
+    expect(maxReaders).toBe(2); // the third reader arrived after the writer: it waited for it
+    expect(writerSawReaders).toBe(0);
+    // Another process can share a shared lock, never take it exclusively.
+    expect(seen).toEqual([
+      { ex: false, sh: true },
+      { ex: false, sh: true },
+      { ex: false, sh: true },
+    ]);
+  });
+
+  it('waits for another process holding the lock, times out with LOCK_TIMEOUT, and proceeds once it lets go', async () => {
+    const locks = new Locks({ lockPath: dir, timeoutMs: 400 });
+    const file = locks.lockFile('busy');
+    const holder = holdInOtherProcess(file);
+    await holder.ready;
+    try {
+      for (const shared of [false, true]) {
+        const started = Date.now();
+        const error = await locks.synchronized('busy', async () => 'ran', { shared }).catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(ImageBackendError);
+        expect(error).toMatchObject({ code: 'LOCK_TIMEOUT', path: file });
+        expect(Date.now() - started).toBeGreaterThanOrEqual(390);
+      }
+      const patient = new Locks({ lockPath: dir, timeoutMs: 30_000 });
+      let ran = false;
+      const waiting = patient.synchronized('busy', async () => void (ran = true));
+      await new Promise((r) => setTimeout(r, 300));
+      expect(ran).toBe(false);
+      await holder.release();
+      await waiting;
+      expect(ran).toBe(true);
+    } finally {
+      await holder.release();
+    }
+  });
+
+  it('waits without a limit for a timeoutMs beyond the timer range (no overflow into an instant LOCK_TIMEOUT)', async () => {
+    const locks = new Locks({ lockPath: dir, timeoutMs: 2 ** 32 });
+    const holder = holdInOtherProcess(locks.lockFile('long'));
+    await holder.ready;
+    setTimeout(() => void holder.release(), 300);
+    await expect(locks.synchronized('long', async () => 'ran')).resolves.toBe('ran');
+  });
+
+  it('does not let a child process spawned while holding keep the lock (close-on-exec)', async () => {
+    const locks = new Locks({ lockPath: dir });
+    const file = locks.lockFile('spawn');
+    let child!: ReturnType<typeof spawn>;
+    await locks.synchronized('spawn', async () => {
+      child = spawn('sleep', ['30'], { stdio: 'ignore' });
+      await new Promise((r) => child.once('spawn', r));
+    });
+    try {
+      expect(otherProcessCanLock(file, 'LOCK_EX')).toBe(true);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
   it('releases the lock when the function throws, rethrowing its error', async () => {
     const locks = new Locks({ lockPath: dir });
     await expect(locks.synchronized('x', async () => Promise.reject(new Error('boom')))).rejects.toThrow('boom');
-    expect(await readdir(dir)).toEqual([]);
+    expect(otherProcessCanLock(locks.lockFile('x'), 'LOCK_EX')).toBe(true);
     await expect(locks.synchronized('x', async () => 1)).resolves.toBe(1);
   });
 
-  it('waits for a lock another holder has, and times out with LOCK_TIMEOUT', async () => {
-    // A fresh lock directory as another process would hold it.
-    await mkdir(join(dir, 'nova-busy'));
+  it('treats a fresh lock directory of an older version as held, and leaves it', async () => {
+    await mkdir(join(dir, 'nova-old'));
     const locks = new Locks({ lockPath: dir, timeoutMs: 300 });
-    const started = Date.now();
-    const error = await locks.synchronized('busy', async () => 'ran').catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(ImageBackendError);
-    expect(error).toMatchObject({ code: 'LOCK_TIMEOUT', path: join(dir, 'nova-busy') });
-    expect(Date.now() - started).toBeGreaterThanOrEqual(290);
-    // It was not ours: it is still there.
-    expect((await stat(join(dir, 'nova-busy'))).isDirectory()).toBe(true);
+    const error = await locks.synchronized('old', async () => 'ran').catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'LOCK_TIMEOUT', path: join(dir, 'nova-old') });
+    expect((await stat(join(dir, 'nova-old'))).isDirectory()).toBe(true);
   });
 
-  it('takes the lock as soon as the holder lets go', async () => {
+  it('takes the lock as soon as an older version removes its lock directory', async () => {
     await mkdir(join(dir, 'nova-soon'));
     setTimeout(() => void rm(join(dir, 'nova-soon'), { recursive: true }), 200);
     const locks = new Locks({ lockPath: dir, timeoutMs: 5000 });
     await expect(locks.synchronized('soon', async () => 'ran')).resolves.toBe('ran');
+    expect((await stat(join(dir, 'nova-soon'))).isFile()).toBe(true);
   });
 
-  it('takes over a stale lock (a holder that stopped refreshing it)', async () => {
+  it('migrates a stale lock directory of an older version to a lock file', async () => {
     await mkdir(join(dir, 'nova-stale'));
     const old = new Date(Date.now() - 60_000);
     await utimes(join(dir, 'nova-stale'), old, old);
     const locks = new Locks({ lockPath: dir, staleMs: 10_000, timeoutMs: 1000 });
-    await expect(locks.synchronized('stale', async () => 'ran')).resolves.toBe('ran');
+    const file = locks.lockFile('stale');
+    await expect(locks.synchronized('stale', async () => otherProcessCanLock(file, 'LOCK_EX'))).resolves.toBe(false);
+    expect((await stat(file)).isFile()).toBe(true);
   });
 
-  it('stops waiting on abort with ABORTED', async () => {
-    await mkdir(join(dir, 'nova-held'));
+  it('refuses, and keeps, a stale directory with content: it is not a lock this library made', async () => {
+    await mkdir(join(dir, 'nova-full'));
+    await writeFile(join(dir, 'nova-full', 'data'), 'keep me');
+    const old = new Date(Date.now() - 60_000);
+    await utimes(join(dir, 'nova-full'), old, old);
+    const locks = new Locks({ lockPath: dir, staleMs: 10_000, timeoutMs: 1000 });
+    await expect(locks.synchronized('full', async () => 'ran')).rejects.toMatchObject({ code: 'LOCK_FAILED', path: join(dir, 'nova-full') });
+    expect(await readdir(join(dir, 'nova-full'))).toEqual(['data']);
+  });
+
+  it('stops waiting on abort with ABORTED, while waiting in the process and for the file', async () => {
     const locks = new Locks({ lockPath: dir });
-    const controller = new AbortController();
-    setTimeout(() => controller.abort(), 100);
-    await expect(locks.synchronized('held', async () => 'ran', { signal: controller.signal })).rejects.toMatchObject({
-      code: 'ABORTED',
-    });
+    const holder = holdInOtherProcess(locks.lockFile('held'));
+    await holder.ready;
+    try {
+      const controller = new AbortController();
+      setTimeout(() => controller.abort(), 100);
+      // One waits for the file lock, the second behind it in this process.
+      const first = locks.synchronized('held', async () => 'ran', { signal: controller.signal });
+      const second = locks.synchronized('held', async () => 'ran', { signal: controller.signal });
+      await expect(first).rejects.toMatchObject({ code: 'ABORTED' });
+      await expect(second).rejects.toMatchObject({ code: 'ABORTED' });
+    } finally {
+      await holder.release();
+    }
   });
 
-  it('reports a lock lost while held: the signal fires and the call rejects with LOCK_COMPROMISED', async () => {
-    const locks = new Locks({ lockPath: dir, staleMs: 2000, updateMs: 1000 });
-    let aborted = false;
-    const error = await locks
-      .synchronized('lost', async ({ signal }) => {
-        // Another process judged it stale and took it over: the directory is
-        // replaced by one with another mtime.
-        await rm(join(dir, 'nova-lost'), { recursive: true });
-        await mkdir(join(dir, 'nova-lost'));
-        const other = new Date(Date.now() + 5000);
-        await utimes(join(dir, 'nova-lost'), other, other);
-        await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
-        aborted = signal.aborted;
-        return 'finished anyway';
-      })
-      .catch((e: unknown) => e);
-    expect(aborted).toBe(true);
-    expect(error).toMatchObject({ code: 'LOCK_COMPROMISED', path: join(dir, 'nova-lost') });
+  it('reports a lock file removed or replaced while held: the signal fires and the call rejects with LOCK_COMPROMISED', async () => {
+    const locks = new Locks({ lockPath: dir, updateMs: 100 });
+    for (const replace of [false, true]) {
+      let aborted = false;
+      const error = await locks
+        .synchronized('lost', async ({ signal }) => {
+          // A cleaner (oslo's remove_external_lock_file) removed it: another
+          // process could now lock a new file of the same name.
+          if (replace) {
+            await writeFile(join(dir, 'other'), '');
+            await rename(join(dir, 'other'), join(dir, 'nova-lost'));
+          } else {
+            await rm(join(dir, 'nova-lost'));
+          }
+          await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+          aborted = signal.aborted;
+          return 'finished anyway';
+        })
+        .catch((e: unknown) => e);
+      expect(aborted).toBe(true);
+      expect(error).toMatchObject({ code: 'LOCK_COMPROMISED', path: join(dir, 'nova-lost') });
+    }
+    // The file now at the path is not ours: it was not removed.
+    expect((await stat(join(dir, 'nova-lost'))).isFile()).toBe(true);
   });
 
-  it('validates names and options with the one message template', () => {
+  it('removes the lock file on release with removeOnRelease, and still excludes many callers', async () => {
+    const a = new Locks({ lockPath: dir, prefix: '.', removeOnRelease: true });
+    const b = new Locks({ lockPath: dir, prefix: '.', removeOnRelease: true });
+    let inside = 0;
+    let maxInside = 0;
+    await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        (i % 2 ? a : b).synchronized('private', async () => {
+          inside++;
+          maxInside = Math.max(maxInside, inside);
+          await tick();
+          inside--;
+        }),
+      ),
+    );
+    expect(maxInside).toBe(1);
+    expect(await readdir(dir)).toEqual([]);
+  });
+
+  it('validates names and options with the one message template', async () => {
     const locks = new Locks({ lockPath: dir });
     expect(() => locks.lockFile('../escape')).toThrow("Expected a lock name (one file name) for name but received '../escape'");
     expect(() => locks.lockFile('')).toThrow(/INVALID|Expected/);
     expect(() => new Locks({ lockPath: '' })).toThrow("Expected a folder path for lockPath but received ''");
     expect(() => new Locks({ lockPath: dir, staleMs: 500 })).toThrow(/staleMs/);
-    expect(() => new Locks({ lockPath: dir, staleMs: 4000, updateMs: 3000 })).toThrow(/updateMs/);
+    expect(() => new Locks({ lockPath: dir, updateMs: 10 })).toThrow(/updateMs/);
+    await expect(locks.synchronized('x', async () => 1, { shared: 'yes' as unknown as boolean })).rejects.toThrow(
+      "Expected a boolean for shared but received 'yes'",
+    );
   });
 });

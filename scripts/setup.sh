@@ -23,6 +23,9 @@ packages=(
   # scripts/lvm-vm-test.sh: Debian's kernel (fetched with apt-get download)
   # booted under qemu with a busybox initramfs, for the device-mapper path
   qemu-system-x86 busybox-static cpio
+  # scripts/glance-fixture.sh: a real Glance v2 API (file and rbd stores) for
+  # the image pipeline's integration tests and benchmarks
+  glance-api
 )
 
 missing=()

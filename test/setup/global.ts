@@ -1,5 +1,8 @@
-// Starts the project's throwaway Ceph cluster once per run and stops it after,
-// even when tests fail. A missing tool fails the run with the package to install.
+// Starts the project's throwaway Ceph cluster and, concurrently, a real Glance
+// (scripts/glance-fixture.sh, its rbd store on that cluster) once per run and
+// stops both after, even when tests fail. A missing tool fails the run with
+// the package to install. IMAGEBACKEND_NO_GLANCE=1 leaves Glance out (for
+// focused runs of tests that do not use it; its tests then fail, never skip).
 import { execFile } from 'node:child_process';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -10,27 +13,56 @@ import type {} from 'vitest';
 import type { TestProject } from 'vitest/node';
 
 import type { CephEnv } from './ceph-env.js';
+import type { GlanceEnv } from './glance-env.js';
 
 const run = promisify(execFile);
 const script = join(import.meta.dirname, '..', '..', 'scripts', 'ceph-cluster.sh');
+const glanceScript = join(import.meta.dirname, '..', '..', 'scripts', 'glance-fixture.sh');
 
-export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  const dir = await mkdtemp(join(tmpdir(), 'imagebackend-ceph-'));
-  const started = Date.now();
-  let stdout: string;
-  try {
-    ({ stdout } = await run('bash', [script, 'start', dir], { maxBuffer: 1 << 20 }));
-  } catch (error) {
-    const e = error as { stderr?: string; message: string };
-    throw new Error(`test Ceph cluster failed to start: ${e.stderr ?? e.message}`);
-  }
-  const vars = Object.fromEntries(
+function parseVars(stdout: string): Record<string, string> {
+  return Object.fromEntries(
     stdout
       .split('\n')
       .map((line) => /^([A-Z_]+)=(.*)$/.exec(line.trim()))
       .filter((m): m is RegExpExecArray => m !== null)
       .map((m) => [m[1], m[2]!.replace(/^'(.*)'$/, '$1')]),
   ) as Record<string, string>;
+}
+
+function failure(what: string, error: unknown): Error {
+  const e = error as { stderr?: string; message: string };
+  return new Error(`${what} failed to start: ${e.stderr ?? e.message}`);
+}
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const dir = await mkdtemp(join(tmpdir(), 'imagebackend-ceph-'));
+  const withGlance = process.env.IMAGEBACKEND_NO_GLANCE !== '1';
+  const glanceDir = withGlance ? await mkdtemp(join(tmpdir(), 'imagebackend-glance-')) : undefined;
+  const started = Date.now();
+  // Glance imports itself while the cluster starts, then waits for its Ceph key.
+  const glanceStart = glanceDir
+    ? run('bash', [glanceScript, 'start', glanceDir, join(dir, 'ceph.conf')], { maxBuffer: 1 << 20 })
+    : undefined;
+  glanceStart?.catch(() => {}); // awaited below; keeps an early failure from being unhandled
+  const stopGlance = async () => {
+    if (!glanceDir) return;
+    await run('bash', [glanceScript, 'stop', glanceDir]).catch((e: Error) => {
+      process.stderr.write(`[setup] stopping Glance failed: ${e.message}\n`);
+    });
+  };
+  const stopCeph = async () => {
+    await run('bash', [script, 'stop', dir]).catch((e: Error) => {
+      process.stderr.write(`[setup] stopping the Ceph cluster failed: ${e.message}\n`);
+    });
+  };
+  let stdout: string;
+  try {
+    ({ stdout } = await run('bash', [script, 'start', dir], { maxBuffer: 1 << 20 }));
+  } catch (error) {
+    await stopGlance(); // its start then ends on its own: its folder is gone
+    throw failure('test Ceph cluster', error);
+  }
+  const vars = parseVars(stdout);
   const env: CephEnv = {
     dir,
     conf: vars.CEPH_CONF!,
@@ -43,9 +75,29 @@ export default async function setup(project: TestProject): Promise<() => Promise
   };
   process.stderr.write(`[setup] Ceph cluster up in ${Date.now() - started} ms at ${env.monHost} (${dir})\n`);
   project.provide('ceph', env);
+  let glance: GlanceEnv | undefined;
+  if (glanceStart && glanceDir) {
+    try {
+      await run('bash', [glanceScript, 'ceph-user', env.conf]);
+      const g = parseVars((await glanceStart).stdout);
+      glance = {
+        dir: glanceDir,
+        url: g.GLANCE_URL!,
+        locationsUrl: g.GLANCE_LOCATIONS_URL!,
+        fileStore: g.GLANCE_FILE_STORE!,
+        ceph: { user: g.GLANCE_CEPH_USER!, pool: g.GLANCE_CEPH_POOL! },
+        logDir: g.GLANCE_LOG_DIR!,
+      };
+    } catch (error) {
+      await stopGlance();
+      await stopCeph();
+      throw failure('test Glance', error);
+    }
+    process.stderr.write(`[setup] Glance up in ${Date.now() - started} ms at ${glance.url} and ${glance.locationsUrl} (${glanceDir})\n`);
+  }
+  project.provide('glance', glance);
   return async () => {
-    await run('bash', [script, 'stop', dir]).catch((e: Error) => {
-      process.stderr.write(`[setup] stopping the Ceph cluster failed: ${e.message}\n`);
-    });
+    await stopGlance();
+    await stopCeph();
   };
 }

@@ -23,7 +23,19 @@ export type ErrorCode =
   | 'DISK_NOT_FOUND'
   | 'FILESYSTEM_RESIZE_FAILED'
   | 'FLAVOR_DISK_TOO_SMALL'
+  | 'IMAGE_CHECKSUM_MISMATCH'
+  | 'IMAGE_FORMAT_MISMATCH'
   | 'IMAGE_INVALID'
+  | 'IMAGE_NOT_ACTIVE'
+  | 'IMAGE_NOT_FOUND'
+  | 'IMAGE_SERVICE_CONFLICT'
+  | 'IMAGE_SERVICE_FAILED'
+  | 'IMAGE_SERVICE_FORBIDDEN'
+  | 'IMAGE_SERVICE_TIMEOUT'
+  | 'IMAGE_SERVICE_UNAUTHORIZED'
+  | 'IMAGE_SERVICE_UNAVAILABLE'
+  | 'IMAGE_SIZE_MISMATCH'
+  | 'IMAGE_TOO_LARGE'
   | 'IMAGE_UNACCEPTABLE'
   | 'IMAGE_UNSAFE'
   | 'INVALID_ARGUMENT'
@@ -242,6 +254,55 @@ export class ImageUnsafeError extends ImageBackendError {
   constructor(code: ErrorCode, message: string, reasons: readonly string[], details: ErrorDetails = {}) {
     super(code, message, details);
     this.reasons = reasons;
+  }
+}
+/**
+ * The image service (Glance) refused or failed a request: `IMAGE_NOT_FOUND`
+ * (404), `IMAGE_SERVICE_UNAUTHORIZED` (401), `IMAGE_SERVICE_FORBIDDEN` (403),
+ * `IMAGE_SERVICE_CONFLICT` (409), `IMAGE_SERVICE_UNAVAILABLE` (5xx, or no
+ * connection), `IMAGE_SERVICE_TIMEOUT`, `IMAGE_SERVICE_FAILED` (any other
+ * answer, or one that could not be read). An outage is never taken for
+ * "cannot clone": only {@link ImageUnacceptableError} means fall back.
+ *
+ * @example
+ * ```ts
+ * if (error instanceof ImageServiceError) log.error(error.code, error.status, error.requestId);
+ * ```
+ */
+export class ImageServiceError extends ImageBackendError {
+  /** The HTTP status, when the service answered. */
+  readonly status?: number;
+  /** The service's request id (`x-openstack-request-id`), for its logs. */
+  readonly requestId?: string;
+  /** The image concerned, when the request was about one. */
+  readonly imageId?: string;
+  constructor(code: ErrorCode, message: string, http: { status?: number; requestId?: string; imageId?: string }, details: ErrorDetails = {}) {
+    super(code, message, details);
+    if (http.status !== undefined) this.status = http.status;
+    if (http.requestId !== undefined) this.requestId = http.requestId;
+    if (http.imageId !== undefined) this.imageId = http.imageId;
+  }
+}
+/**
+ * An image was refused by the image pipeline (`fetchToRaw`) before it could
+ * become a disk: `IMAGE_NOT_ACTIVE` (its record's status is not `active`),
+ * `IMAGE_TOO_LARGE` (its virtual size exceeds the disk), `IMAGE_CHECKSUM_MISMATCH`
+ * (the bytes do not hash to the record's `os_hash_value`/`checksum`),
+ * `IMAGE_SIZE_MISMATCH` (fewer or more bytes than the record's `size`),
+ * `IMAGE_FORMAT_MISMATCH` (the bytes are not the record's `disk_format`, or
+ * qemu-img and the native inspector disagree). Nothing it wrote is left.
+ *
+ * @example
+ * ```ts
+ * if (error instanceof ImageRefusedError && error.code === 'IMAGE_CHECKSUM_MISMATCH') alertStorageTeam(error.imageId);
+ * ```
+ */
+export class ImageRefusedError extends ImageBackendError {
+  /** The image concerned. */
+  readonly imageId?: string;
+  constructor(code: ErrorCode, message: string, imageId: string | undefined, details: ErrorDetails = {}) {
+    super(code, message, details);
+    if (imageId !== undefined) this.imageId = imageId;
   }
 }
 /**

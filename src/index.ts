@@ -106,3 +106,28 @@ export type { ImageLocation as DiskLocation } from './backends/index.js';
 // its own: the plain name `Rbd` is the design sketch's `Rbd.connect` alias.
 export { Rbd as RbdImageBackend } from './backends/Rbd.js';
 export * from './lvm/index.js';
+// The image pipeline (Glance v2 client, fetchToRaw, the disk-ops limiter). Its
+// ImageService (get + download) is a superset of the backends' ImageService
+// (get only), exported above under the plain name; this one under its own.
+export type { ImageService as ImageServiceWithDownload, ImageRecord, ImageRecordLocation, GetImageOptions, DownloadImageOptions } from './images/ImageService.js';
+export {
+  GlanceImageService,
+  fetchToRaw,
+  imageServiceFetch,
+  DiskOpsLimiter,
+  verifyImageFile,
+  qemuFormatOf,
+  DEFAULT_VMDK_ALLOWED_TYPES,
+  expectedHash,
+  type GlanceImageServiceOptions,
+  type ImageServiceContext,
+  type RegisterSnapshotOptions,
+  type RegisteredSnapshot,
+  type FetchToRawOptions,
+  type FetchToRawResult,
+  type FetchProgress,
+  type PipelineQemu,
+  type VerifyOptions,
+  type VerifyTools,
+  type ExpectedHash,
+} from './images/index.js';

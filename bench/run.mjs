@@ -17,6 +17,7 @@
 //              connections as client.admin and as the restricted compute user)   needs 'ceph'
 //   python()   the nova-style Python rbd harness (bench/python/nova_rbd.py)      needs 'python'
 //   loop       { device, backing } a 1 GiB loop device (root)                    needs 'loop'
+//   glance     { url, fileStore } a real Glance (scripts/glance-fixture.sh, file store) needs 'glance'
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -24,6 +25,7 @@ import { parseArgs } from 'node:util';
 
 import { ROOT, attachLoop, isRoot, machineInfo, scratchDir, startCeph } from './lib/env.mjs';
 import { GiB, MiB } from './lib/files.mjs';
+import { startGlance } from './lib/glance.mjs';
 import { textTable } from './lib/format.mjs';
 import { NovaPython } from './lib/python.mjs';
 
@@ -138,6 +140,12 @@ async function main() {
         }
         return py;
       };
+    }
+    if (needs.has('glance')) {
+      log('starting Glance');
+      const glance = await startGlance();
+      cleanups.push(['Glance', glance.stop]);
+      ctx.glance = glance;
     }
     if (needs.has('loop')) {
       ctx.loop = await attachLoop(ctx.work, args.quick ? 256 * MiB : GiB);

@@ -21,6 +21,16 @@ import { expectedHash, hasherFor, type ExpectedHash } from './imageHash.js';
 import type { ImageRecord } from './ImageService.js';
 import { verifyImageFile } from './verifyImageFile.js';
 
+/** What an `importStream` reports. */
+export interface StreamImportResult {
+  /** The volume's size: all bytes the source yielded. */
+  size: number;
+  /** Bytes sent to the cluster. */
+  bytesWritten: number;
+  /** All-zero bytes not sent. */
+  bytesSkipped: number;
+}
+
 /** The part of the RBD driver this needs (the RbdDriver contract: `importStream`, `exists`, `destroyVolume`). */
 export interface StreamImportDriver {
   /** Creates `name` of `options.size` bytes from `source` with parallel aio writes; removes it on any failure. */
@@ -28,7 +38,7 @@ export interface StreamImportDriver {
     source: AsyncIterable<Uint8Array>,
     name: string,
     options: { size: number; signal?: AbortSignal; onProgress?: (done: number, total: number) => void; concurrency?: number; pool?: string },
-  ): Promise<{ size: number; bytesWritten: number; bytesSkipped: number }>;
+  ): Promise<StreamImportResult>;
   /** Whether volume `name` exists in `pool`. */
   exists(name: string, pool?: string): Promise<boolean>;
   /** Removes volume `name` from `pool`. */

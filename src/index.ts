@@ -132,6 +132,7 @@ export {
   type FetchToRbdResult,
   type RbdVolumeTarget,
   type StreamImportDriver,
+  type StreamImportResult,
   type VerifyOptions,
   type VerifyTools,
   type ExpectedHash,

@@ -5,4 +5,4 @@ export { fetchToRaw, imageServiceFetch, type FetchToRawOptions, type FetchToRawR
 export { DiskOpsLimiter } from './DiskOpsLimiter.js';
 export { verifyImageFile, qemuFormatOf, DEFAULT_VMDK_ALLOWED_TYPES, type VerifyOptions, type VerifyTools } from './verifyImageFile.js';
 export { expectedHash, type ExpectedHash } from './imageHash.js';
-export { fetchToRbd, type FetchToRbdOptions, type FetchToRbdResult, type RbdVolumeTarget, type StreamImportDriver } from './fetchToRbd.js';
+export { fetchToRbd, type FetchToRbdOptions, type FetchToRbdResult, type RbdVolumeTarget, type StreamImportDriver, type StreamImportResult } from './fetchToRbd.js';

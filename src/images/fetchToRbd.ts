@@ -198,7 +198,13 @@ function sizeError(error: unknown, imageId: string, size: number, downloaded: nu
 /** Deep inspection of a raw image's first bytes: no qcow2 (or ISO, VMDK...) claiming to be raw. */
 async function probe(options: FetchToRbdOptions, image: ImageRecord, head: Buffer): Promise<void> {
   const path = join(options.workDir, `.probe-${options.rbd.volume}-${randomBytes(6).toString('hex')}`);
-  await writeFile(path, head, { flag: 'wx', mode: 0o600 });
+  // Whole 512-byte sectors: qemu-img rounds a raw file's size up to one, the
+  // inspector does not, and the two must agree on the probe.
+  const n = Math.min(head.length, PROBE_BYTES);
+  const sectors = Math.max(512, n - (n % 512));
+  const probeBytes = Buffer.alloc(sectors);
+  head.copy(probeBytes, 0, 0, Math.min(n, sectors));
+  await writeFile(path, probeBytes, { flag: 'wx', mode: 0o600 });
   try {
     await verifyImageFile(
       path,

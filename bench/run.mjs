@@ -21,6 +21,7 @@
 //   python()   the nova-style Python rbd harness (bench/python/nova_rbd.py)      needs 'python'
 //   loop       { device, backing } a 1 GiB loop device (root)                    needs 'loop'
 //   (needs 'nova': Debian's python3-nova, checked up front; see bench/lib/nova.mjs)
+//   glance     { url, fileStore } a real Glance (scripts/glance-fixture.sh, file store) needs 'glance'
 import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -28,6 +29,7 @@ import { parseArgs } from 'node:util';
 
 import { ROOT, attachLoop, isRoot, machineInfo, scratchDir, startCeph } from './lib/env.mjs';
 import { GiB, MiB } from './lib/files.mjs';
+import { startGlance } from './lib/glance.mjs';
 import { textTable } from './lib/format.mjs';
 import { novaMissing } from './lib/nova.mjs';
 import { NovaPython } from './lib/python.mjs';
@@ -62,7 +64,8 @@ async function loadGroups() {
 
 async function loadLibrary() {
   try {
-    return await import(join(ROOT, 'dist', 'index.js'));
+    // The package root plus its nova subpath (RbdDriver and nova's names).
+    return { ...(await import(join(ROOT, 'dist', 'nova.js'))), ...(await import(join(ROOT, 'dist', 'index.js'))) };
   } catch (error) {
     throw new Error(
       `cannot load the compiled library (dist/index.js): ${error.message}\n` +
@@ -149,6 +152,12 @@ async function main() {
         }
         return py;
       };
+    }
+    if (needs.has('glance')) {
+      log('starting Glance');
+      const glance = await startGlance();
+      cleanups.push(['Glance', glance.stop]);
+      ctx.glance = glance;
     }
     if (needs.has('loop')) {
       ctx.loop = await attachLoop(ctx.work, args.quick ? 256 * MiB : GiB);

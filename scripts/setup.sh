@@ -37,6 +37,9 @@ packages=(
   # nova.utils.synchronized locks against the library's, the nova parity test
   # and the benchmark's nova rows run nova.virt.libvirt.imagebackend
   python3-nova
+  # scripts/glance-fixture.sh: a real Glance v2 API (file and rbd stores) for
+  # the image pipeline's integration tests and benchmarks
+  glance-api
 )
 
 missing=()

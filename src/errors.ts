@@ -24,7 +24,19 @@ export type ErrorCode =
   | 'FETCH_FAILED'
   | 'FILESYSTEM_RESIZE_FAILED'
   | 'FLAVOR_DISK_TOO_SMALL'
+  | 'IMAGE_CHECKSUM_MISMATCH'
+  | 'IMAGE_FORMAT_MISMATCH'
   | 'IMAGE_INVALID'
+  | 'IMAGE_NOT_ACTIVE'
+  | 'IMAGE_NOT_FOUND'
+  | 'IMAGE_SERVICE_CONFLICT'
+  | 'IMAGE_SERVICE_FAILED'
+  | 'IMAGE_SERVICE_FORBIDDEN'
+  | 'IMAGE_SERVICE_TIMEOUT'
+  | 'IMAGE_SERVICE_UNAUTHORIZED'
+  | 'IMAGE_SERVICE_UNAVAILABLE'
+  | 'IMAGE_SIZE_MISMATCH'
+  | 'IMAGE_TOO_LARGE'
   | 'IMAGE_UNACCEPTABLE'
   | 'IMAGE_UNSAFE'
   | 'INVALID_ARGUMENT'
@@ -286,6 +298,138 @@ export class ImageUnsafeError extends ImageBackendError {
   constructor(message: string, details: ErrorDetails & { reasons: readonly string[] }) {
     super(message, details);
   }
+}
+/**
+ * The image service (Glance) refused or failed a request: `IMAGE_NOT_FOUND`
+ * (404), `IMAGE_SERVICE_UNAUTHORIZED` (401), `IMAGE_SERVICE_FORBIDDEN` (403),
+ * `IMAGE_SERVICE_CONFLICT` (409), `IMAGE_SERVICE_UNAVAILABLE` (5xx, or no
+ * connection), `IMAGE_SERVICE_TIMEOUT`, `IMAGE_SERVICE_FAILED` (any other
+ * answer, or one that could not be read). An outage is never taken for
+ * "cannot clone": only {@link ImageUnacceptableError} means fall back.
+ *
+ * @example
+ * ```ts
+ * if (error instanceof ImageServiceError) log.error(error.code, error.status, error.requestId);
+ * ```
+ */
+export abstract class ImageServiceError extends ImageBackendError {
+  /** The HTTP status, when the service answered. */
+  declare readonly status?: number;
+  /** The service's request id (`x-openstack-request-id`), for its logs. */
+  declare readonly requestId?: string;
+  /** The image concerned, when the request was about one. */
+  declare readonly imageId?: string;
+  constructor(message: string, details: ErrorDetails & { status?: number; requestId?: string; imageId?: string } = {}) {
+    super(message, details);
+  }
+}
+/** The image service has no such image (404, `IMAGE_NOT_FOUND`). @example `if (e instanceof ImageNotFoundError) return;` */
+export class ImageNotFoundError extends ImageServiceError {
+  static override readonly code = 'IMAGE_NOT_FOUND' as const;
+}
+/** The image service refused the token (401, `IMAGE_SERVICE_UNAUTHORIZED`). @example `if (e instanceof ImageServiceUnauthorizedError) await renewToken();` */
+export class ImageServiceUnauthorizedError extends ImageServiceError {
+  static override readonly code = 'IMAGE_SERVICE_UNAUTHORIZED' as const;
+}
+/** The image service forbade the request (403, `IMAGE_SERVICE_FORBIDDEN`). @example `if (e instanceof ImageServiceForbiddenError) log.warn(e.message);` */
+export class ImageServiceForbiddenError extends ImageServiceError {
+  static override readonly code = 'IMAGE_SERVICE_FORBIDDEN' as const;
+}
+/** The image service answered 409 (`IMAGE_SERVICE_CONFLICT`). @example `if (e instanceof ImageServiceConflictError) retryLater();` */
+export class ImageServiceConflictError extends ImageServiceError {
+  static override readonly code = 'IMAGE_SERVICE_CONFLICT' as const;
+}
+/** The image service is down or unreachable (5xx, no connection; `IMAGE_SERVICE_UNAVAILABLE`). @example `if (e instanceof ImageServiceUnavailableError) retryLater();` */
+export class ImageServiceUnavailableError extends ImageServiceError {
+  static override readonly code = 'IMAGE_SERVICE_UNAVAILABLE' as const;
+}
+/** The image service did not answer in time (`IMAGE_SERVICE_TIMEOUT`). @example `if (e instanceof ImageServiceTimeoutError) retryLater();` */
+export class ImageServiceTimeoutError extends ImageServiceError {
+  static override readonly code = 'IMAGE_SERVICE_TIMEOUT' as const;
+}
+/** Any other answer, or one that could not be read (`IMAGE_SERVICE_FAILED`). @example `if (e instanceof ImageServiceFailedError) log.error(e.status);` */
+export class ImageServiceFailedError extends ImageServiceError {
+  static override readonly code = 'IMAGE_SERVICE_FAILED' as const;
+}
+
+const IMAGE_SERVICE_ERRORS = {
+  IMAGE_NOT_FOUND: ImageNotFoundError,
+  IMAGE_SERVICE_UNAUTHORIZED: ImageServiceUnauthorizedError,
+  IMAGE_SERVICE_FORBIDDEN: ImageServiceForbiddenError,
+  IMAGE_SERVICE_CONFLICT: ImageServiceConflictError,
+  IMAGE_SERVICE_UNAVAILABLE: ImageServiceUnavailableError,
+  IMAGE_SERVICE_TIMEOUT: ImageServiceTimeoutError,
+  IMAGE_SERVICE_FAILED: ImageServiceFailedError,
+} as const;
+
+/** The {@link ImageServiceError} subclass of `code`, for code that picks the code at run time (HTTP status mapping). */
+export function imageServiceError(
+  code: keyof typeof IMAGE_SERVICE_ERRORS,
+  message: string,
+  http: { status?: number; requestId?: string; imageId?: string },
+  details: ErrorDetails = {},
+): ImageServiceError {
+  const defined = Object.fromEntries(Object.entries(http).filter(([, v]) => v !== undefined));
+  return new IMAGE_SERVICE_ERRORS[code](message, { ...details, ...defined });
+}
+/**
+ * An image was refused by the image pipeline (`fetchToRaw`) before it could
+ * become a disk: `IMAGE_NOT_ACTIVE` (its record's status is not `active`),
+ * `IMAGE_TOO_LARGE` (its virtual size exceeds the disk), `IMAGE_CHECKSUM_MISMATCH`
+ * (the bytes do not hash to the record's `os_hash_value`/`checksum`),
+ * `IMAGE_SIZE_MISMATCH` (fewer or more bytes than the record's `size`),
+ * `IMAGE_FORMAT_MISMATCH` (the bytes are not the record's `disk_format`, or
+ * qemu-img and the native inspector disagree). Nothing it wrote is left.
+ *
+ * @example
+ * ```ts
+ * if (error instanceof ImageRefusedError && error.code === 'IMAGE_CHECKSUM_MISMATCH') alertStorageTeam(error.imageId);
+ * ```
+ */
+export abstract class ImageRefusedError extends ImageBackendError {
+  /** The image concerned. */
+  declare readonly imageId?: string;
+  constructor(message: string, details: ErrorDetails & { imageId?: string } = {}) {
+    super(message, details);
+  }
+}
+/** The image's record is not `active` (`IMAGE_NOT_ACTIVE`). @example `if (e instanceof ImageNotActiveError) waitForUpload();` */
+export class ImageNotActiveError extends ImageRefusedError {
+  static override readonly code = 'IMAGE_NOT_ACTIVE' as const;
+}
+/** The image's virtual size exceeds the disk (`IMAGE_TOO_LARGE`). @example `if (e instanceof ImageTooLargeError) pickBiggerFlavor();` */
+export class ImageTooLargeError extends ImageRefusedError {
+  static override readonly code = 'IMAGE_TOO_LARGE' as const;
+}
+/** The bytes do not hash to the record's `os_hash_value`/`checksum` (`IMAGE_CHECKSUM_MISMATCH`). @example `if (e instanceof ImageChecksumMismatchError) alert(e.imageId);` */
+export class ImageChecksumMismatchError extends ImageRefusedError {
+  static override readonly code = 'IMAGE_CHECKSUM_MISMATCH' as const;
+}
+/** Fewer or more bytes than the record's `size` (`IMAGE_SIZE_MISMATCH`). @example `if (e instanceof ImageSizeMismatchError) retry();` */
+export class ImageSizeMismatchError extends ImageRefusedError {
+  static override readonly code = 'IMAGE_SIZE_MISMATCH' as const;
+}
+/** The bytes are not the record's `disk_format`, or qemu-img and the inspector disagree (`IMAGE_FORMAT_MISMATCH`). @example `if (e instanceof ImageFormatMismatchError) log.error(e.message);` */
+export class ImageFormatMismatchError extends ImageRefusedError {
+  static override readonly code = 'IMAGE_FORMAT_MISMATCH' as const;
+}
+
+const IMAGE_REFUSED_ERRORS = {
+  IMAGE_NOT_ACTIVE: ImageNotActiveError,
+  IMAGE_TOO_LARGE: ImageTooLargeError,
+  IMAGE_CHECKSUM_MISMATCH: ImageChecksumMismatchError,
+  IMAGE_SIZE_MISMATCH: ImageSizeMismatchError,
+  IMAGE_FORMAT_MISMATCH: ImageFormatMismatchError,
+} as const;
+
+/** The {@link ImageRefusedError} subclass of `code`, for code that picks the code at run time. */
+export function imageRefusedError(
+  code: keyof typeof IMAGE_REFUSED_ERRORS,
+  message: string,
+  imageId: string | undefined,
+  details: ErrorDetails = {},
+): ImageRefusedError {
+  return new IMAGE_REFUSED_ERRORS[code](message, imageId === undefined ? details : { ...details, imageId });
 }
 /**
  * A disk or image file (file or block device) does not exist (nova: DiskNotFound).

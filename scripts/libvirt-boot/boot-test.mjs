@@ -21,7 +21,7 @@ import { runMatrix } from './matrix.mjs';
 import { blkdeviotune, consoleText, define, domainXml, remove, tool, virsh, waitFor } from './virsh.mjs';
 
 const lib = await import(new URL('../../dist/index.js', import.meta.url).href);
-const { Backend, Rbd, cacheFileName } = lib;
+const { Backend, RbdCluster, cacheFileName } = lib;
 
 const MiB = 2 ** 20;
 const BASE_SIZE = 64 * MiB;
@@ -78,7 +78,7 @@ const fetch = async ({ target }) => {
 };
 
 // The image service's copy in `images`, as Glance's rbd store leaves it: a protected snapshot `snap`.
-const admin = await Rbd.connect({ cephConf: ceph.conf, user: ceph.admin.user, keyring: ceph.admin.keyring });
+const admin = await RbdCluster.connect({ cephConf: ceph.conf, user: ceph.admin.user, keyring: ceph.admin.keyring });
 const glanceName = `glance-${nonce}`;
 {
   const image = admin.pool(ceph.images).image(glanceName);

@@ -2,7 +2,7 @@
 // prints "progress <bytes>" as it goes; the test SIGKILLs it half-way.
 // argv: file, image name. Environment: IMAGEBACKEND_DIST, CEPH_CONF,
 // CEPH_CLIENT_USER, CEPH_CLIENT_KEYRING, CEPH_POOL.
-const { RbdDriver } = await import(`${process.env.IMAGEBACKEND_DIST}/index.js`);
+const { RbdDriver } = await import(`${process.env.IMAGEBACKEND_DIST}/nova.js`);
 const [file, name] = process.argv.slice(2);
 const driver = new RbdDriver({
   pool: process.env.CEPH_POOL,

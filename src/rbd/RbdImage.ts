@@ -90,7 +90,11 @@ export class RbdImage {
    */
   exists(snapshot?: string): Promise<boolean> {
     const { addon, handle } = this.#n;
-    return rbdCall('exists', () => addon.rbdExists(handle, this.pool.name, this.name, optionalSnapshot(snapshot)), this.#bound);
+    return rbdCall(
+      'exists',
+      () => addon.rbdExists(handle, this.pool.name, this.name, optionalSnapshot(snapshot)),
+      this.#bound,
+    );
   }
 
   /**
@@ -148,7 +152,11 @@ export class RbdImage {
    */
   stat(snapshot?: string): Promise<RbdImageStat> {
     const { addon, handle } = this.#n;
-    return rbdCall('stat', () => addon.rbdStat(handle, this.pool.name, this.name, optionalSnapshot(snapshot)), this.#bound);
+    return rbdCall(
+      'stat',
+      () => addon.rbdStat(handle, this.pool.name, this.name, optionalSnapshot(snapshot)),
+      this.#bound,
+    );
   }
 
   /**
@@ -164,7 +172,11 @@ export class RbdImage {
   async size(snapshot?: string): Promise<number> {
     const { addon, handle } = this.#n;
     // From the rbd class methods, head or snapshot: no image open (see README, Known issues).
-    return rbdCall('size', () => addon.rbdSize(handle, this.pool.name, this.name, optionalSnapshot(snapshot)), this.#bound);
+    return rbdCall(
+      'size',
+      () => addon.rbdSize(handle, this.pool.name, this.name, optionalSnapshot(snapshot)),
+      this.#bound,
+    );
   }
 
   /**
@@ -177,11 +189,13 @@ export class RbdImage {
    */
   clone(snapshot: string, pool: RbdPool, child: string, layout: RbdLayout = {}): Promise<RbdImage> {
     const { addon, handle } = this.#n;
-    return rbdCall('clone', async () => {
+    const clone = async () => {
       const target = pool.image(child);
-      await addon.rbdClone(handle, this.pool.name, this.name, checkRbdName('snapshot', snapshot), pool.name, target.name, layout);
+      const snap = checkRbdName('snapshot', snapshot);
+      await addon.rbdClone(handle, this.pool.name, this.name, snap, pool.name, target.name, layout);
       return target;
-    }, this.#bound);
+    };
+    return rbdCall('clone', clone, this.#bound);
   }
 
   /**
@@ -207,8 +221,11 @@ export class RbdImage {
    */
   parentInfo(snapshot?: string): Promise<RbdParentInfo | null> {
     const { addon, handle } = this.#n;
-    return rbdCall('parentInfo', () =>
-      addon.rbdParentInfo(handle, this.pool.name, this.name, optionalSnapshot(snapshot)), this.#bound);
+    return rbdCall(
+      'parentInfo',
+      () => addon.rbdParentInfo(handle, this.pool.name, this.name, optionalSnapshot(snapshot)),
+      this.#bound,
+    );
   }
 
   /**
@@ -234,7 +251,11 @@ export class RbdImage {
    */
   createSnapshot(snapshot: string): Promise<void> {
     const { addon, handle } = this.#n;
-    return rbdCall('createSnapshot', () => addon.rbdSnapCreate(handle, this.pool.name, this.name, checkRbdName('snapshot', snapshot)), this.#bound);
+    return rbdCall(
+      'createSnapshot',
+      () => addon.rbdSnapCreate(handle, this.pool.name, this.name, checkRbdName('snapshot', snapshot)),
+      this.#bound,
+    );
   }
 
   /**
@@ -247,7 +268,11 @@ export class RbdImage {
    */
   removeSnapshot(snapshot: string): Promise<void> {
     const { addon, handle } = this.#n;
-    return rbdCall('removeSnapshot', () => addon.rbdSnapRemove(handle, this.pool.name, this.name, checkRbdName('snapshot', snapshot)), this.#bound);
+    return rbdCall(
+      'removeSnapshot',
+      () => addon.rbdSnapRemove(handle, this.pool.name, this.name, checkRbdName('snapshot', snapshot)),
+      this.#bound,
+    );
   }
 
   /**
@@ -260,7 +285,11 @@ export class RbdImage {
    */
   protectSnapshot(snapshot: string): Promise<void> {
     const { addon, handle } = this.#n;
-    return rbdCall('protectSnapshot', () => addon.rbdSnapProtect(handle, this.pool.name, this.name, checkRbdName('snapshot', snapshot)), this.#bound);
+    return rbdCall(
+      'protectSnapshot',
+      () => addon.rbdSnapProtect(handle, this.pool.name, this.name, checkRbdName('snapshot', snapshot)),
+      this.#bound,
+    );
   }
 
   /**
@@ -273,7 +302,11 @@ export class RbdImage {
    */
   unprotectSnapshot(snapshot: string): Promise<void> {
     const { addon, handle } = this.#n;
-    return rbdCall('unprotectSnapshot', () => addon.rbdSnapUnprotect(handle, this.pool.name, this.name, checkRbdName('snapshot', snapshot)), this.#bound);
+    return rbdCall(
+      'unprotectSnapshot',
+      () => addon.rbdSnapUnprotect(handle, this.pool.name, this.name, checkRbdName('snapshot', snapshot)),
+      this.#bound,
+    );
   }
 
   /**
@@ -286,8 +319,11 @@ export class RbdImage {
    */
   isSnapshotProtected(snapshot: string): Promise<boolean> {
     const { addon, handle } = this.#n;
-    return rbdCall('isSnapshotProtected', () =>
-      addon.rbdSnapIsProtected(handle, this.pool.name, this.name, checkRbdName('snapshot', snapshot)), this.#bound);
+    return rbdCall(
+      'isSnapshotProtected',
+      () => addon.rbdSnapIsProtected(handle, this.pool.name, this.name, checkRbdName('snapshot', snapshot)),
+      this.#bound,
+    );
   }
 
   /**
@@ -300,7 +336,9 @@ export class RbdImage {
    */
   rollbackToSnapshot(snapshot: string): Promise<void> {
     const { addon, handle } = this.#n;
-    return rbdCall('rollbackToSnapshot', () => addon.rbdSnapRollback(handle, this.pool.name, this.name, checkRbdName('snapshot', snapshot)));
+    return rbdCall('rollbackToSnapshot', () =>
+      addon.rbdSnapRollback(handle, this.pool.name, this.name, checkRbdName('snapshot', snapshot)),
+    );
   }
 
   /**

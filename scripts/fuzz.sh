@@ -90,3 +90,17 @@ if [[ $long == 1 ]]; then
   mv "$minimized" "$corpus"
   echo "fuzz.sh: corpus kept in $corpus ($(find "$corpus" -type f | wc -l) inputs, $(du -sh "$corpus" | cut -f1))"
 fi
+
+# The rbd class-method reply decoders (native/rbd/cls_decode.cc), for the same
+# time, seeded with well-formed replies (first byte: which decoder).
+rbd_out="$out/rbd"
+CXX=clang++ cmake -S "$root/native/rbd/fuzz" -B "$rbd_out" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build "$rbd_out" -j "$(nproc)" >/dev/null
+mkdir -p "$rbd_out/corpus" "$rbd_out/seeds"
+printf '\x00\x0c\x00\x00\x00107a6b8b4567' >"$rbd_out/seeds/get_id"
+printf '\x01\x16\x00\x00\x40\x00\x00\x00\x00\x00' >"$rbd_out/seeds/get_size"
+printf '\x02\x02\x00\x00\x00\x00\x00\x00\x00\x02\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x02\x00\x00\x00\x00\x00\x00\x00' >"$rbd_out/seeds/snapcontext"
+printf '\x03\x01\x01\x22\x00\x00\x00\x04\x00\x00\x00\x00\x00\x00\x00\x01\x01\x04\x00\x00\x00\x00\x00\x00\x00\x04\x00\x00\x00snap\x00\x00\x40\x00\x00\x00\x00\x00' >"$rbd_out/seeds/snapshot_get"
+echo "fuzz.sh: running the rbd decoder fuzzer for ${seconds}s"
+"$rbd_out/cls_fuzzer" "$rbd_out/corpus" "$rbd_out/seeds" -max_total_time="$seconds" -max_len=4096 -timeout=10 \
+  -artifact_prefix="$out/artifacts/rbd-" -print_final_stats=1

@@ -23,7 +23,7 @@
 #include <string>
 #include <vector>
 
-#include "image/reader.h"
+#include "rbd/cls_decode.h"
 #include "rbd/image_worker.h"
 
 namespace ib {
@@ -68,8 +68,6 @@ class ListWorker : public ClusterWorker {
 // reply) means "ask librbd". Runs on the worker thread.
 namespace {
 
-using image::Bytes;
-
 bool ObjectExists(rados_ioctx_t ioctx, const std::string& oid) {
   uint64_t size = 0;
   time_t mtime = 0;
@@ -82,34 +80,32 @@ std::string Le64Arg(uint64_t v) {
 }
 constexpr uint64_t kNoSnap = static_cast<uint64_t>(-2);  // CEPH_NOSNAP
 
-// One rbd class method call on `oid`; its reply (at most `cap` bytes) in a
-// bounds-checked Bytes, so the decoders below read it through the image
-// parser's checked accessors (a short reply throws InvalidImage). Returns the
-// reply length or a negative errno.
+// One rbd class method call on `oid`; its reply (at most `cap` bytes) for
+// the checked decoders of rbd/cls_decode.h. Returns the reply length or a
+// negative errno.
 int RbdMethod(rados_ioctx_t ioctx, const std::string& oid, const char* method, const std::string& in, size_t cap,
-              Bytes* reply) {
-  std::vector<uint8_t> out(cap);
-  int n = rados_exec(ioctx, oid.c_str(), "rbd", method, in.data(), in.size(), reinterpret_cast<char*>(out.data()),
-                     out.size());
-  if (n < 0) return n;
-  out.resize(static_cast<size_t>(n));
-  *reply = Bytes(std::move(out));
+              std::vector<uint8_t>* reply) {
+  reply->assign(cap, 0);
+  int n = rados_exec(ioctx, oid.c_str(), "rbd", method, in.data(), in.size(), reinterpret_cast<char*>(reply->data()),
+                     reply->size());
+  reply->resize(n < 0 ? 0 : static_cast<size_t>(n));
   return n;
 }
 
 // The header object (rbd_header.<id>) of a format 2 image: 0, -ENOENT when
 // no such image, -EAGAIN for a format 1 image, another error otherwise.
 int FastHeaderObject(rados_ioctx_t ioctx, const std::string& image, std::string* header_object) {
-  Bytes reply;
+  std::vector<uint8_t> reply;
   int n = RbdMethod(ioctx, "rbd_id." + image, "get_id", {}, 512, &reply);
   if (n == -ENOENT) {
     // No format 2 id object: a format 1 image has "<name>.rbd" instead.
     return ObjectExists(ioctx, image + ".rbd") ? -EAGAIN : -ENOENT;
   }
   if (n < 0) return n;
-  uint32_t len = reply.Le32(0);  // le32 length + the id
-  if (len == 0) return -EPROTO;
-  *header_object = "rbd_header." + reply.Str(4, len);
+  std::string id;
+  int r = cls::DecodeGetId(reply.data(), reply.size(), &id);
+  if (r < 0) return r;
+  *header_object = "rbd_header." + id;
   return 0;
 }
 
@@ -117,12 +113,12 @@ int FastHeadSize(rados_ioctx_t ioctx, const std::string& image, uint64_t* size) 
   std::string header_object;
   int n = FastHeaderObject(ioctx, image, &header_object);
   if (n < 0) return n;
-  Bytes reply;
+  std::vector<uint8_t> reply;
   n = RbdMethod(ioctx, header_object, "get_size", Le64Arg(kNoSnap), 512, &reply);
   if (n == -ENOENT) return -ENOENT;  // removed between the two calls
   if (n < 0) return n;
-  *size = reply.Le64(1);  // u8 order, le64 size
-  return 0;
+  uint8_t order = 0;
+  return cls::DecodeGetSize(reply.data(), reply.size(), &order, size);
 }
 
 // The size of the image's user snapshot named `snap`, read the way librbd's
@@ -131,46 +127,29 @@ int FastHeadSize(rados_ioctx_t ioctx, const std::string& image, uint64_t* size) 
 // snapshot, anything else means "ask librbd". Opening at a snapshot is avoided on
 // purpose: with librbd 16.2, snapshot opens racing rbd_clone3 on the same
 // client have crashed the process (see README, "Known issues").
-//
-// snapshot_get answers cls::rbd::SnapshotInfo: ENCODE_START header (u8 v,
-// u8 compat, le32 len), le64 id, the namespace (its own ENCODE_START header,
-// then le32 type: 0 = user), then the name (le32 len + bytes), then le64 image_size.
 int FastSnapshot(rados_ioctx_t ioctx, const std::string& image, const std::string& snap, uint64_t* size) {
   std::string header_object;
   int r = FastHeaderObject(ioctx, image, &header_object);
   if (r < 0) return r;
-  Bytes context;
-  r = RbdMethod(ioctx, header_object, "get_snapcontext", {}, 64 * 1024, &context);
+  std::vector<uint8_t> reply;
+  r = RbdMethod(ioctx, header_object, "get_snapcontext", {}, 64 * 1024, &reply);
   if (r < 0) return r;
-  uint32_t count = context.Le32(8);  // le64 seq, le32 count, le64 ids
-  if (!context.Has(12, 8 * static_cast<size_t>(count))) return -EPROTO;
-  for (uint32_t i = 0; i < count; i++) {
-    Bytes info;
-    int m = RbdMethod(ioctx, header_object, "snapshot_get", Le64Arg(context.Le64(12 + 8 * static_cast<size_t>(i))),
-                      4096, &info);
+  uint64_t seq = 0;
+  std::vector<uint64_t> ids;
+  r = cls::DecodeSnapContext(reply.data(), reply.size(), &seq, &ids);
+  if (r < 0) return r;
+  for (uint64_t id : ids) {
+    int m = RbdMethod(ioctx, header_object, "snapshot_get", Le64Arg(id), 4096, &reply);
     if (m == -ENOENT) continue;  // removed since the snapcontext was read
     if (m < 0) return m;
-    size_t at = 6 + 8;  // header, id
-    uint32_t ns_len = info.Le32(at + 2);
-    uint32_t ns_type = info.Le32(at + 6);
-    if (ns_len < 4) return -EPROTO;
-    at += 6 + ns_len;
-    uint32_t name_len = info.Le32(at);
-    if (ns_type != 0 || info.Str(at + 4, name_len) != snap) continue;
-    *size = info.Le64(at + 4 + name_len);  // image_size: the head's size when the snapshot was taken
+    cls::SnapshotInfo info;
+    m = cls::DecodeSnapshotInfo(reply.data(), reply.size(), &info);
+    if (m < 0) return m;
+    if (info.namespace_type != 0 || info.name != snap) continue;
+    *size = info.image_size;  // the head's size when the snapshot was taken
     return 0;
   }
   return -ENOENT;
-}
-
-// Runs one of the decoders above; a reply too short for what it claims is -EPROTO.
-template <typename F>
-int Decoding(F&& decode) {
-  try {
-    return decode();
-  } catch (const image::InvalidImage&) {
-    return -EPROTO;
-  }
 }
 
 }  // namespace
@@ -188,10 +167,8 @@ class ExistsWorker : public ImageWorker {
     rados_ioctx_t ioctx;
     if (!IoCtx(context_.pool, &ioctx)) return;
     uint64_t size = 0;
-    int fast = Decoding([&] {
-      return context_.snapshot.empty() ? FastHeadSize(ioctx, context_.image, &size)
-                                       : FastSnapshot(ioctx, context_.image, context_.snapshot, &size);
-    });
+    int fast = context_.snapshot.empty() ? FastHeadSize(ioctx, context_.image, &size)
+                                         : FastSnapshot(ioctx, context_.image, context_.snapshot, &size);
     if (fast == -ENOENT) return;
     // A timeout is the answer: a fallback open would only wait once more.
     if (fast == -ETIMEDOUT) {
@@ -335,10 +312,8 @@ class SizeWorker : public ImageWorker {
     rados_ioctx_t ioctx;
     if (!IoCtx(context_.pool, &ioctx)) return;
     bool head = context_.snapshot.empty();
-    int r = Decoding([&] {
-      return head ? FastHeadSize(ioctx, context_.image, &size_)
-                  : FastSnapshot(ioctx, context_.image, context_.snapshot, &size_);
-    });
+    int r = head ? FastHeadSize(ioctx, context_.image, &size_)
+                 : FastSnapshot(ioctx, context_.image, context_.snapshot, &size_);
     if (r == 0 || r == -ENOENT || r == -ETIMEDOUT) {
       if (r == -ENOENT) Fail(r, "rados_exec", head ? "rbd.get_id" : "no such image or snapshot");
       if (r == -ETIMEDOUT) Fail(r, "rados_exec");

@@ -98,9 +98,20 @@ for (let i = 0; i < n; i++) {
     const imported = pool.image(`leak-import-${process.pid}-${i}`);
     await imported.import(importFile, { onProgress: () => {} });
     await imported.remove();
+    // Streamed import (the native writer: aio completions through a
+    // thread-safe function), then one whose source fails half-way.
+    const streamed = `leak-stream-${process.pid}-${i}`;
+    const chunks = async function* (fail) {
+      yield Buffer.alloc(MiB, 7);
+      if (fail) throw new Error('source failed');
+      yield Buffer.alloc(MiB);
+    };
+    await pool.importStream(streamed, chunks(false), { size: 2 * MiB });
+    await pool.image(streamed).remove();
+    await expectError(pool.importStream(`${streamed}-fail`, chunks(true), { size: 2 * MiB }), 'a failing stream');
     await cluster.close();
     await cluster.close();
-    counts.rbd += 8;
+    counts.rbd += 11;
   }
 }
 // Under --expose-gc (as leak-check.sh runs it): collect what JS dropped, so the

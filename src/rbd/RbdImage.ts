@@ -78,7 +78,11 @@ export class RbdImage {
    */
   exists(snapshot?: string): Promise<boolean> {
     const { addon, handle } = this.#n;
-    return rbdCall('exists', () => addon.rbdExists(handle, this.pool.name, this.name, optionalSnapshot(snapshot)), this.#bound);
+    return rbdCall(
+      'exists',
+      () => addon.rbdExists(handle, this.pool.name, this.name, optionalSnapshot(snapshot)),
+      this.#bound,
+    );
   }
 
   /**
@@ -136,7 +140,11 @@ export class RbdImage {
    */
   stat(snapshot?: string): Promise<RbdImageStat> {
     const { addon, handle } = this.#n;
-    return rbdCall('stat', () => addon.rbdStat(handle, this.pool.name, this.name, optionalSnapshot(snapshot)), this.#bound);
+    return rbdCall(
+      'stat',
+      () => addon.rbdStat(handle, this.pool.name, this.name, optionalSnapshot(snapshot)),
+      this.#bound,
+    );
   }
 
   /**
@@ -152,7 +160,11 @@ export class RbdImage {
   async size(snapshot?: string): Promise<number> {
     const { addon, handle } = this.#n;
     // From the rbd class methods, head or snapshot: no image open (see README, Known issues).
-    return rbdCall('size', () => addon.rbdSize(handle, this.pool.name, this.name, optionalSnapshot(snapshot)), this.#bound);
+    return rbdCall(
+      'size',
+      () => addon.rbdSize(handle, this.pool.name, this.name, optionalSnapshot(snapshot)),
+      this.#bound,
+    );
   }
 
   /**
@@ -165,11 +177,12 @@ export class RbdImage {
    */
   clone(snapshot: string, pool: RbdPool, child: string, layout: RbdLayout = {}): Promise<RbdImage> {
     const { addon, handle } = this.#n;
-    return rbdCall('clone', async () => {
+    const clone = async () => {
       const target = pool.image(child);
       await addon.rbdClone(handle, this.pool.name, this.name, checkRbdName(snapshot, 'snapshot'), pool.name, target.name, layout);
       return target;
-    }, this.#bound);
+    };
+    return rbdCall('clone', clone, this.#bound);
   }
 
   /**
@@ -195,8 +208,11 @@ export class RbdImage {
    */
   parentInfo(snapshot?: string): Promise<RbdParentInfo | null> {
     const { addon, handle } = this.#n;
-    return rbdCall('parentInfo', () =>
-      addon.rbdParentInfo(handle, this.pool.name, this.name, optionalSnapshot(snapshot)), this.#bound);
+    return rbdCall(
+      'parentInfo',
+      () => addon.rbdParentInfo(handle, this.pool.name, this.name, optionalSnapshot(snapshot)),
+      this.#bound,
+    );
   }
 
   /**

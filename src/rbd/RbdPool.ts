@@ -52,7 +52,10 @@ export class RbdPool {
   /** The pool's name, e.g. `vms`. */
   readonly name: string;
 
-  /** @throws {@link InvalidArgumentError} (`INVALID_ARGUMENT`) when `name` is not an acceptable pool name (`checkRbdName` in src/rbd/names.ts). */
+  /**
+   * @throws {@link InvalidArgumentError} (`INVALID_ARGUMENT`) when `name` is not
+   * an acceptable pool name (`checkRbdName` in src/rbd/names.ts).
+   */
   constructor(cluster: RbdCluster, name: string) {
     this.cluster = cluster;
     this.name = checkRbdName(name, 'pool');

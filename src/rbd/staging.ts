@@ -24,7 +24,8 @@ export function stagingName(name: string): string {
 
 /** Whether `candidate` is a staging name of `name` (and not of a longer name). */
 export function isStagingOf(candidate: string, name: string): boolean {
-  return candidate.startsWith(name + STAGING_INFIX) && /^[0-9a-f]{8}$/.test(candidate.slice(name.length + STAGING_INFIX.length));
+  const prefix = name + STAGING_INFIX;
+  return candidate.startsWith(prefix) && /^[0-9a-f]{8}$/.test(candidate.slice(prefix.length));
 }
 
 /**

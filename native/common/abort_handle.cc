@@ -9,8 +9,9 @@ namespace ib {
 static const napi_type_tag kAbortTag = {0x3b8e5f0a9c1d4a62ULL, 0x8f7e6d5c4b3a2910ULL};
 
 Napi::Function AbortHandle::Define(Napi::Env env) {
-  return DefineClass(env, "AbortHandle",
-                     {InstanceMethod<&AbortHandle::Abort>("abort"), InstanceAccessor<&AbortHandle::Aborted>("aborted")});
+  return DefineClass(
+      env, "AbortHandle",
+      {InstanceMethod<&AbortHandle::Abort>("abort"), InstanceAccessor<&AbortHandle::Aborted>("aborted")});
 }
 
 AbortHandle::AbortHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<AbortHandle>(info) {
@@ -23,7 +24,9 @@ Napi::Value AbortHandle::Abort(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-Napi::Value AbortHandle::Aborted(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), flag_->load()); }
+Napi::Value AbortHandle::Aborted(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), flag_->load());
+}
 
 AbortFlag AbortHandle::From(const Napi::Object& options, const char* key) {
   Napi::Value v = options.Get(key);

@@ -58,8 +58,7 @@ static std::string Show(const Napi::Value& v) {
   return "an object";
 }
 
-void ThrowArgError(Napi::Env env, const std::string& what, const std::string& name,
-                   const Napi::Value& received) {
+void ThrowArgError(Napi::Env env, const std::string& what, const std::string& name, const Napi::Value& received) {
   Napi::TypeError error =
       Napi::TypeError::New(env, "Expected " + what + " for " + name + " but received " + Show(received));
   error.Value().Set("code", "ERR_INVALID_ARG_TYPE");

@@ -65,8 +65,8 @@ class Progress {
 
   static void Call(Napi::Env env, Napi::Function callback, uint64_t done, uint64_t total) {
     try {
-      callback.Call({Napi::Number::New(env, static_cast<double>(done)),
-                     Napi::Number::New(env, static_cast<double>(total))});
+      callback.Call(
+          {Napi::Number::New(env, static_cast<double>(done)), Napi::Number::New(env, static_cast<double>(total))});
     } catch (const Napi::Error&) {
       // A throwing callback or a dying environment must not end the process
       // or the transfer: the exception is dropped (documented on onProgress).

@@ -69,7 +69,6 @@ class Work {
   void AddDetail(const std::string& more) { failure_.detail += failure_.detail.empty() ? more : "; " + more; }
   bool Failed() const { return static_cast<bool>(failure_); }
 
-
   // Main thread, just before a successful resolve (e.g. a last progress report).
   virtual void BeforeResolve(Napi::Env env) {}
   // Main thread: the resolved value. Defaults to undefined.

@@ -1,7 +1,5 @@
 #include "lvm/lvm_thread.h"
 
-#include "lvm/liblvm2cmd_loader.h"
-
 #include <lvm2cmd.h>
 #include <sys/stat.h>
 
@@ -10,6 +8,8 @@
 #include <deque>
 #include <mutex>
 #include <thread>
+
+#include "lvm/liblvm2cmd_loader.h"
 
 namespace ib::lvm {
 

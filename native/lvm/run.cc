@@ -6,8 +6,8 @@
 
 #include "common/args.h"
 #include "common/pool_worker.h"
-#include "lvm/lvm.h"
 #include "lvm/liblvm2cmd_loader.h"
+#include "lvm/lvm.h"
 #include "lvm/lvm_thread.h"
 
 namespace ib {

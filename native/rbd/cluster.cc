@@ -10,7 +10,6 @@
 // Not exposed: rados_conf_parse_argv/env (configuration comes from options),
 // rados_pool_create/delete (pools are the operator's business).
 #include "rbd/cluster.h"
-#include "rbd/librbd_loader.h"
 
 #include <chrono>
 #include <cstdlib>
@@ -22,6 +21,7 @@
 #include "common/addon_data.h"
 #include "common/args.h"
 #include "common/executor.h"
+#include "rbd/librbd_loader.h"
 #include "rbd/names.h"
 
 namespace ib {

@@ -56,7 +56,7 @@ export class RbdImage {
    */
   constructor(pool: RbdPool, name: string) {
     this.pool = pool;
-    this.name = checkRbdName(name, 'image');
+    this.name = checkRbdName(name, 'image', 'an image name');
   }
 
   get #n() {

@@ -58,7 +58,7 @@ export class RbdPool {
    */
   constructor(cluster: RbdCluster, name: string) {
     this.cluster = cluster;
-    this.name = checkRbdName(name, 'pool');
+    this.name = checkRbdName(name, 'pool', 'a pool name');
   }
 
   /**

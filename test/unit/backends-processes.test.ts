@@ -40,7 +40,11 @@ describe('image backends across processes', () => {
     expect((await readFile(counter, 'utf8')).trim().split('\n')).toHaveLength(1);
     const base = join(dir, '_base', cacheFileName('shared-image'));
     expect(await readdir(join(dir, '_base'))).toEqual([cacheFileName('shared-image')]);
-    expect(await readdir(join(dir, 'locks'))).toEqual([`nova-${cacheFileName('shared-image')}`]);
+    // Lock files stay, as nova's do (fcntl locks on nova-<name>): the base's,
+    // and one per instance folder's disk.info.
+    const locks = (await readdir(join(dir, 'locks'))).sort();
+    expect(locks.filter((n) => !n.startsWith('nova-disk.info-'))).toEqual([`nova-${cacheFileName('shared-image')}`]);
+    expect(locks.filter((n) => n.startsWith('nova-disk.info-'))).toHaveLength(DISKS);
 
     for (let i = 0; i < DISKS; i++) {
       const folder = join(dir, `inst-${i}`);
@@ -81,7 +85,11 @@ describe('image backends across processes', () => {
       },
     });
     expect(await readdir(join(dir, '_base'))).toEqual([cacheFileName('shared-image')]);
-    expect(await readdir(join(dir, 'locks'))).toEqual([`nova-${cacheFileName('shared-image')}`]);
+    // Lock files stay, as nova's do (fcntl locks on nova-<name>): the base's
+    // and the one instance folder's disk.info.
+    const lockFiles = (await readdir(join(dir, 'locks'))).sort();
+    expect(lockFiles.filter((n) => !n.startsWith('nova-disk.info-'))).toEqual([`nova-${cacheFileName('shared-image')}`]);
+    expect(lockFiles.filter((n) => n.startsWith('nova-disk.info-'))).toHaveLength(1);
     expect((await inspect(disk.path)).backingFile).toBe(join(dir, '_base', cacheFileName('shared-image')));
     await qemuImg('check', '-f', 'qcow2', disk.path);
   });

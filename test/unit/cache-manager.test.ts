@@ -305,7 +305,8 @@ describe('ImageCacheManager', () => {
     expect(a.map((r) => [r.imageId, r.fetched, r.error?.code])).toEqual([
       ['img-1', a[0]?.fetched, undefined],
       ['cached-before', false, undefined],
-      ['broken', false, 'CACHE_FAILED'],
+      // The fetch's own failure (a plain Error) reaches the report as FETCH_FAILED, its cause kept.
+      ['broken', false, 'FETCH_FAILED'],
       ['img-2', true, undefined],
     ]);
     expect([a[0]?.fetched, b[0]?.fetched].sort()).toEqual([false, true]);

@@ -94,7 +94,7 @@ describe('LVM names', () => {
     expect(() => checkVolumeGroupName('nova-vg')).not.toThrow();
     expect(() => checkLogicalVolumeName('uuid_disk')).not.toThrow();
     expect(refusal(() => checkVolumeGroupName('bad name')).message).toMatch(/^Expected an lvm2 volume group name \(this one has characters/);
-    expect(refusal(() => checkLogicalVolumeName('x'.repeat(128))).message).toMatch(/longer than 127/);
+    expect(refusal(() => checkLogicalVolumeName('x'.repeat(124))).message).toMatch(/longer than 123/);
     expect(refusal(() => checkLogicalVolumeName('snapshot1')).message).toMatch(/reserved prefix/);
     expect(refusal(() => checkLogicalVolumeName('a_rimage_0')).message).toMatch(/reserved part _rimage/);
   });

@@ -20,29 +20,39 @@ const ROOT_VALUES = [
   'AbortError', 'BlockDeviceError', 'CacheError', 'CopyFailedError', 'DiskInfoIoError', 'DiskInfoReadError',
   'DiskInfoWriteError', 'DiskNotFoundError', 'FetchFailedError', 'FilesystemResizeError', 'FlavorDiskTooSmallError',
   'ImageBackendError', 'ImageInvalidError', 'ImageIoError', 'ImageUnacceptableError', 'ImageUnsafeError',
-  'InvalidArgumentError', 'InvalidDiskInfoError', 'LockCompromisedError', 'LockError', 'LockTimeoutError', 'LvmError',
-  'LvmExistsError', 'LvmNoSpaceError', 'LvmNotConfiguredError', 'LvmNotFoundError', 'NativeLoadError',
-  'NotSupportedError', 'QemuImgError', 'QemuImgTimeoutError', 'RbdBusyError', 'RbdClosedError', 'RbdError',
-  'RbdExistsError', 'RbdNotFoundError', 'RbdPermissionError', 'RbdTimeoutError', 'ToolNotFoundError',
-  'UnknownImageTypeError', 'VolumesNotRemovedError',
+  'InvalidArgumentError', 'InvalidDiskInfoError', 'LibraryNotFoundError', 'LockCompromisedError', 'LockError',
+  'LockTimeoutError', 'LvmError', 'LvmExistsError', 'LvmNoSpaceError', 'LvmNotConfiguredError', 'LvmNotFoundError',
+  'NativeLoadError', 'NotSupportedError', 'QemuImgError', 'QemuImgTimeoutError', 'RbdAuthNotConfiguredError',
+  'RbdBusyError', 'RbdClosedError', 'RbdError', 'RbdExistsError', 'RbdNotFoundError', 'RbdPermissionError',
+  'RbdTimeoutError', 'ToolNotFoundError', 'UnknownImageTypeError', 'UnsupportedFileTypeError', 'VolumesNotRemovedError',
+  // the image service and the image pipeline's refusals
+  'ImageServiceError', 'ImageNotFoundError', 'ImageServiceUnauthorizedError', 'ImageServiceForbiddenError',
+  'ImageServiceConflictError', 'ImageServiceUnavailableError', 'ImageServiceTimeoutError', 'ImageServiceFailedError',
+  'ImageRefusedError', 'ImageNotActiveError', 'ImageTooLargeError', 'ImageChecksumMismatchError',
+  'ImageSizeMismatchError', 'ImageFormatMismatchError',
   // rbd
   'RbdCluster', 'RbdPool', 'RbdImage',
   // image, blockdev, qemu
-  'inspect', 'assertSafe', 'createQcow2Overlay',
+  'inspect', 'assertSafe', 'createQcow2Overlay', 'DEFAULT_VMDK_ALLOWED_TYPES',
   'blockDeviceSize', 'zeroRange', 'discardRange', 'overwriteRandom', 'fallocateFile', 'copyRawData',
   'QemuImg', 'rbdFilename', 'DEFAULT_TIMEOUT_MS', 'DEFAULT_LIMITS', 'supportsDirectIo',
   // cache, disk.info, verify
-  'BaseImageCache', 'ImageCacheManager', 'Locks', 'cacheFileName', 'parseBaseFileName',
+  'BaseImageCache', 'ImageCacheManager', 'Locks', 'cacheFileName', 'parseBaseFileName', 'ephemeralFileName',
+  'ephemeralFileExtension', 'swapFileName',
   'DiskInfo', 'DISK_INFO_FILENAME', 'DISK_FORMATS', 'isDiskFormat', 'verifyBaseSize',
   // libvirt
-  'LibvirtDiskConfig', 'ioTuneFromExtraSpecs', 'checkIoTune', 'IOTUNE_EXTRA_SPECS', 'IOTUNE_MAX',
-  // backends
-  'Backend', 'Image', 'Flat', 'Qcow2', 'Lvm', 'Rbd',
+  'LibvirtDiskConfig', 'ioTuneFromExtraSpecs', 'checkIoTune', 'effectiveDriverIo', 'IOTUNE_EXTRA_SPECS', 'IOTUNE_MAX',
+  // backends: the stores, the disk handle, the policy
+  'Backend', 'Disk', 'provision', 'FileStore', 'FlatStore', 'Qcow2Store', 'LvmStore', 'RbdStore',
+  'canClone', 'canDirectSnapshot', 'canImportFile', 'canSnapshot',
+  // the image pipeline
+  'GlanceImageService', 'fetchToRaw', 'fetchToRbd', 'imageServiceFetch', 'DiskOpsLimiter', 'verifyImageFile',
+  'qemuFormatOf', 'expectedHash',
   // lvm
   'Lvm2Driver', 'LvmCliRunner', 'LvmLibRunner', 'SPARSE_PREALLOCATION', 'hasDeviceMapper', 'checkLogicalVolumeName',
-  'checkVolumeGroupName', 'escapeDiskName', 'parseVolumePath', 'volumeName', 'volumePath', 'createLvmDriver',
-  'resolveLvmOptions', 'growFilesystem', 'baseImageSize', 'deleteVolumes', 'provisionFromBase', 'provisionGenerated',
-  'writeBase',
+  'checkVolumeGroupName', 'checkVolumeNames', 'escapeDiskName', 'parseVolumePath', 'volumeName', 'volumePath',
+  'createLvmDriver', 'resolveLvmOptions', 'growFilesystem', 'baseImageSize', 'deleteVolumes', 'provisionFromBase',
+  'provisionGenerated', 'writeBase',
   // names
   'checkFileName', 'checkRbdName', 'MAX_FILE_NAME_BYTES', 'MAX_RBD_NAME_BYTES', 'MAX_LVM_NAME_BYTES',
 ].sort();
@@ -92,8 +102,9 @@ describe('public exports', () => {
     for (const name of errorClasses) {
       const cls = (pkg as Record<string, unknown>)[name] as { prototype: unknown; code?: string };
       expect(cls.prototype, name).toBeInstanceOf(pkg.ImageBackendError);
-      // The abstract parent of the disk.info errors has none; every other one has its own.
-      if (name !== 'DiskInfoIoError') expect(cls.code, name).toMatch(/^[A-Z_]+$/);
+      // The abstract parents of a family (disk.info I/O, the image service, the
+      // pipeline's refusals) have none; every other class has its own.
+      if (!['DiskInfoIoError', 'ImageServiceError', 'ImageRefusedError'].includes(name)) expect(cls.code, name).toMatch(/^[A-Z_]+$/);
     }
   });
 

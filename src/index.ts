@@ -127,6 +127,9 @@ export {
   type RbdSource,
   type ConvertFromRbdOptions,
   type QemuImgOptions,
+  type RbdInfoOptions,
+  type ExplicitBacking,
+  type Inspector,
   type ConvertOptions,
   type CreateOptions,
   type InfoOptions,
@@ -165,7 +168,6 @@ export {
   type LockService,
   type LocksOptions,
   type SynchronizedOptions,
-  type KeyedMutexRunOptions,
 } from './cache/index.js';
 export {
   DiskInfo,
@@ -207,6 +209,7 @@ export {
   MAX_FILE_NAME_BYTES,
   MAX_RBD_NAME_BYTES,
   MAX_LVM_NAME_BYTES,
+  MAX_LVM_PAIR_CHARS,
 } from './names.js';
 // The image pipeline (Glance v2 client, fetchToRaw, the disk-ops limiter). Its
 // ImageService (get + download) is a superset of the backends' ImageService

@@ -209,7 +209,7 @@ export class RbdDriver {
 
   /**
    * Resizes a volume to `size` bytes. Grows always; shrinks only with
-   * `allowShrink: true`, otherwise rejects with {@link InvalidArgumentError}
+   * `allowShrink: true`, otherwise rejects with `InvalidArgumentError`
    * (`INVALID_ARGUMENT`) and leaves the volume unchanged.
    *
    * @example
@@ -266,7 +266,7 @@ export class RbdDriver {
 
   /**
    * Creates volume `name` from a stream (nova's image-service download piped
-   * straight into RBD, no local file): {@link RbdPool.importStream} in the
+   * straight into RBD, no local file): `RbdPool.importStream` in the
    * driver's pool, or `options.pool`. Crash-safe; removes the image on any failure.
    *
    * @example

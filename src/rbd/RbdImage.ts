@@ -7,7 +7,7 @@ import type { RbdPool } from './RbdPool.js';
 
 export type { RbdImageStat, RbdLayout, RbdParentInfo, RbdSnapshotInfo } from './types.js';
 
-/** Options of {@link RbdImage.resize} (and {@link RbdDriver.resize}). */
+/** Options of {@link RbdImage.resize} (and of `RbdDriver.resize` in `imagebackend/nova`). */
 export interface RbdResizeOptions {
   /** Allow a size below the current one (the data past it is lost). Default false: a shrink is refused. */
   allowShrink?: boolean;

@@ -12,7 +12,7 @@ import { rbdCall, toRbdError } from './errors.js';
 import type { RbdPool } from './RbdPool.js';
 import { commitStaged, discardStaged, nameTaken, stagingName, sweepStaging } from './staging.js';
 
-/** Options of {@link RbdPool.importStream} and {@link RbdDriver.importStream}. */
+/** Options of {@link RbdPool.importStream} and of `RbdDriver.importStream` in `imagebackend/nova`. */
 export interface RbdStreamImportOptions extends NativeLayout {
   /** Size of the new image in bytes: exactly what the source yields (a shorter or longer source fails). */
   size: number;

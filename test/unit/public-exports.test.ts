@@ -55,6 +55,7 @@ const ROOT_VALUES = [
   'provisionGenerated', 'writeBase',
   // names
   'checkFileName', 'checkRbdName', 'MAX_FILE_NAME_BYTES', 'MAX_RBD_NAME_BYTES', 'MAX_LVM_NAME_BYTES',
+  'MAX_LVM_PAIR_CHARS',
 ].sort();
 
 const NOVA_VALUES = ['RbdDriver', 'RESIZE_SNAPSHOT_NAME', 'parseRbdUrl'].sort();

@@ -7,6 +7,7 @@ import { AbortError, LockCompromisedError, LockError, LockTimeoutError, invalidA
 import { checkFileName } from '../names.js';
 import { errnoName, messageOf, systemErrorDetails } from '../fsutil/errno.js';
 import { native } from '../native.js';
+import { abortError } from '../abort.js';
 import { KeyedMutex } from './KeyedMutex.js';
 
 const closeFd = promisify(close);
@@ -221,7 +222,7 @@ export class Locks implements LockService {
     const waitError = (): LockError | AbortError =>
       timedOut
         ? new LockTimeoutError(`the lock ${file} stayed busy for ${this.timeoutMs} ms`, { operation: 'lock', path: file })
-        : abortError(file, options.signal?.reason);
+        : abortError('lock', { path: file, cause: options.signal?.reason });
 
     let acquired = false;
     try {
@@ -380,8 +381,4 @@ function positive(name: string, value: unknown, min: number): number {
     throw invalidArgument(`a number of milliseconds of at least ${min}`, name, value);
   }
   return value;
-}
-
-function abortError(file: string, cause: unknown): AbortError {
-  return new AbortError(`waiting for the lock ${file} was aborted`, { operation: 'lock', path: file, cause });
 }

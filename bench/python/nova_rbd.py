@@ -54,7 +54,7 @@ class Harness:
         self.user = user
         self._drivers = {}
         self._persistent = {}
-        self.fsid = self.driver(None).get_fsid()
+        self._fsid = None
 
     def driver(self, pool):
         """nova's RBDDriver for a pool (the object holds settings only; every call connects anew)."""
@@ -63,7 +63,10 @@ class Harness:
         return self._drivers[pool]
 
     def location(self, pool, image, snapshot):
-        return {'url': 'rbd://%s/%s/%s/%s' % (self.fsid, pool, image, snapshot)}
+        # What the image service would return; get_fsid connects to the driver's pool (nova's default 'rbd' is absent here).
+        if self._fsid is None:
+            self._fsid = self.driver(pool).get_fsid()
+        return {'url': 'rbd://%s/%s/%s/%s' % (self._fsid, pool, image, snapshot)}
 
     def size(self, pool, name):
         return self.driver(pool).size(name)

@@ -37,6 +37,10 @@ export class NovaPython {
   /** Sends one command; resolves with { ms, result }. */
   request(command) {
     const id = this.#nextId++;
+    if (this.#child.exitCode !== null || this.#child.signalCode !== null) {
+      // A dead child answers nothing: fail now rather than leave the run waiting on an empty event loop.
+      return Promise.reject(new Error(`nova_rbd.py is not running (it exited): ${this.#stderr}`));
+    }
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
       this.#child.stdin.write(`${JSON.stringify({ ...command, id })}\n`);

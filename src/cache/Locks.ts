@@ -99,6 +99,18 @@ export interface LocksOptions {
 // first served, and lets shared callers in one process run together.
 const processMutex = new KeyedMutex();
 
+/** This process's one fcntl read lock on a lock file, held while any of its shared callers runs. */
+interface SharedLease {
+  /** Settles when the lock is taken (or could not be). */
+  ready: Promise<void>;
+  held?: Held;
+  holders: number;
+  /** Fires when the lock file is removed or replaced while held. */
+  lost: AbortController;
+  watchdog?: ReturnType<typeof setInterval>;
+}
+const sharedLeases = new Map<string, SharedLease>();
+
 // fasteners (nova's lock) polls at 10 ms, growing to 100 ms.
 const FIRST_DELAY_MS = 10;
 const MAX_DELAY_MS = 100;
@@ -229,10 +241,14 @@ export class Locks implements LockService {
       return await processMutex.run(
         file,
         async () => {
-          const held = await this.#acquire(file, shared, waiting.signal, waitError);
-          acquired = true;
-          stopWaiting();
-          return this.#hold(file, held, shared, fn);
+          const onAcquired = () => {
+            acquired = true;
+            stopWaiting();
+          };
+          if (shared) return this.#holdShared(file, fn, waiting.signal, waitError, onAcquired);
+          const held = await this.#acquire(file, false, waiting.signal, waitError);
+          onAcquired();
+          return this.#hold(file, held, false, fn);
         },
         { signal: waiting.signal, shared },
       );
@@ -245,18 +261,78 @@ export class Locks implements LockService {
     }
   }
 
+  /**
+   * Runs fn under this process's one shared lease on `file`. The shared
+   * callers of a file run together inside the process mutex's shared phase;
+   * the first takes the fcntl read lock, the others join it, and the last to
+   * leave releases it: 100 disks made from one base cost one lock, not 100.
+   * Each holder still checks on leaving that the lock file stayed in place.
+   */
+  async #holdShared<T>(
+    file: string,
+    fn: (context: LockContext) => Promise<T>,
+    waiting: AbortSignal,
+    waitError: () => Error,
+    onAcquired: () => void,
+  ): Promise<T> {
+    let lease: SharedLease;
+    for (;;) {
+      lease = sharedLeases.get(file) ?? this.#newLease(file, waiting, waitError);
+      lease.holders++;
+      try {
+        await lease.ready;
+        break;
+      } catch (error) {
+        lease.holders--;
+        if (sharedLeases.get(file) === lease) sharedLeases.delete(file);
+        // The wait that ended was the caller's who started the lease (its signal or its time limit): wait on our own.
+        if (!waiting.aborted && (error instanceof AbortError || error instanceof LockTimeoutError)) continue;
+        throw error;
+      }
+    }
+    onAcquired();
+    const held = lease.held!;
+    let outcome: { ok: true; value: T } | { ok: false; error: unknown };
+    try {
+      outcome = { ok: true, value: await fn({ signal: lease.lost.signal }) };
+    } catch (error) {
+      outcome = { ok: false, error };
+    }
+    if (!lease.lost.signal.aborted && !(await this.#stillInPlace(file, held))) lease.lost.abort(compromised(file));
+    if (--lease.holders === 0) {
+      if (sharedLeases.get(file) === lease) sharedLeases.delete(file);
+      clearInterval(lease.watchdog);
+      await this.#release(file, held, true);
+    }
+    if (lease.lost.signal.aborted) throw lease.lost.signal.reason as LockError;
+    if (!outcome.ok) throw outcome.error;
+    return outcome.value;
+  }
+
+  #newLease(file: string, waiting: AbortSignal, waitError: () => Error): SharedLease {
+    const lease: SharedLease = { holders: 0, lost: new AbortController(), ready: Promise.resolve() };
+    lease.ready = this.#acquire(file, true, waiting, waitError).then((held) => {
+      lease.held = held;
+      lease.watchdog = setInterval(() => {
+        void this.#stillInPlace(file, held).then((inPlace) => {
+          if (!inPlace && !lease.lost.signal.aborted) lease.lost.abort(compromised(file));
+        });
+      }, this.updateMs);
+      lease.watchdog.unref();
+    });
+    // Joiners await it; a failure is handled by each of them.
+    lease.ready.catch(() => undefined);
+    sharedLeases.set(file, lease);
+    return lease;
+  }
+
   // Runs fn with the lock held, watching that the lock file stays in place.
   async #hold<T>(file: string, held: Held, shared: boolean, fn: (context: LockContext) => Promise<T>): Promise<T> {
     const lost = new AbortController();
     const watchdog = setInterval(() => {
       void this.#stillInPlace(file, held).then((inPlace) => {
         if (inPlace || lost.signal.aborted) return;
-        lost.abort(
-          new LockCompromisedError(`the lock file ${file} was removed or replaced while the lock was held`, {
-            operation: 'lock',
-            path: file,
-          }),
-        );
+        lost.abort(compromised(file));
       });
     }, this.updateMs);
     watchdog.unref();
@@ -268,12 +344,7 @@ export class Locks implements LockService {
     }
     clearInterval(watchdog);
     if (!lost.signal.aborted && !(await this.#stillInPlace(file, held))) {
-      lost.abort(
-        new LockCompromisedError(`the lock file ${file} was removed or replaced while the lock was held`, {
-          operation: 'lock',
-          path: file,
-        }),
-      );
+      lost.abort(compromised(file));
     }
     // Never remove a file that is no longer ours.
     await this.#release(file, held, shared || lost.signal.aborted);
@@ -374,6 +445,13 @@ export class Locks implements LockService {
       );
     }
   }
+}
+
+function compromised(file: string): LockCompromisedError {
+  return new LockCompromisedError(`the lock file ${file} was removed or replaced while the lock was held`, {
+    operation: 'lock',
+    path: file,
+  });
 }
 
 function positive(name: string, value: unknown, min: number): number {

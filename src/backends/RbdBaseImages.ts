@@ -273,7 +273,8 @@ export class RbdBaseImages {
     for (const name of names) {
       const filename = name.slice(RBD_BASE_PREFIX.length);
       try {
-        (await this.remove(filename)) ? report.removed.push(name) : report.inUse.push(name);
+        if (await this.remove(filename)) report.removed.push(name);
+        else report.inUse.push(name);
       } catch (error) {
         const wrapped = error instanceof ImageBackendError ? error : new RbdError(`cannot remove base image ${this.pool}/${name}: ${String(error)}`, { operation: 'removeUnused', pool: this.pool, image: name, cause: error });
         report.failed.push({ name, error: wrapped });

@@ -239,10 +239,10 @@ async function convert(options: FetchToRbdOptions, image: ImageRecord): Promise<
   try {
     // Downloaded and verified once, in the image's own format (a qcow2 is its data, not its virtual size).
     const fetched = await fetchToRaw({ ...options, image, target: local, forceRawImages: false });
-    const into = (image: string) =>
+    const into = (name: string) =>
       rbdFilename({
         pool: rbd.pool,
-        image,
+        image: name,
         ...(rbd.user !== undefined ? { user: rbd.user } : {}),
         ...(rbd.conf !== undefined ? { conf: rbd.conf } : {}),
         ...(rbd.keyring !== undefined ? { keyring: rbd.keyring } : {}),

@@ -7,7 +7,7 @@
 import type { DiskFormat } from '../diskinfo/formats.js';
 import type { DiskInfo } from '../diskinfo/DiskInfo.js';
 import type { DiskAuth, DiskIoMode, DiskSource } from '../libvirt/LibvirtDiskConfig.js';
-import type { RbdBase, RbdBaseSource } from './RbdBaseImages.js';
+import type { RbdBase, RbdBaseMade, RbdBaseSource } from './RbdBaseImages.js';
 import type { ImageServiceImage, InstanceRef } from './types.js';
 
 /** A cached base image as the policy inspected it once: stores never inspect it again. */
@@ -167,7 +167,7 @@ export interface HeldBaseCapable {
   /** Base `filename` when it is complete and can be cloned, else undefined. */
   findBase(filename: string): Promise<RbdBase | undefined>;
   /** Makes base `filename` from the image service, or finishes one a killed attempt renamed but did not snapshot (called under the base's exclusive lock; `fetched`: this call downloaded it); nothing is left when it fails. */
-  createBase(filename: string, source: RbdBaseSource): Promise<RbdBase & { fetched: boolean }>;
+  createBase(filename: string, source: RbdBaseSource): Promise<RbdBaseMade>;
   /** Makes the disk a clone of `base` (called under the base's shared lock); `RBD_NOT_FOUND` when the base is gone. */
   cloneBase(base: RbdBase): Promise<void>;
 }

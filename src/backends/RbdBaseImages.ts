@@ -45,6 +45,12 @@ export interface RbdBase {
   virtualSize: number;
 }
 
+/** What {@link RbdBaseImages.create} resolves to: the base, and whether this call downloaded it. */
+export interface RbdBaseMade extends RbdBase {
+  /** True when this call downloaded the image; false when it only finished a base a killed attempt had renamed but not snapshotted. */
+  fetched: boolean;
+}
+
 /** Where {@link RbdBaseImages.create} gets the image. */
 export interface RbdBaseSource {
   /** The image service; it must be able to `download`. */
@@ -151,7 +157,7 @@ export class RbdBaseImages {
    * const base = await locks.synchronized(filename, () => bases.create(filename, { imageService, context, imageId }));
    * ```
    */
-  async create(filename: string, source: RbdBaseSource): Promise<RbdBase & { fetched: boolean }> {
+  async create(filename: string, source: RbdBaseSource): Promise<RbdBaseMade> {
     const name = this.nameOf(filename);
     const { imageService, context, imageId, signal } = source;
     if (typeof imageService?.download !== 'function') throw invalidArgument('an image service that can download', 'imageService', imageService);

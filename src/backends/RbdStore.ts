@@ -13,7 +13,7 @@ import type {
   HeldBaseCapable,
   SnapshotCapable,
 } from './DiskStore.js';
-import { RbdBaseImages, type RbdBase, type RbdBaseSource } from './RbdBaseImages.js';
+import { RbdBaseImages, type RbdBase, type RbdBaseMade, type RbdBaseSource } from './RbdBaseImages.js';
 import { targetFormat } from './FileStore.js';
 import type { DiskLocation, ImageServiceImage, InstanceRef, RbdStoreDriver, StoreContext } from './types.js';
 
@@ -354,7 +354,7 @@ export class RbdStore implements DiskStore, CloneCapable, HeldBaseCapable, Snaps
    * await locks.synchronized(filename, () => store.createBase(filename, { imageService, context, imageId }));
    * ```
    */
-  createBase(filename: string, source: RbdBaseSource): Promise<RbdBase & { fetched: boolean }> {
+  createBase(filename: string, source: RbdBaseSource): Promise<RbdBaseMade> {
     return this.#bases().create(filename, source);
   }
 

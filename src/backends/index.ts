@@ -34,7 +34,7 @@ export { FlatStore } from './FlatStore.js';
 export { Qcow2Store } from './Qcow2Store.js';
 export { LvmStore } from './LvmStore.js';
 export { RbdStore } from './RbdStore.js';
-export { RbdBaseImages, RBD_BASE_PREFIX, type RbdBase, type RbdBaseSource, type RbdBaseRemovalReport } from './RbdBaseImages.js';
+export { RbdBaseImages, RBD_BASE_PREFIX, type RbdBase, type RbdBaseMade, type RbdBaseSource, type RbdBaseRemovalReport } from './RbdBaseImages.js';
 export { provision } from './provision.js';
 export type {
   CacheOptions,

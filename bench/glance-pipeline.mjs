@@ -1,24 +1,25 @@
 /* global fetch */
 // 20 instances booted on the rbd backend from an image held in Glance's file
-// store (so not cloneable), 1 GiB raw with 10 % data, and the same content as
-// qcow2. Ours: fetchToRbd per instance (a raw image streams from Glance into
-// the volume, hash verified, zero runs skipped, no local file; a qcow2 image
-// is downloaded and converted by qemu-img straight into the volume). nova's
+// store (so not cloneable from Glance), 1 GiB raw with 10 % data, and the same
+// content as qcow2. Ours: 20 `disk.cache({ imageId, size, context })` calls
+// through a Backend with the Glance image service and no fetch (the image
+// pipeline, the provisioning default): the first streams the raw image from
+// Glance into a base image held in the pool (`_base~<filename>`: hash
+// verified on the way, zero runs skipped, written under a staging name and
+// renamed), or converts the qcow2 download with qemu-img straight into it,
+// snapshots it, and clones; the other 19 are clones of that snapshot. nova's
 // way (images.fetch_to_raw + Rbd.create_image): download once to _base with
 // the hash checked, qemu-img info, qemu-img convert to raw when not raw, then
-// `rbd import` of the base for every instance.
+// `rbd import` of the base for every instance. Both sides boot the instances
+// one after another, as the same compute user.
 //
-// Not yet recorded: on 2026-12-02 (2 shared cores, load average 15-24) Glance
-// served each 1 GiB download in 53-66 s, so ours (one stream per instance)
-// ran ~20 min and was stopped. Streaming every instance from Glance cannot
-// beat nova's one download + 20 local imports while Glance is the slowest
-// link; the issue's 3x needs the first stream to land in an RBD-held base that
-// later instances clone (a provisioning change, see the glance branch report).
-// A --quick run the same day (5 instances, 256 MiB, load 24-29): raw ours
-// 104 s vs nova 20.5 s, qcow2 ours 19.6 s vs nova 8.7 s: both targets missed.
+// Local disk use: ours is sampled every 50 ms under its instances folder (the
+// raw image's 1 MiB header probe, or the qcow2 download while it is
+// converted); nova's is the base (and its conversion) under _base, measured
+// after each step as before.
 // --quick boots 5 instances from 256 MiB images.
 import { createHash } from 'node:crypto';
-import { open, mkdir, rename, rm, stat } from 'node:fs/promises';
+import { open, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { cephArgs, pools, removeImages } from './lib/ceph.mjs';
@@ -50,6 +51,35 @@ async function diskUse(path) {
   return st ? st.blocks * 512 : 0;
 }
 
+/** Bytes allocated under `dir` (files in every subfolder). */
+async function treeUse(dir) {
+  let total = 0;
+  for (const entry of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
+    const path = join(dir, entry.name);
+    total += entry.isDirectory() ? await treeUse(path) : await diskUse(path);
+  }
+  return total;
+}
+
+/** Runs `fn` while sampling the local disk use under `dir`; resolves with the peak seen. */
+async function peakUse(dir, fn) {
+  let peak = 0;
+  let sampling = true;
+  const sampler = (async () => {
+    while (sampling) {
+      peak = Math.max(peak, await treeUse(dir));
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  })();
+  try {
+    await fn();
+  } finally {
+    sampling = false;
+    await sampler;
+  }
+  return peak;
+}
+
 export default {
   name: 'glance-pipeline',
   order: 60,
@@ -69,10 +99,19 @@ export default {
     await rm(qcow2File);
 
     const lib = ctx.lib;
-    const imageService = new lib.GlanceImageService({ endpoint: ctx.glance.url });
-    const driver = new lib.RbdDriver({ pool: vms, cephConf: CEPH_CONF, user: CEPH_CLIENT_USER, keyring: CEPH_CLIENT_KEYRING });
-    if (typeof driver.importStream !== 'function') throw new Error('RbdDriver.importStream is missing from this build (the RBD streaming contract)');
+    const glance = new lib.GlanceImageService({ endpoint: ctx.glance.url });
+    // Counts Glance downloads: the pipeline must download each image once per run, whatever the instance count.
+    let downloads = 0;
+    const imageService = {
+      get: (...args) => glance.get(...args),
+      download: (...args) => {
+        downloads++;
+        return glance.download(...args);
+      },
+    };
+    const rbd = { pool: vms, cephConf: CEPH_CONF, user: CEPH_CLIENT_USER, keyring: CEPH_CLIENT_KEYRING };
     const rows = [];
+    const backends = new Map();
     try {
       for (const [kind, image, target] of [
         ['raw', raw, 3],
@@ -84,23 +123,29 @@ export default {
           [
             {
               key: 'ours',
-              setup: (i) => mkdir(join(ctx.work, `ours-${kind}-${i}`, '_base'), { recursive: true }),
+              setup: (i) => {
+                const instancesPath = join(ctx.work, `ours-${kind}-${i}`);
+                backends.set(i, new lib.Backend({ instancesPath, imagesType: 'rbd', imageService, rbd }));
+              },
               fn: async (i) => {
-                const workDir = join(ctx.work, `ours-${kind}-${i}`, '_base');
-                for (const volume of names('ours', i)) {
-                  await lib.fetchToRbd({
-                    imageService,
-                    context: {},
-                    imageId: image.id,
-                    image,
-                    workDir,
-                    rbd: { driver, pool: vms, volume, user: CEPH_CLIENT_USER, conf: CEPH_CONF, keyring: CEPH_CLIENT_KEYRING },
-                  });
-                }
+                const backend = backends.get(i);
+                downloads = 0;
+                const used = await peakUse(backend.instancesPath, async () => {
+                  for (const uuid of names('ours', i)) await backend.image({ uuid }, 'disk').cache({ imageId: image.id, size: bytes, context: {} });
+                });
+                peak.ours = Math.max(peak.ours, used);
+                if (downloads !== 1) throw new Error(`glance-pipeline bench: ${downloads} Glance downloads for ${INSTANCES} instances, not 1`);
               },
               teardown: async (i) => {
-                await removeImages(ctx, vms, names('ours', i));
-                await rm(join(ctx.work, `ours-${kind}-${i}`), { recursive: true, force: true });
+                const backend = backends.get(i);
+                backends.delete(i);
+                await removeImages(ctx, vms, names('ours', i).map((uuid) => `${uuid}_disk`));
+                // The base image in the pool goes too (it has no clones left), so the next run makes it again.
+                if (!(await new lib.RbdBaseImages(backend.context).remove(lib.cacheFileName(image.id)))) {
+                  throw new Error('glance-pipeline bench: the RBD base image was not removed');
+                }
+                await backend.close();
+                await rm(backend.instancesPath, { recursive: true, force: true });
               },
             },
             {
@@ -140,17 +185,20 @@ export default {
             operation: `${INSTANCES} instances on rbd from a ${size} ${kind} image in Glance's file store (10 % data)`,
             stats,
             labels: {
-              ours: kind === 'raw' ? 'fetchToRbd (stream into RBD)' : 'fetchToRbd (download, convert into RBD)',
+              ours:
+                kind === 'raw'
+                  ? `disk.cache, no fetch: stream into an RBD base once, ${INSTANCES} clones`
+                  : `disk.cache, no fetch: download, convert into an RBD base once, ${INSTANCES} clones`,
               nova: kind === 'raw' ? `download to _base, qemu-img info, rbd import ×${INSTANCES}` : `download, qemu-img info + convert to _base, rbd import ×${INSTANCES}`,
             },
             targets: { nova: { speedup: target } },
-            context: `local disk used: ours ${kind === 'raw' ? '1 MiB header probe' : `the ${Math.round(qcow2.size / MiB)} MiB qcow2 download`} at a time, nova ${Math.round(peak.nova / MiB)} MiB under _base`,
-            details: { imageBytes: bytes, storedBytes: image.size, novaPeakLocalBytes: peak.nova },
+            context: `peak local disk use: ours ${(peak.ours / MiB).toFixed(1)} MiB (${kind === 'raw' ? 'the header probe' : 'the qcow2 download while converted'}), nova ${(peak.nova / MiB).toFixed(1)} MiB under _base`,
+            details: { imageBytes: bytes, storedBytes: image.size, oursPeakLocalBytes: peak.ours, novaPeakLocalBytes: peak.nova },
           }),
         );
       }
     } finally {
-      await driver.close();
+      for (const backend of backends.values()) await backend.close();
     }
     return rows;
   },

@@ -10,6 +10,7 @@ import { UnknownImageTypeError, invalidArgument } from '../errors.js';
 import { inspect } from '../image/inspect.js';
 import { createQcow2Overlay } from '../image/overlay.js';
 import type { DiskDiscardMode } from '../libvirt/LibvirtDiskConfig.js';
+import { DiskOpsLimiter } from '../images/DiskOpsLimiter.js';
 import { QemuImg } from '../qemu/QemuImg.js';
 import { RbdDriver } from '../rbd/RbdDriver.js';
 import { createLvmDriver } from '../lvm/options.js';
@@ -87,8 +88,19 @@ export interface BackendOptions<T extends ImagesType = ImagesType> {
   rbd?: RbdBackendOptions;
   /** LVM settings for images type `lvm` (nova's `images_volume_group`, `sparse_logical_volumes`, `volume_clear`, `volume_clear_size`). */
   lvm?: LvmBackendOptions;
-  /** For rbd's clone and direct snapshot: where images' locations come from. */
+  /**
+   * The image service (e.g. a `GlanceImageService`): where rbd's clone
+   * and direct snapshot find images' locations, and, when it can `download`,
+   * where `disk.cache({ imageId, size, context })` with no `fetch` gets the
+   * base (the image pipeline; on rbd a base held in the pool and cloned).
+   */
   imageService?: ImageService;
+  /**
+   * nova's `max_concurrent_disk_ops`: how many downloads, conversions,
+   * copies and imports this backend runs at once; the rest wait their turn
+   * (first come, first served). 0, the default, is unlimited, as in nova.
+   */
+  maxConcurrentDiskOps?: number;
   /** The qemu-img runner; default a {@link QemuImg}. */
   qemu?: QemuRunner;
   /** The base-image cache to use; default a {@link BaseImageCache} of `<instancesPath>/<imageCacheSubdirectoryName>`. */
@@ -109,6 +121,12 @@ const registry = new Map<string, DiskStoreClass>([
 ]);
 
 const TYPE = /^[a-z][a-z0-9_-]*$/;
+
+function maxConcurrentDiskOps(value: unknown): number {
+  if (value === undefined) return 0;
+  if (!(Number.isSafeInteger(value) && (value as number) >= 0)) throw invalidArgument('a non-negative integer (0: unlimited)', 'maxConcurrentDiskOps', value);
+  return value as number;
+}
 
 const defaultTools: ImageTools = {
   inspect,
@@ -188,6 +206,7 @@ export class Backend<T extends ImagesType = ImagesType> {
       rbd: options.rbd,
       lvm: options.lvm,
       imageService: options.imageService,
+      diskOps: new DiskOpsLimiter(maxConcurrentDiskOps(options.maxConcurrentDiskOps)),
       rbdDriver: () => this.#openRbdDriver(),
       lvmDriver: () => this.#openLvmDriver(),
       diskInfo: (instanceDir: string) => DiskInfo.forInstance(instanceDir, { locks }),

@@ -55,11 +55,17 @@ export class Disk<S extends DiskStore = DiskStore> {
    * instances folder, inspected once, checked (safety, size), and the disk
    * made from it, grown to `size`, preallocated with `preallocateImages:
    * 'space'`, its format recorded; or, with `clone`, a clone of the image
-   * service's copy where the store can. Resolves to what was done.
+   * service's copy where the store can. With no `fetch` the base comes from
+   * the backend's `imageService` (the image pipeline: `fetchToRaw`, and on
+   * rbd a base held in the pool that disks are cloned from). Resolves to
+   * what was done.
    *
    * @example
    * ```ts
-   * const report = await disk.cache({
+   * // The backend's image service (e.g. a GlanceImageService) provides the base:
+   * const report = await disk.cache({ imageId, size: 20 * 2 ** 30, context });
+   * // Or a fetch of your own:
+   * await disk.cache({
    *   filename: cacheFileName(imageId), imageId, size: 20 * 2 ** 30,
    *   fetch: async ({ target, signal }) => download(imageId, target, { signal }),
    * });

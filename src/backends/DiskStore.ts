@@ -7,7 +7,8 @@
 import type { DiskFormat } from '../diskinfo/formats.js';
 import type { DiskInfo } from '../diskinfo/DiskInfo.js';
 import type { DiskAuth, DiskIoMode, DiskSource } from '../libvirt/LibvirtDiskConfig.js';
-import type { InstanceRef } from './types.js';
+import type { RbdBase, RbdBaseMade, RbdBaseSource } from './RbdBaseImages.js';
+import type { ImageServiceImage, InstanceRef } from './types.js';
 
 /** A cached base image as the policy inspected it once: stores never inspect it again. */
 export interface CachedBase {
@@ -147,12 +148,28 @@ export interface DiskStore {
 /** A store that can make its disk a copy-on-write clone of an image the image service keeps on the same storage. */
 export interface CloneCapable {
   /**
-   * Makes the disk a clone of `imageId`; rejects with `IMAGE_UNACCEPTABLE`
+   * Makes the disk a clone of `imageId` (`image`: its record with
+   * locations, when the caller has it); rejects with `IMAGE_UNACCEPTABLE`
    * when the image cannot be cloned (the policy then fetches instead).
    */
-  clone(context: unknown, imageId: string): Promise<void>;
+  clone(context: unknown, imageId: string, image?: ImageServiceImage): Promise<void>;
   /** Makes a cloned disk independent of its parent; a disk without a parent is left alone. */
   flatten(): Promise<void>;
+}
+
+/**
+ * A store that keeps base images in its own storage and makes disks as
+ * copy-on-write clones of them (rbd: RBD images `_base~<filename>` in the
+ * pool, see `RbdBaseImages`). The provisioning policy uses it when a
+ * disk is cached with no `fetch`: it owns the locks, the store the storage.
+ */
+export interface HeldBaseCapable {
+  /** Base `filename` when it is complete and can be cloned, else undefined. */
+  findBase(filename: string): Promise<RbdBase | undefined>;
+  /** Makes base `filename` from the image service, or finishes one a killed attempt renamed but did not snapshot (called under the base's exclusive lock; `fetched`: this call downloaded it); nothing is left when it fails. */
+  createBase(filename: string, source: RbdBaseSource): Promise<RbdBaseMade>;
+  /** Makes the disk a clone of `base` (called under the base's shared lock); `RBD_NOT_FOUND` when the base is gone. */
+  cloneBase(base: RbdBase): Promise<void>;
 }
 
 /** A store whose disks have snapshots. */
@@ -189,6 +206,25 @@ export interface FileImportCapable {
  */
 export function canClone<S extends DiskStore>(store: S): store is S & CloneCapable {
   return 'clone' in store && typeof store.clone === 'function' && 'flatten' in store && typeof store.flatten === 'function';
+}
+
+/**
+ * Whether `store` holds bases in its own storage and clones disks from them (rbd).
+ *
+ * @example
+ * ```ts
+ * if (canHoldBases(disk.store)) console.log(await disk.store.findBase(cacheFileName(imageId)));
+ * ```
+ */
+export function canHoldBases<S extends DiskStore>(store: S): store is S & HeldBaseCapable {
+  return (
+    'findBase' in store &&
+    typeof store.findBase === 'function' &&
+    'createBase' in store &&
+    typeof store.createBase === 'function' &&
+    'cloneBase' in store &&
+    typeof store.cloneBase === 'function'
+  );
 }
 
 /**

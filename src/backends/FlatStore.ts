@@ -64,12 +64,16 @@ export class FlatStore extends FileStore {
     const { base, size } = request;
     // What the base is, the disk is (a qcow2 base makes a qcow2 file): nova's Flat.
     const format: DiskFormat = isDiskFormat(base.format) ? base.format : 'raw';
-    // The copy reads the base: under its lock, as nova copies.
+    // The copy reads the base: under its lock, as nova copies; and it is disk work, queued behind the backend's limit.
     const created = await request.holdBase((signal) =>
-      createFileSafely(this.path, async (target) => {
-        await this.context.tools.copyRawData(base.path, target, { signal });
-        if (size > base.virtualSize) await growFile(this.context.qemu, target, format, size);
-      }),
+      this.context.diskOps.run(
+        () =>
+          createFileSafely(this.path, async (target) => {
+            await this.context.tools.copyRawData(base.path, target, { signal });
+            if (size > base.virtualSize) await growFile(this.context.qemu, target, format, size);
+          }),
+        { signal, name: 'copy' },
+      ),
     );
     return { created, format, virtualSize: Math.max(size, base.virtualSize) };
   }

@@ -131,14 +131,19 @@ export class LvmStore implements DiskStore {
       const volume = await provisionGenerated({ ...common, size: request.size, write: (path) => request.write(path) });
       return { created: true, format: 'raw', virtualSize: volume.size };
     }
+    // Writing the base into the volume is disk work: queued behind the backend's limit, inside the base's lock.
     const { volume } = await request.holdBase((signal) =>
-      provisionFromBase({
-        ...common,
-        size: request.size,
-        base: { path: request.base.path, format: request.base.format, virtualSize: request.base.virtualSize },
-        qemuImg: this.#context.qemu,
-        signal,
-      }),
+      this.#context.diskOps.run(
+        () =>
+          provisionFromBase({
+            ...common,
+            size: request.size,
+            base: { path: request.base.path, format: request.base.format, virtualSize: request.base.virtualSize },
+            qemuImg: this.#context.qemu,
+            signal,
+          }),
+        { signal, name: 'copy' },
+      ),
     );
     return { created: true, format: 'raw', virtualSize: volume.size };
   }

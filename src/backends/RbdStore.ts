@@ -10,10 +10,12 @@ import type {
   ExtractOptions,
   FileImportCapable,
   GrowOptions,
+  HeldBaseCapable,
   SnapshotCapable,
 } from './DiskStore.js';
+import { RbdBaseImages, type RbdBase, type RbdBaseMade, type RbdBaseSource } from './RbdBaseImages.js';
 import { targetFormat } from './FileStore.js';
-import type { DiskLocation, InstanceRef, RbdStoreDriver, StoreContext } from './types.js';
+import type { DiskLocation, ImageServiceImage, InstanceRef, RbdStoreDriver, StoreContext } from './types.js';
 
 const RBD_NAME = /^[A-Za-z0-9_.+-]+$/;
 
@@ -46,7 +48,7 @@ const cloneSources = new WeakMap<RbdStoreDriver, Map<string, CloneSource>>();
  * await disk.store.createSnap('nova-resize');
  * ```
  */
-export class RbdStore implements DiskStore, CloneCapable, SnapshotCapable, DirectSnapshotCapable, FileImportCapable {
+export class RbdStore implements DiskStore, CloneCapable, HeldBaseCapable, SnapshotCapable, DirectSnapshotCapable, FileImportCapable {
   /** `rbd`. */
   readonly kind = 'rbd';
   /** nova's pseudo-path `rbd:pool/name[:id=user][:conf=file]`. */
@@ -75,6 +77,7 @@ export class RbdStore implements DiskStore, CloneCapable, SnapshotCapable, Direc
   readonly #driver: RbdStoreDriver;
   /** Set by a clone until the next size query: the clone's size is its snapshot's. */
   #freshClone: CloneSource | undefined;
+  #baseImages: RbdBaseImages | undefined;
 
   constructor(context: StoreContext, location: DiskLocation) {
     const driver = context.rbdDriver();
@@ -148,7 +151,9 @@ export class RbdStore implements DiskStore, CloneCapable, SnapshotCapable, Direc
     this.accepts(base);
     let created = true;
     try {
-      await request.holdBase((signal) => this.#driver.importImage(base.path, this.rbdName, { signal }));
+      await request.holdBase((signal) =>
+        this.#context.diskOps.run(() => this.#driver.importImage(base.path, this.rbdName, { signal }), { signal, name: 'import' }),
+      );
     } catch (error) {
       if (!(error instanceof RbdExistsError)) throw error;
       created = false;
@@ -280,7 +285,8 @@ export class RbdStore implements DiskStore, CloneCapable, SnapshotCapable, Direc
 
   /**
    * nova's `Rbd.clone`: asks the image service for the image's locations and
-   * clones the first one the driver finds cloneable into this disk's image.
+   * clones the first one the driver finds cloneable into this disk's image
+   * (`image`: the record, read with its locations, when the caller has it).
    * Rejects with `IMAGE_UNACCEPTABLE` when the image is not raw (or iso), no
    * image service is configured, or no location can be cloned.
    *
@@ -289,7 +295,7 @@ export class RbdStore implements DiskStore, CloneCapable, SnapshotCapable, Direc
    * await backend.image({ uuid }, 'disk', 'rbd').store.clone(context, imageId);
    * ```
    */
-  async clone(context: unknown, imageId: string): Promise<void> {
+  async clone(context: unknown, imageId: string, image?: ImageServiceImage): Promise<void> {
     const unacceptable = (reason: string) =>
       new ImageUnacceptableError(`image ${imageId} cannot be cloned: ${reason}`, {
         operation: 'clone',
@@ -297,8 +303,8 @@ export class RbdStore implements DiskStore, CloneCapable, SnapshotCapable, Direc
         image: this.rbdName,
       });
     const service = this.#context.imageService;
-    if (!service) throw unacceptable('no image service is configured');
-    const meta = await service.get(context, imageId, { includeLocations: true });
+    if (!image && !service) throw unacceptable('no image service is configured');
+    const meta = image ?? (await service!.get(context, imageId, { includeLocations: true }));
     if (meta.disk_format !== 'raw' && meta.disk_format !== 'iso') throw unacceptable('image is not raw format');
     let known = cloneSources.get(this.#driver);
     if (!known) cloneSources.set(this.#driver, (known = new Map()));
@@ -324,6 +330,52 @@ export class RbdStore implements DiskStore, CloneCapable, SnapshotCapable, Direc
       }
     }
     throw unacceptable('no image locations are accessible');
+  }
+
+  /**
+   * The pool-held base `filename` (`_base~<filename>`) when it is complete, else undefined.
+   *
+   * @example
+   * ```ts
+   * const base = await store.findBase(cacheFileName(imageId));
+   * ```
+   */
+  findBase(filename: string): Promise<RbdBase | undefined> {
+    return this.#bases().find(filename);
+  }
+
+  /**
+   * Makes the pool-held base `filename` from the image service (see
+   * {@link RbdBaseImages.create}); the provisioning policy calls it under
+   * the base's exclusive lock.
+   *
+   * @example
+   * ```ts
+   * await locks.synchronized(filename, () => store.createBase(filename, { imageService, context, imageId }));
+   * ```
+   */
+  createBase(filename: string, source: RbdBaseSource): Promise<RbdBaseMade> {
+    return this.#bases().create(filename, source);
+  }
+
+  /**
+   * Makes this disk a copy-on-write clone of a pool-held base's snapshot.
+   * `RBD_NOT_FOUND` when the base is gone, `RBD_EXISTS` when the disk is there.
+   *
+   * @example
+   * ```ts
+   * await store.cloneBase(base);
+   * ```
+   */
+  async cloneBase(base: RbdBase): Promise<void> {
+    const fsid = await this.#driver.getFsid();
+    await this.#driver.clone({ url: `rbd://${fsid}/${base.pool}/${base.name}/${base.snapshot}` }, this.rbdName);
+    // A clone is its snapshot's size until grown.
+    this.#freshClone = { size: base.virtualSize };
+  }
+
+  #bases(): RbdBaseImages {
+    return (this.#baseImages ??= new RbdBaseImages(this.#context));
   }
 
   /**

@@ -10,6 +10,7 @@ export {
 export { Disk } from './Disk.js';
 export {
   canClone,
+  canHoldBases,
   canDirectSnapshot,
   canImportFile,
   canSnapshot,
@@ -24,6 +25,7 @@ export {
   type ExtractOptions,
   type FileImportCapable,
   type GrowOptions,
+  type HeldBaseCapable,
   type RemoveOptions,
   type SnapshotCapable,
 } from './DiskStore.js';
@@ -32,6 +34,7 @@ export { FlatStore } from './FlatStore.js';
 export { Qcow2Store } from './Qcow2Store.js';
 export { LvmStore } from './LvmStore.js';
 export { RbdStore } from './RbdStore.js';
+export { RbdBaseImages, RBD_BASE_PREFIX, type RbdBase, type RbdBaseMade, type RbdBaseSource, type RbdBaseRemovalReport } from './RbdBaseImages.js';
 export { provision } from './provision.js';
 export type {
   CacheOptions,

@@ -15,6 +15,7 @@ import type { ConvertFromRbdOptions, ConvertOptions, RbdSource, ResizeOptions } 
 import type { RbdDriver } from '../rbd/RbdDriver.js';
 import type { LvmDriver } from '../lvm/LvmDriver.js';
 import type { LvmOptions } from '../lvm/options.js';
+import type { DiskOpsLimiter } from '../images/DiskOpsLimiter.js';
 
 /** The instance a disk belongs to: its folder is `<instancesPath>/<uuid>`. */
 export interface InstanceRef {
@@ -87,10 +88,14 @@ export type RbdStoreDriver = Pick<
   | 'parentInfo'
   | 'flatten'
   | 'createSnap'
+  | 'protectSnap'
   | 'removeSnap'
   | 'rollbackToSnap'
   | 'destroyVolume'
   | 'parseUrl'
+  | 'importStream'
+  | 'createStaged'
+  | 'listVolumes'
 > & {
   /** Grows volume `name` to `size` bytes (the store only ever grows: it checks the size first). */
   resize(name: string, size: number): Promise<void>;
@@ -119,10 +124,18 @@ export interface ImageServiceImage {
   [key: string]: unknown;
 }
 
-/** The image service the rbd store asks for an image's locations (nova's `IMAGE_API`). */
+/**
+ * The image service (nova's `IMAGE_API`): the rbd store asks it for an
+ * image's locations (clone, direct snapshot), and with `download` it is where
+ * {@link Disk.cache} gets bases when the caller passes no `fetch` (the image
+ * pipeline: `fetchToRaw`, and for rbd a base held in the pool).
+ * `GlanceImageService` has both methods.
+ */
 export interface ImageService {
   /** Fetches image `imageId`'s record; `context` is passed through untouched (nova's request context), and `includeLocations: true` asks for its `locations`. */
-  get(context: unknown, imageId: string, options: { includeLocations: boolean }): Promise<ImageServiceImage>;
+  get(context: unknown, imageId: string, options: { includeLocations: boolean; signal?: AbortSignal }): Promise<ImageServiceImage>;
+  /** The image's stored bytes as a stream; needed to provision with no `fetch` (the image pipeline). */
+  download?(context: unknown, imageId: string, options?: { signal?: AbortSignal }): Promise<AsyncIterable<Uint8Array>>;
 }
 
 /** Ceph settings of the rbd store (nova's `images_rbd_*`, `rbd_user`, `rbd_secret_uuid`). */
@@ -178,8 +191,10 @@ export interface StoreContext {
   readonly lvm: LvmBackendOptions | undefined;
   /** The lvm store's driver, made on first use. */
   lvmDriver(): LvmDriver;
-  /** Where the rbd store looks up image locations for clone and direct snapshot; undefined when not set. */
+  /** Where the rbd store looks up image locations for clone and direct snapshot, and (with `download`) where bases come from when a cache call has no `fetch`; undefined when not set. */
   readonly imageService: ImageService | undefined;
+  /** nova's `max_concurrent_disk_ops` for this backend: downloads, conversions, copies and imports wait here for a turn. */
+  readonly diskOps: DiskOpsLimiter;
   /** The disk.info of an instance folder, locking with {@link StoreContext.locks}. */
   diskInfo(instanceDir: string): DiskInfo;
 }
@@ -203,10 +218,18 @@ export type DiskLocation =
 
 /** What {@link Disk.cache} is asked to do. */
 export interface CacheOptions {
-  /** Writes the base image (or, for a generated disk, the disk itself) to `request.target`. */
-  fetch: FetchFunction;
-  /** The base file's name in the cache folder (e.g. `cacheFileName(imageId)`). */
-  filename: string;
+  /**
+   * Writes the base image (or, for a generated disk, the disk itself) to
+   * `request.target`. Absent: the base comes from the backend's
+   * `imageService` through the image pipeline (`fetchToRaw`; on rbd, a base
+   * image held in the pool that every disk is cloned from), which needs
+   * `imageId`.
+   */
+  fetch?: FetchFunction;
+  /** The base's name in the cache (`<instancesPath>/_base/<filename>`; on rbd without `fetch`, the RBD image `_base~<filename>`). Default `cacheFileName(imageId)`; required for a generated disk. */
+  filename?: string;
+  /** The caller's request context (nova's `context`): passed to the image service (a token may come from it), to the `fetch`, and to the clone when `clone.context` is not given. */
+  context?: unknown;
   /** The disk's size in bytes; 0 or absent: the base image's size. */
   size?: number;
   /** The image the base comes from; absent when the disk is generated (ephemeral, swap). */
@@ -220,7 +243,8 @@ export interface CacheOptions {
    * stores that can clone: rbd). An image the image service stores in this
    * Ceph cluster becomes a copy-on-write clone and nothing is downloaded;
    * `IMAGE_UNACCEPTABLE` falls back to fetching the base, unless
-   * `neverDownload` is set. Needs `imageId`.
+   * `neverDownload` is set. Needs `imageId`. Without `fetch` this is on by
+   * default (nova's spawn always tries it), with `context`.
    */
   clone?: CloneFirstOptions;
   /** Aborts waiting for the lock, the fetch and the disk creation. */
@@ -262,15 +286,15 @@ export interface ProvisionTimings {
 export interface ProvisionReport {
   /** The disk was made by this call (false: it existed already). */
   created: boolean;
-  /** The disk was made as a copy-on-write clone of the image service's own copy (rbd); nothing was fetched. */
+  /** The disk was made as a copy-on-write clone (rbd): of the image service's own copy (nothing fetched), or of a base held in the pool (`base` names it). */
   cloned: boolean;
-  /** This call ran the fetch function (the base was not cached, or the disk was generated by it). */
+  /** This call ran the fetch function or the image pipeline's download (the base was not cached, or the disk was generated by it). */
   fetched: boolean;
   /** The disk's format (what disk.info records for file disks). */
   format: string;
   /** The disk's virtual size in bytes after this call. */
   virtualSize: number;
-  /** The cached base file the disk was made from; undefined for a generated or cloned disk. */
+  /** What the disk was made from: the cached base file, or `pool/_base~<filename>@snap` for an rbd disk cloned from a base held in the pool; undefined for a generated disk or a clone of the image service's copy. */
   base: string | undefined;
   /** Where the time went. */
   timings: ProvisionTimings;

@@ -5,6 +5,7 @@ import { checkFileName } from '../names.js';
 import { fsyncDir, fsyncFile, tempSibling } from '../fsutil/atomic.js';
 import { errnoName, messageOf, systemErrorDetails } from '../fsutil/errno.js';
 import { Locks, type LockService } from './Locks.js';
+import type { ImageServiceImage } from '../backends/types.js';
 
 /** What a fetch function is asked to do. */
 export interface FetchRequest {
@@ -17,6 +18,10 @@ export interface FetchRequest {
   maxSize?: number;
   /** Fires when the caller aborts or the cache lock is lost; stop and reject. */
   signal: AbortSignal;
+  /** The caller's request context, as given to `disk.cache({ context })` (a token for the image service may be in it). */
+  context?: unknown;
+  /** The image's record when the provisioning call has already read it from the image service (the clone attempt does): no need to ask again. */
+  image?: ImageServiceImage;
 }
 
 /** Downloads (or generates) an image into `request.target`. */

@@ -1,10 +1,11 @@
 /**
- * The rbd backend's way from an image service to a new volume when the image
- * cannot be cloned, without nova's local raw copy read back by `rbd import`:
- * a raw image streams from the image service straight into the volume (hash
- * and byte count verified on the way, the volume removed if anything fails);
- * any other format is downloaded once, verified, and converted by qemu-img
- * directly into the volume.
+ * From an image service to a new RBD volume, without nova's local raw copy
+ * read back by `rbd import`: a raw image streams from the image service
+ * straight into the volume (hash and byte count verified on the way); any
+ * other format is downloaded once, verified, and converted by qemu-img
+ * directly into the volume. Both write under a staging name renamed when
+ * complete, so a failure or a killed process never leaves a volume under the
+ * name. The rbd store makes its pool-held base images this way (RbdBaseImages).
  */
 import { randomBytes } from 'node:crypto';
 import { rm, writeFile } from 'node:fs/promises';
@@ -31,7 +32,7 @@ export interface StreamImportResult {
   bytesSkipped: number;
 }
 
-/** The part of the RBD driver this needs (the RbdDriver contract: `importStream`, `exists`, `destroyVolume`). */
+/** The part of the RBD driver this needs (the RbdDriver contract: `importStream`, `createStaged`, `exists`). */
 export interface StreamImportDriver {
   /** Creates `name` of `options.size` bytes from `source` with parallel aio writes; removes it on any failure. */
   importStream(
@@ -39,15 +40,15 @@ export interface StreamImportDriver {
     name: string,
     options: { size: number; signal?: AbortSignal; onProgress?: (done: number, total: number) => void; concurrency?: number; pool?: string },
   ): Promise<StreamImportResult>;
+  /** Creates volume `name` in `options.pool` through `fill`, which writes a staging image renamed to `name` once it resolves (removed if it fails). */
+  createStaged<T>(name: string, fill: (staging: string) => Promise<T>, options?: { pool?: string }): Promise<T>;
   /** Whether volume `name` exists in `pool`. */
   exists(name: string, pool?: string): Promise<boolean>;
-  /** Removes volume `name` from `pool`. */
-  destroyVolume(name: string, pool?: string): Promise<void>;
 }
 
 /** Where the new volume goes, and how qemu-img reaches the cluster. */
 export interface RbdVolumeTarget {
-  /** The driver (its `importStream`, `exists`, `destroyVolume`). */
+  /** The driver (its `importStream`, `createStaged`, `exists`). */
   driver: StreamImportDriver;
   /** The pool of the new volume. */
   pool: string;
@@ -238,32 +239,32 @@ async function convert(options: FetchToRbdOptions, image: ImageRecord): Promise<
   try {
     // Downloaded and verified once, in the image's own format (a qcow2 is its data, not its virtual size).
     const fetched = await fetchToRaw({ ...options, image, target: local, forceRawImages: false });
-    const target = rbdFilename({
-      pool: rbd.pool,
-      image: rbd.volume,
-      ...(rbd.user !== undefined ? { user: rbd.user } : {}),
-      ...(rbd.conf !== undefined ? { conf: rbd.conf } : {}),
-      ...(rbd.keyring !== undefined ? { keyring: rbd.keyring } : {}),
-    });
+    const into = (name: string) =>
+      rbdFilename({
+        pool: rbd.pool,
+        image: name,
+        ...(rbd.user !== undefined ? { user: rbd.user } : {}),
+        ...(rbd.conf !== undefined ? { conf: rbd.conf } : {}),
+        ...(rbd.keyring !== undefined ? { keyring: rbd.keyring } : {}),
+      });
+    // qemu-img writes a staging image, renamed to the volume's name only when
+    // complete: a killed conversion never leaves a partial volume under it.
     await diskOps.run(
-      async () => {
-        try {
-          await runQemuImg(['convert', '-f', fetched.format, '-O', 'raw', local, target], {
-            limits: { cpuSeconds: 0, addressSpaceBytes: 8 * 2 ** 30, ...(options.qemuLimits ?? {}) },
-            timeoutMs: 0,
-            ...(signal ? { signal } : {}),
-          });
-        } catch (error) {
-          await rbd.driver.destroyVolume(rbd.volume, rbd.pool).catch(() => undefined);
-          throw error;
-        }
-      },
+      () =>
+        rbd.driver.createStaged(
+          rbd.volume,
+          async (staging) => {
+            await runQemuImg(['convert', '-f', fetched.format, '-O', 'raw', local, into(staging)], {
+              limits: { cpuSeconds: 0, addressSpaceBytes: 8 * 2 ** 30, ...(options.qemuLimits ?? {}) },
+              timeoutMs: 0,
+              ...(signal ? { signal } : {}),
+            });
+            if (signal?.aborted) throw abortError('fetchToRbd', { cause: signal.reason });
+          },
+          { pool: rbd.pool },
+        ),
       { ...(signal ? { signal } : {}), name: 'convert' },
     );
-    if (signal?.aborted) {
-      await rbd.driver.destroyVolume(rbd.volume, rbd.pool).catch(() => undefined);
-      throw abortError('fetchToRbd', { cause: signal.reason });
-    }
     return {
       image,
       via: 'convert',

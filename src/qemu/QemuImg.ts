@@ -171,6 +171,9 @@ function checkRbdFormat(operation: string, source: RbdSource, format: string, tr
 }
 // Names qemu's `rbd:` filename syntax carries without escaping: no ':', '@', '/', '\\' or ','.
 const RBD_WORD = /^[A-Za-z0-9_.+-]+$/;
+// Image names may also hold '~', which that syntax carries as it is: the rbd
+// store's pool-held bases are `_base~<filename>` (src/backends/RbdBaseImages.ts).
+const RBD_IMAGE = /^[A-Za-z0-9_.+~-]+$/;
 const RBD_PATH = /^\/[A-Za-z0-9_.+\-/]+$/;
 const OPTION_KEY = /^[a-z0-9][a-z0-9_.-]*$/i;
 
@@ -202,15 +205,15 @@ function checkSize(name: string, value: unknown): number {
  * ```
  */
 export function rbdFilename(source: RbdSource): string {
-  const word = (name: string, value: unknown): string => {
-    if (typeof value !== 'string' || !RBD_WORD.test(value)) throw invalidArgument('an RBD name of letters, digits and _.+-', name, value);
+  const word = (name: string, value: unknown, pattern = RBD_WORD): string => {
+    if (typeof value !== 'string' || !pattern.test(value)) throw invalidArgument(`an RBD name of letters, digits and _.+-${pattern === RBD_IMAGE ? '~' : ''}`, name, value);
     return value;
   };
   const path = (name: string, value: unknown): string => {
     if (typeof value !== 'string' || !RBD_PATH.test(value)) throw invalidArgument('an absolute path of letters, digits and _.+-/', name, value);
     return value;
   };
-  let out = `rbd:${word('pool', source?.pool)}/${word('image', source.image)}`;
+  let out = `rbd:${word('pool', source?.pool)}/${word('image', source.image, RBD_IMAGE)}`;
   if (source.snapshot !== undefined) out += `@${word('snapshot', source.snapshot)}`;
   if (source.user !== undefined) out += `:id=${word('user', source.user)}`;
   if (source.conf !== undefined) out += `:conf=${path('conf', source.conf)}`;

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { ImageBackendError, ImageUnacceptableError, RbdNotFoundError, RbdPermissionError } from '../errors.js';
+import { ImageBackendError, ImageUnacceptableError, RbdBusyError, RbdNotFoundError, RbdPermissionError } from '../errors.js';
 import { checkRbdName } from '../names.js';
 import type { MonitorAddress } from './monmap.js';
 import { RbdCluster, type RbdConnectOptions } from './RbdCluster.js';
@@ -284,6 +284,32 @@ export class RbdDriver {
   }
 
   /**
+   * Creates volume `name` crash-safely through a writer of your own:
+   * `RbdPool.createStaged` in the driver's pool, or `options.pool`. `fill`
+   * writes a staging image, renamed to `name` once it resolves.
+   *
+   * @example
+   * ```ts
+   * await driver.createStaged('uuid_disk', (staging) => convertInto(`rbd:vms/${staging}`));
+   * ```
+   */
+  async createStaged<T>(name: string, fill: (staging: string) => Promise<T>, options: { pool?: string } = {}): Promise<T> {
+    return (await this.cluster()).pool(options.pool ?? this.pool).createStaged(name, fill);
+  }
+
+  /**
+   * The names of the volumes in the driver's pool (or `pool`).
+   *
+   * @example
+   * ```ts
+   * const names = await driver.listVolumes();
+   * ```
+   */
+  async listVolumes(pool = this.pool): Promise<string[]> {
+    return (await this.cluster()).pool(pool).list();
+  }
+
+  /**
    * Whether the driver's user authenticates with cephx (librados'
    * `auth_client_required` is not just `none`): then libvirt disk XML needs
    * the secret uuid (nova: `rbd_secret_uuid`).
@@ -326,6 +352,26 @@ export class RbdDriver {
     const image = await this.#image(volume, options.pool);
     await image.createSnapshot(name);
     if (options.protect && !(await image.isSnapshotProtected(name))) await image.protectSnapshot(name);
+  }
+
+  /**
+   * Protects a snapshot unless it already is (another client protecting it
+   * at the same moment is not an error).
+   *
+   * @example
+   * ```ts
+   * await driver.protectSnap('uuid_disk', 'snap');
+   * ```
+   */
+  async protectSnap(volume: string, name: string, options: { pool?: string } = {}): Promise<void> {
+    const image = await this.#image(volume, options.pool);
+    if (await image.isSnapshotProtected(name)) return;
+    try {
+      await image.protectSnapshot(name);
+    } catch (error) {
+      // EBUSY: protected meanwhile by someone else.
+      if (!(error instanceof RbdBusyError && (await image.isSnapshotProtected(name)))) throw error;
+    }
   }
 
   /**

@@ -1,9 +1,10 @@
-import { RbdError, RbdNotFoundError } from '../errors.js';
+import { RbdError, RbdNotFoundError, invalidArgument } from '../errors.js';
 import { checkRbdName } from '../names.js';
 import { rbdCall } from './errors.js';
 import { importStream, type RbdStreamImportOptions, type RbdStreamImportResult } from './importStream.js';
 import { RbdImage } from './RbdImage.js';
 import type { RbdCluster } from './RbdCluster.js';
+import { commitStaged, discardStaged, nameTaken, stagingName, sweepStaging } from './staging.js';
 
 /** What a pool stores; bigints, as librados's 64-bit counters can pass 2^53. */
 export interface RbdPoolStats {
@@ -126,6 +127,41 @@ export class RbdPool {
     options: RbdStreamImportOptions,
   ): Promise<RbdStreamImportResult> {
     return importStream(this, name, source, options);
+  }
+
+  /**
+   * Creates image `name` crash-safely with a writer of your own (qemu-img
+   * converting into `rbd:<pool>/<staging>`, say): `fill` is handed a
+   * staging name (`<name>.ib-staging-<hex>`) to create and write, and the
+   * staging image is renamed to `name` only once `fill` resolves, so no
+   * partial image is ever seen under `name`. What `fill` left under the
+   * staging name is removed when it fails; leftovers of earlier, killed
+   * attempts are swept first (once Ceph has dropped their watch). An
+   * existing `name` is refused with {@link RbdExistsError} before `fill`
+   * runs, and so is a `name` another writer committed first.
+   *
+   * @example
+   * ```ts
+   * await cluster.pool('vms').createStaged('_base~9e88', async (staging) => {
+   *   await qemu.convert(src, `rbd:vms/${staging}`, { srcFormat: 'qcow2', dstFormat: 'raw' });
+   * });
+   * ```
+   */
+  async createStaged<T>(name: string, fill: (staging: string) => Promise<T>): Promise<T> {
+    checkRbdName(name, 'image');
+    if (typeof fill !== 'function') throw invalidArgument('a function', 'fill', fill);
+    await sweepStaging(this, name);
+    if (await this.image(name).exists()) throw nameTaken(this, name, 'createStaged');
+    const staging = stagingName(name);
+    let result: T;
+    try {
+      result = await fill(staging);
+    } catch (error) {
+      await discardStaged(this, staging);
+      throw error;
+    }
+    await commitStaged(this, staging, name, 'createStaged');
+    return result;
   }
 
   /**

@@ -1,4 +1,8 @@
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { inject } from 'vitest';
 
 import { RbdCluster } from '../../src/rbd/RbdCluster.js';
@@ -33,4 +37,15 @@ export function clientDriver(env = cephEnv(), extra: Partial<RbdDriverOptions> =
 /** Image names unique per run so tests never see each other's leftovers. */
 export function uniqueName(prefix: string): string {
   return `${prefix}-${randomBytes(4).toString('hex')}`;
+}
+
+/** The bytes of RBD volume `name` in `vms`, read with qemu-img as the compute user (through a file in `dir`, removed after). */
+export async function volumeBytes(name: string, dir: string, env = cephEnv()): Promise<Buffer> {
+  const out = join(dir, `${name}.read`);
+  await promisify(execFile)('qemu-img', ['convert', '-q', '-f', 'raw', '-O', 'raw', `rbd:${env.pools.vms}/${name}:id=${env.client.user}:conf=${env.conf}`, out]);
+  try {
+    return await readFile(out);
+  } finally {
+    await rm(out, { force: true });
+  }
 }

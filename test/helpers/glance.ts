@@ -1,10 +1,17 @@
 // The test Glance (scripts/glance-fixture.sh, started by the integration
 // setup): its settings, and images uploaded to it over plain HTTP.
-import { readFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { open, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 
 import { inject } from 'vitest';
 
+import type { GlanceImageService } from '../../src/images/GlanceImageService.js';
 import type { GlanceEnv } from '../setup/glance-env.js';
+import { sparseFile } from './files.js';
+
+const run = promisify(execFile);
 
 /** The test Glance; fails (never skips) when the run left it out. */
 export function glanceEnv(): GlanceEnv {
@@ -49,4 +56,73 @@ export async function getImage(endpoint: string, id: string): Promise<GlanceImag
 
 export async function deleteImage(endpoint: string, id: string): Promise<void> {
   await fetch(`${endpoint}/v2/images/${id}`, { method: 'DELETE' }).then((r) => r.body?.cancel());
+}
+
+/** What {@link uploadTestImages} put into the test Glance: one content as raw and as qcow2. */
+export interface TestImages {
+  /** The raw source file (sparse: random data in the extents asked for, holes elsewhere). */
+  source: string;
+  /** Its bytes. */
+  sourceBytes: Buffer;
+  /** The same content converted to qcow2 by qemu-img. */
+  qcow2: string;
+  /** The raw file in Glance's file store (not cloneable). */
+  rawInFile: GlanceImage;
+  /** The qcow2 file in Glance's file store. */
+  qcow2InFile: GlanceImage;
+  /** The raw file in Glance's rbd store (cloneable), when asked for. */
+  rawInCeph?: GlanceImage;
+}
+
+/**
+ * The fixture images the Glance tests share: a sparse raw file of `size`
+ * bytes with random data in `extents`, its qcow2 conversion, both uploaded
+ * to the file store (and the raw one to the rbd store with `ceph: true`).
+ */
+export async function uploadTestImages(
+  endpoint: string,
+  dir: string,
+  options: { size: number; extents: Array<[number, number]>; ceph?: boolean },
+): Promise<TestImages> {
+  const source = join(dir, 'source.raw');
+  await sparseFile(source, options.size, options.extents);
+  const qcow2 = join(dir, 'source.qcow2');
+  await run('qemu-img', ['convert', '-q', '-f', 'raw', '-O', 'qcow2', source, qcow2]);
+  const [rawInFile, qcow2InFile, rawInCeph] = await Promise.all([
+    uploadImage(endpoint, source, { disk_format: 'raw', store: 'local' }),
+    uploadImage(endpoint, qcow2, { disk_format: 'qcow2', store: 'local' }),
+    options.ceph ? uploadImage(endpoint, source, { disk_format: 'raw', store: 'ceph' }) : Promise.resolve(undefined),
+  ]);
+  return { source, sourceBytes: await readFile(source), qcow2, rawInFile, qcow2InFile, ...(rawInCeph ? { rawInCeph } : {}) };
+}
+
+/** An image service that counts the `get` and `download` calls it passes on to `service`. */
+export function countingService(service: GlanceImageService): {
+  service: Pick<GlanceImageService, 'get' | 'download'>;
+  counts: { get: number; download: number };
+} {
+  const counts = { get: 0, download: 0 };
+  return {
+    counts,
+    service: {
+      get: (...args) => {
+        counts.get++;
+        return service.get(...args);
+      },
+      download: (...args) => {
+        counts.download++;
+        return service.download(...args);
+      },
+    },
+  };
+}
+
+/** Overwrites bytes of an image in Glance's file store: what a tampered store looks like. */
+export async function tamperStoredImage(env: GlanceEnv, id: string, offset: number): Promise<void> {
+  const fh = await open(join(env.fileStore, id), 'r+');
+  try {
+    await fh.write(Buffer.from('tampered'), 0, 8, offset);
+  } finally {
+    await fh.close();
+  }
 }

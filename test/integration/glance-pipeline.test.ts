@@ -1,26 +1,29 @@
 // The image pipeline against a real Glance (scripts/glance-fixture.sh: file and
 // rbd stores, the rbd store on the test cluster's `images` pool) and the real
-// cluster, through fetchToRaw and the public Backend API with a fetch that runs
-// fetchToRaw: clones in both location configurations, qcow2 to raw, every
-// refusal leaving no file, no lock and no volume, a direct snapshot registered
-// back, and the Flat and Qcow2 backends fed by the same pipeline.
+// cluster, through fetchToRaw and the public Backend API with no fetch (the
+// pipeline is the provisioning default): clones in both location
+// configurations, a Glance outage, every refusal leaving no file, no lock and
+// no volume (no base image, no staging image), and a direct snapshot
+// registered back. glance-provision.test.ts covers the bases: made once, then
+// cloned (rbd) or copied (flat, qcow2).
 import { execFile } from 'node:child_process';
 import { createReadStream } from 'node:fs';
-import { open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { Backend } from '../../src/backends/Backend.js';
+import { RBD_BASE_PREFIX } from '../../src/backends/RbdBaseImages.js';
 import { cacheFileName } from '../../src/cache/cacheFileName.js';
 import { ImageBackendError } from '../../src/errors.js';
-import { fetchToRaw, imageServiceFetch } from '../../src/images/fetchToRaw.js';
+import { fetchToRaw } from '../../src/images/fetchToRaw.js';
 import { GlanceImageService } from '../../src/images/GlanceImageService.js';
 import type { RbdDriver } from '../../src/rbd/RbdDriver.js';
-import { cephEnv, clientDriver, uniqueName } from '../helpers/ceph.js';
-import { sparseFile, tempDir } from '../helpers/files.js';
-import { glanceEnv, uploadImage, type GlanceImage } from '../helpers/glance.js';
+import { cephEnv, clientDriver, uniqueName, volumeBytes } from '../helpers/ceph.js';
+import { tempDir } from '../helpers/files.js';
+import { countingService, glanceEnv, tamperStoredImage, uploadImage, uploadTestImages, type GlanceImage, type TestImages } from '../helpers/glance.js';
 
 const run = promisify(execFile);
 const MiB = 2 ** 20;
@@ -34,29 +37,26 @@ describe('image pipeline against a real Glance', () => {
   let tmp: Awaited<ReturnType<typeof tempDir>>;
   let driver: RbdDriver;
   let adminDriver: RbdDriver;
-  let source: string; // 16 MiB raw, 1.25 MiB of random data
+  let images: TestImages; // 16 MiB raw, 1.25 MiB of random data
+  let source: string;
   let sourceBytes: Buffer;
   let rawInCeph: GlanceImage;
-  let rawInFile: GlanceImage;
   let qcow2InFile: GlanceImage;
 
   beforeAll(async () => {
     tmp = await tempDir('glance-pipeline-');
     driver = clientDriver(env);
     adminDriver = clientDriver(env, { user: env.admin.user, keyring: env.admin.keyring });
-    source = join(tmp.dir, 'source.raw');
-    await sparseFile(source, 16 * MiB, [
-      [0, MiB],
-      [8 * MiB, 256 * 1024],
-    ]);
-    sourceBytes = await readFile(source);
-    const qcow2 = join(tmp.dir, 'source.qcow2');
-    await run('qemu-img', ['convert', '-q', '-f', 'raw', '-O', 'qcow2', source, qcow2]);
-    [rawInCeph, rawInFile, qcow2InFile] = await Promise.all([
-      uploadImage(glance.url, source, { disk_format: 'raw', store: 'ceph' }),
-      uploadImage(glance.url, source, { disk_format: 'raw', store: 'local' }),
-      uploadImage(glance.url, qcow2, { disk_format: 'qcow2', store: 'local' }),
-    ]);
+    images = await uploadTestImages(glance.url, tmp.dir, {
+      size: 16 * MiB,
+      extents: [
+        [0, MiB],
+        [8 * MiB, 256 * 1024],
+      ],
+      ceph: true,
+    });
+    ({ source, sourceBytes, qcow2InFile } = images);
+    rawInCeph = images.rawInCeph!;
   });
 
   afterAll(async () => {
@@ -65,24 +65,15 @@ describe('image pipeline against a real Glance', () => {
     await tmp?.cleanup();
   });
 
-  function rbdBackend(name: string, imageService: GlanceImageService): Backend {
+  const counts = (c: ReturnType<typeof countingService>) => ({ ...c.counts });
+
+  function rbdBackend(name: string, imageService: Pick<GlanceImageService, 'get' | 'download'>): Backend {
     return new Backend({
       instancesPath: join(tmp.dir, name),
       imagesType: 'rbd',
       imageService,
       rbd: { driver, cephConf: env.conf, user: env.client.user, keyring: env.client.keyring, secretUuid: SECRET },
     });
-  }
-
-  /** The first `n` bytes of an RBD volume in `vms`, read with qemu-img as the compute user. */
-  async function volumeBytes(name: string): Promise<Buffer> {
-    const out = join(tmp.dir, `${name}.read`);
-    await run('qemu-img', ['convert', '-q', '-f', 'raw', '-O', 'raw', `rbd:${env.pools.vms}/${name}:id=${env.client.user}:conf=${env.conf}`, out]);
-    try {
-      return await readFile(out);
-    } finally {
-      await rm(out, { force: true });
-    }
   }
 
   it('fetchToRaw: a qcow2 image from the file store becomes raw with the right bytes; the record is read with its hash', async () => {
@@ -100,15 +91,16 @@ describe('image pipeline against a real Glance', () => {
     const imageService = service();
     const record = await imageService.get({}, rawInCeph.id, { includeLocations: true });
     expect(record.locations![0]).toMatchObject({ url: `rbd://${env.fsid}/${glance.ceph.pool}/${rawInCeph.id}/snap` });
-    const backend = rbdBackend(uniqueName('clone'), imageService);
+    const counting = countingService(imageService);
+    const backend = rbdBackend(uniqueName('clone'), counting.service);
     const disk = backend.image({ uuid: uniqueName('inst') }, 'disk', 'rbd');
-    let downloads = 0;
-    const fetch = imageServiceFetch({ imageService: { get: (...a) => imageService.get(...a), download: (...a) => (downloads++, imageService.download(...a)) }, context: {}, imageId: rawInCeph.id });
-    await disk.cache({ fetch, filename: cacheFileName(rawInCeph.id), imageId: rawInCeph.id, size: 32 * MiB, clone: { context: {} } });
-    expect(downloads).toBe(0);
+    // No fetch: the pipeline tries the clone first, as nova's spawn does.
+    const report = await disk.cache({ imageId: rawInCeph.id, size: 32 * MiB, context: {} });
+    expect(report).toMatchObject({ created: true, cloned: true, fetched: false, base: undefined });
+    expect(counts(counting)).toEqual({ get: 1, download: 0 });
     expect(await driver.parentInfo(disk.store.rbdName)).toMatchObject({ pool: glance.ceph.pool, image: rawInCeph.id, snapshot: 'snap' });
     expect(await driver.size(disk.store.rbdName)).toBe(32 * MiB);
-    expect((await volumeBytes(disk.store.rbdName)).subarray(0, 16 * MiB).equals(sourceBytes)).toBe(true);
+    expect((await volumeBytes(disk.store.rbdName, tmp.dir)).subarray(0, 16 * MiB).equals(sourceBytes)).toBe(true);
     await driver.destroyVolume(disk.store.rbdName);
     await backend.close();
   });
@@ -117,60 +109,37 @@ describe('image pipeline against a real Glance', () => {
     const down = new GlanceImageService({ endpoint: 'http://127.0.0.1:1', retries: 0 });
     const backend = rbdBackend(uniqueName('outage'), down);
     const disk = backend.image({ uuid: uniqueName('inst') }, 'disk', 'rbd');
-    let fetched = 0;
-    const fetch = async () => {
-      fetched++;
-    };
-    await expect(disk.cache({ fetch, filename: cacheFileName(rawInCeph.id), imageId: rawInCeph.id, size: 32 * MiB, clone: { context: {} } })).rejects.toMatchObject({
-      code: 'IMAGE_SERVICE_UNAVAILABLE',
-    });
-    expect(fetched).toBe(0);
+    await expect(disk.cache({ imageId: rawInCeph.id, size: 32 * MiB, context: {} })).rejects.toMatchObject({ code: 'IMAGE_SERVICE_UNAVAILABLE' });
     expect(await disk.exists()).toBe(false);
-    await backend.close();
-  });
-
-  it('a raw image in the file store (not cloneable) is fetched, verified and becomes the RBD volume', async () => {
-    const backend = rbdBackend(uniqueName('rawfile'), direct);
-    const disk = backend.image({ uuid: uniqueName('inst') }, 'disk', 'rbd');
-    const fetch = imageServiceFetch({ imageService: direct, context: {}, imageId: rawInFile.id });
-    await disk.cache({ fetch, filename: cacheFileName(rawInFile.id), imageId: rawInFile.id, size: 16 * MiB, clone: { context: {} } });
-    await expect(driver.parentInfo(disk.store.rbdName)).rejects.toMatchObject({ code: 'IMAGE_UNACCEPTABLE' }); // not a clone
-    expect((await volumeBytes(disk.store.rbdName)).equals(sourceBytes)).toBe(true);
-    await driver.destroyVolume(disk.store.rbdName);
-    await backend.close();
-  });
-
-  it('a qcow2 image in the file store becomes a raw RBD volume with the right bytes', async () => {
-    const backend = rbdBackend(uniqueName('qcow2'), direct);
-    const disk = backend.image({ uuid: uniqueName('inst') }, 'disk', 'rbd');
-    const fetch = imageServiceFetch({ imageService: direct, context: {}, imageId: qcow2InFile.id });
-    await disk.cache({ fetch, filename: cacheFileName(qcow2InFile.id), imageId: qcow2InFile.id, size: 32 * MiB, clone: { context: {} } });
-    expect(await driver.size(disk.store.rbdName)).toBe(32 * MiB);
-    const bytes = await volumeBytes(disk.store.rbdName);
-    expect(bytes.subarray(0, 16 * MiB).equals(sourceBytes)).toBe(true);
-    expect(bytes.subarray(16 * MiB).every((b) => b === 0)).toBe(true);
-    await driver.destroyVolume(disk.store.rbdName);
+    expect(await readdir(backend.context.cache.baseDir).catch(() => [])).toEqual([]);
     await backend.close();
   });
 
   describe('refusals leave no file, no lock and no volume', () => {
+    /** Provisions `image` with no fetch on rbd, then on flat: refused with `code` each time, leaving nothing. */
     async function expectRefused(image: GlanceImage, code: string): Promise<ImageBackendError> {
-      const backend = rbdBackend(uniqueName('refuse'), direct);
-      const disk = backend.image({ uuid: uniqueName('inst') }, 'disk', 'rbd');
-      const filename = cacheFileName(image.id);
-      const fetch = imageServiceFetch({ imageService: direct, context: {}, imageId: image.id });
-      const error = await disk.cache({ fetch, filename, imageId: image.id, size: 32 * MiB, clone: { context: {} } }).catch((e: unknown) => e);
-      expect(error).toBeInstanceOf(ImageBackendError);
-      expect(error).toMatchObject({ code });
-      const cacheDir = backend.context.cache.baseDir;
-      expect((await readdir(cacheDir).catch(() => [])).filter((f) => f !== 'locks')).toEqual([]);
-      expect(await disk.exists()).toBe(false);
-      // The base's lock is free: taking it does not wait.
-      const t = Date.now();
-      await backend.context.locks.synchronized(filename, async () => undefined);
-      expect(Date.now() - t).toBeLessThan(5_000);
-      await backend.close();
-      return error as ImageBackendError;
+      let refusal: ImageBackendError | undefined;
+      for (const imagesType of ['rbd', 'raw'] as const) {
+        const backend =
+          imagesType === 'rbd' ? rbdBackend(uniqueName('refuse'), direct) : new Backend({ instancesPath: join(tmp.dir, uniqueName('refuse')), imagesType, imageService: direct });
+        const disk = backend.image({ uuid: uniqueName('inst') }, 'disk');
+        const filename = cacheFileName(image.id);
+        const error = await disk.cache({ imageId: image.id, size: 32 * MiB, context: {} }).catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(ImageBackendError);
+        expect(error).toMatchObject({ code });
+        const cacheDir = backend.context.cache.baseDir;
+        expect(await readdir(cacheDir).catch(() => [])).toEqual([]);
+        expect(await disk.exists()).toBe(false);
+        // No base image in the pool, and no staging image of one.
+        expect((await driver.listVolumes()).filter((n) => n.startsWith(`${RBD_BASE_PREFIX}${filename}`))).toEqual([]);
+        // The base's lock is free: taking it does not wait.
+        const t = Date.now();
+        await backend.context.locks.synchronized(filename, async () => undefined);
+        expect(Date.now() - t).toBeLessThan(5_000);
+        await backend.close();
+        refusal = error as ImageBackendError;
+      }
+      return refusal!;
     }
 
     it('a qcow2 image whose disk_format says raw: IMAGE_FORMAT_MISMATCH', async () => {
@@ -205,10 +174,7 @@ describe('image pipeline against a real Glance', () => {
 
     it('an image whose stored bytes were altered after upload: IMAGE_CHECKSUM_MISMATCH', async () => {
       const image = await uploadImage(glance.url, source, { disk_format: 'raw', store: 'local' });
-      const stored = join(glance.fileStore, image.id);
-      const fh = await open(stored, 'r+');
-      await fh.write(Buffer.from('tampered'), 0, 8, 4 * MiB);
-      await fh.close();
+      await tamperStoredImage(glance, image.id, 4 * MiB);
       await expectRefused(image, 'IMAGE_CHECKSUM_MISMATCH');
     });
   });
@@ -246,21 +212,6 @@ describe('image pipeline against a real Glance', () => {
     for await (const c of await imageService.download({}, record.id)) chunks.push(Buffer.from(c));
     expect(Buffer.concat(chunks).equals(sourceBytes)).toBe(true);
     await driver.destroyVolume(disk.store.rbdName);
-    await backend.close();
-  });
-
-  it.each(['flat', 'qcow2'] as const)('the %s backend gets its base through the same pipeline (raw base from a qcow2 image)', async (imagesType) => {
-    const backend = new Backend({ instancesPath: join(tmp.dir, uniqueName(imagesType)), imagesType, imageService: direct });
-    const disk = backend.image({ uuid: uniqueName('inst') }, 'disk');
-    const filename = cacheFileName(qcow2InFile.id);
-    await disk.cache({ fetch: imageServiceFetch({ imageService: direct, context: {}, imageId: qcow2InFile.id }), filename, imageId: qcow2InFile.id, size: 32 * MiB });
-    const base = backend.context.cache.path(filename);
-    expect((await readFile(base)).equals(sourceBytes)).toBe(true); // converted to raw (force_raw_images)
-    const { stdout } = await run('qemu-img', ['info', '--output=json', '-f', imagesType === 'flat' ? 'raw' : 'qcow2', disk.path]);
-    expect(JSON.parse(stdout)['virtual-size']).toBe(32 * MiB);
-    const out = join(tmp.dir, `${imagesType}.read`);
-    await run('qemu-img', ['convert', '-q', '-f', imagesType === 'flat' ? 'raw' : 'qcow2', '-O', 'raw', disk.path, out]);
-    expect((await readFile(out)).subarray(0, 16 * MiB).equals(sourceBytes)).toBe(true);
     await backend.close();
   });
 });

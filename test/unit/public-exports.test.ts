@@ -44,7 +44,8 @@ const ROOT_VALUES = [
   'LibvirtDiskConfig', 'ioTuneFromExtraSpecs', 'checkIoTune', 'effectiveDriverIo', 'IOTUNE_EXTRA_SPECS', 'IOTUNE_MAX',
   // backends: the stores, the disk handle, the policy
   'Backend', 'Disk', 'provision', 'FileStore', 'FlatStore', 'Qcow2Store', 'LvmStore', 'RbdStore',
-  'canClone', 'canDirectSnapshot', 'canImportFile', 'canSnapshot',
+  'RbdBaseImages', 'RBD_BASE_PREFIX',
+  'canClone', 'canDirectSnapshot', 'canHoldBases', 'canImportFile', 'canSnapshot',
   // the image pipeline
   'GlanceImageService', 'fetchToRaw', 'fetchToRbd', 'imageServiceFetch', 'DiskOpsLimiter', 'verifyImageFile',
   'qemuFormatOf', 'expectedHash',

@@ -396,3 +396,78 @@ describe('snapshotExtract refuses what would make qemu-img read other files', ()
     await expect(disk.snapshotExtract(join(dir, 'x.raw'), 'raw', { compress: true })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
   });
 });
+
+describe('cache() with no fetch, and the disk-ops limit', () => {
+  let dir: string;
+  let remove: () => Promise<void>;
+  beforeEach(async () => ({ dir, remove } = await tempDir('policy-pipeline')));
+  afterEach(() => remove());
+
+  it('no fetch and no image service that can download: INVALID_ARGUMENT naming fetch and imageService, nothing touched', async () => {
+    const instances = join(dir, 'instances');
+    const getOnly = { get: async () => ({ id: IMAGE_ID, disk_format: 'raw' }) };
+    for (const backend of [new Backend({ instancesPath: instances, imagesType: 'raw' }), new Backend({ instancesPath: instances, imagesType: 'qcow2', imageService: getOnly })]) {
+      const error = await backend
+        .image({ uuid: UUID }, 'disk')
+        .cache({ imageId: IMAGE_ID, size: 32 * MiB, context: {} })
+        .catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: 'INVALID_ARGUMENT' });
+      expect((error as Error).message).toMatch(/fetch/);
+      expect((error as Error).message).toMatch(/imageService/);
+    }
+    // A generated disk (no image id) has nothing to download: its fetch is required.
+    await expect(new Backend({ instancesPath: instances, imagesType: 'raw' }).image({ uuid: UUID }, 'disk.swap').cache({ filename: 'swap_1' })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      message: expect.stringMatching(/fetch/),
+    });
+    // No folder, no lock file, no base.
+    await expect(stat(instances)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('the base name defaults to cacheFileName(imageId); a fetch of the caller gets the request context', async () => {
+    const source = await rawImage(dir, 'source.raw', 16 * MiB);
+    const backend = new Backend({ instancesPath: join(dir, 'instances'), imagesType: 'raw' });
+    const seen: unknown[] = [];
+    const context = { authToken: 't' };
+    const report = await backend.image({ uuid: UUID }, 'disk').cache({
+      imageId: IMAGE_ID,
+      context,
+      fetch: async (request) => {
+        seen.push(request.context);
+        await copyRawData(source, request.target);
+      },
+    });
+    expect(report.base).toBe(backend.context.cache.path(FILENAME));
+    expect(seen).toEqual([context]);
+  });
+
+  it('maxConcurrentDiskOps: one limiter per backend; copies queue behind it (real copies, counted)', async () => {
+    expect(() => new Backend({ instancesPath: dir, maxConcurrentDiskOps: -1 })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    expect(new Backend({ instancesPath: dir }).context.diskOps.limit).toBe(Infinity);
+    const source = await rawImage(dir, 'source.raw', 16 * MiB);
+    let running = 0;
+    let most = 0;
+    const backend = new Backend({
+      instancesPath: join(dir, 'instances'),
+      imagesType: 'raw',
+      maxConcurrentDiskOps: 1,
+      tools: {
+        copyRawData: async (src, dst, options) => {
+          most = Math.max(most, ++running);
+          try {
+            // Long enough for the other callers to arrive.
+            await new Promise((resolve) => setTimeout(resolve, 50));
+            return await copyRawData(src, dst, options);
+          } finally {
+            running--;
+          }
+        },
+      },
+    });
+    expect(backend.context.diskOps.limit).toBe(1);
+    const { fetch } = copyingFetch(source);
+    await Promise.all(['a', 'b', 'c', 'd'].map((uuid) => backend.image({ uuid }, 'disk').cache({ fetch, imageId: IMAGE_ID, size: 32 * MiB })));
+    expect(most).toBe(1);
+    for (const uuid of ['a', 'b', 'c', 'd']) expect((await qemuInfo(join(dir, 'instances', uuid, 'disk')))['virtual-size']).toBe(32 * MiB);
+  });
+});

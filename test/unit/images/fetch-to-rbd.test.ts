@@ -52,10 +52,12 @@ function recordingDriver() {
       volumes.set(name, all);
       return { size: all.length, bytesWritten: all.length, bytesSkipped: 0 };
     },
-    exists: async (name) => volumes.has(name),
-    destroyVolume: async (name) => {
-      volumes.delete(name);
+    async createStaged(name, fill) {
+      const result = await fill(`${name}.ib-staging-00000000`);
+      volumes.set(name, Buffer.alloc(0));
+      return result;
     },
+    exists: async (name) => volumes.has(name),
   };
   return { driver, volumes };
 }

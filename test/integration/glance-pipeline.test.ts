@@ -107,7 +107,7 @@ describe('image pipeline against a real Glance', () => {
     await disk.cache({ fetch, filename: cacheFileName(rawInCeph.id), imageId: rawInCeph.id, size: 32 * MiB, clone: { context: {} } });
     expect(downloads).toBe(0);
     expect(await driver.parentInfo(disk.store.rbdName)).toMatchObject({ pool: glance.ceph.pool, image: rawInCeph.id, snapshot: 'snap' });
-    expect(await driver.size(disk.store.rbdName)).toBe(32 * MiB);
+    expect(await driver.size(disk.store.rbdName)).toBe(BigInt(32 * MiB));
     expect((await volumeBytes(disk.store.rbdName)).subarray(0, 16 * MiB).equals(sourceBytes)).toBe(true);
     await driver.destroyVolume(disk.store.rbdName);
     await backend.close();
@@ -145,7 +145,7 @@ describe('image pipeline against a real Glance', () => {
     const disk = backend.image({ uuid: uniqueName('inst') }, 'disk', 'rbd');
     const fetch = imageServiceFetch({ imageService: direct, context: {}, imageId: qcow2InFile.id });
     await disk.cache({ fetch, filename: cacheFileName(qcow2InFile.id), imageId: qcow2InFile.id, size: 32 * MiB, clone: { context: {} } });
-    expect(await driver.size(disk.store.rbdName)).toBe(32 * MiB);
+    expect(await driver.size(disk.store.rbdName)).toBe(BigInt(32 * MiB));
     const bytes = await volumeBytes(disk.store.rbdName);
     expect(bytes.subarray(0, 16 * MiB).equals(sourceBytes)).toBe(true);
     expect(bytes.subarray(16 * MiB).every((b) => b === 0)).toBe(true);

@@ -60,6 +60,7 @@ export type {
   RbdParentInfo as NativeParentInfo,
   RbdSnapshotInfo as NativeSnapInfo,
 } from './rbd/types.js';
+import type { LibrbdVersion } from './rbd/types.js';
 import type {
   RbdLayout as NativeLayout,
   RbdImageStat as NativeImageStat,
@@ -76,6 +77,8 @@ export interface NativeRbd {
   /** Stops running transfers, waits for operations, shuts every connection down; sync, for process 'exit'. */
   rbdShutdownAll(): void;
   rbdFsid(h: H): string;
+  /** rbd_version of the librbd this process loaded, read at connect. */
+  rbdLibrbdVersion(h: H): LibrbdVersion;
   /** rados_conf_get: the value of a configuration option this connection runs with. */
   rbdConfGet(h: H, option: string): string;
   rbdMonCommand(h: H, command: string): Promise<{ output: string; status: string }>;

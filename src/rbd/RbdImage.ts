@@ -3,6 +3,7 @@ import { checkRbdName } from '../names.js';
 import type { RbdImageStat, RbdLayout, RbdParentInfo, RbdSnapshotInfo } from './types.js';
 import { rbdCall } from './errors.js';
 import { checkRbdSize } from './sizes.js';
+import type { GatedCall } from './SnapshotOpenGate.js';
 import { commitStaged, nameTaken, stagingName, sweepStaging } from './staging.js';
 import type { RbdPool } from './RbdPool.js';
 
@@ -75,6 +76,18 @@ export class RbdImage {
   // Metadata calls settle within the op timeout (plus a margin) even when librbd does not return.
   get #bound() {
     return this.pool.cluster.operationBoundMs;
+  }
+
+  // The snapshot-open/clone gate's entry for a call, on the librbd releases
+  // that need it (RbdCluster.snapshotOpenGate); undefined elsewhere.
+  #gate(kind: GatedCall): (() => Promise<() => void>) | undefined {
+    const gate = this.pool.cluster.snapshotOpenGate;
+    return gate ? () => gate.enter(kind) : undefined;
+  }
+
+  // A call that opens the image at `snapshot`, when there is one, goes through the gate.
+  #snapshotGate(snapshot: string | undefined): (() => Promise<() => void>) | undefined {
+    return snapshot === undefined ? undefined : this.#gate('snapshotOpen');
   }
 
   /**
@@ -160,6 +173,7 @@ export class RbdImage {
       'stat',
       () => addon.rbdStat(handle, this.pool.name, this.name, optionalSnapshot(snapshot)),
       this.#bound,
+      this.#snapshotGate(snapshot),
     );
   }
 
@@ -198,7 +212,7 @@ export class RbdImage {
       await addon.rbdClone(handle, this.pool.name, this.name, checkRbdName(snapshot, 'snapshot'), pool.name, target.name, layout);
       return target;
     };
-    return rbdCall('clone', clone, this.#bound);
+    return rbdCall('clone', clone, this.#bound, this.#gate('clone'));
   }
 
   /**
@@ -228,6 +242,7 @@ export class RbdImage {
       'parentInfo',
       () => addon.rbdParentInfo(handle, this.pool.name, this.name, optionalSnapshot(snapshot)),
       this.#bound,
+      this.#snapshotGate(snapshot),
     );
   }
 
@@ -368,7 +383,12 @@ export class RbdImage {
     const { signal, ...rest } = options;
     if (rest.snapshot !== undefined) checkRbdName(rest.snapshot, 'snapshot');
     return withAbortHandle(signal, 'export', (abort) =>
-      rbdCall('export', () => addon.rbdExport(handle, this.pool.name, this.name, path, { ...rest, abort })),
+      rbdCall(
+        'export',
+        () => addon.rbdExport(handle, this.pool.name, this.name, path, { ...rest, abort }),
+        undefined,
+        this.#snapshotGate(rest.snapshot),
+      ),
     );
   }
 }

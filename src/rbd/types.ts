@@ -57,3 +57,17 @@ export interface RbdSnapshotInfo {
   size: bigint;
 }
 
+/**
+ * The API version of the librbd the process loaded (`rbd_version`). Its
+ * `minor` follows the Ceph release: 16 Pacific, 17 Quincy, 18 Reef, 19 Squid
+ * (Debian 12's librbd1 16.2.15 reports 1.16.0, Debian 13's 18.2.7 1.18.0);
+ * the Ceph point release is not part of it.
+ */
+export interface LibrbdVersion {
+  /** 1 in every release since librbd's C API was versioned. */
+  major: number;
+  /** The Ceph release the library belongs to (16 = Pacific, 18 = Reef). */
+  minor: number;
+  /** 0 in every release so far. */
+  extra: number;
+}

@@ -16,7 +16,7 @@ export default {
     const image = ctx.ceph.compute.pool(vms).image(name);
     const py = ctx.python();
 
-    if ((await image.size()) !== GiB || (await py.request({ op: 'size', pool: vms, image: name })).result !== GiB) {
+    if ((await image.size()) !== BigInt(GiB) || (await py.request({ op: 'size', pool: vms, image: name })).result !== GiB) {
       throw new Error('size probe disagrees');
     }
     const slow = repsFor(ctx, { full: 30, quick: 6 });

@@ -58,6 +58,15 @@ export class DiskInfo {
     checkPath('path', path);
     this.path = resolve(path);
     this.#locks = options.locks ?? new Locks({ lockPath: dirname(this.path), prefix: '.', removeOnRelease: true });
+    // A name of our own, not nova's: nova's resolve_driver_format writes
+    // disk.info under utils.synchronized(disk_info_path, external=False,
+    // lock_path=...), and with external=False oslo.concurrency takes only an
+    // in-process semaphore and never a file in lock_path (checked in Debian's
+    // python3-nova 26.2.2 and oslo.concurrency: lockutils.lock opens the
+    // external lock only when external is true). So no nova process holds a
+    // lock file for disk.info: this name cannot collide with one, and there is
+    // none to share (across processes nova relies on writing disk.info.tmp and
+    // renaming it, so a reader sees one writer's whole file, as with ours).
     this.#lockName = `${basename(this.path)}-${createHash('sha1').update(this.path).digest('hex').slice(0, 16)}`;
   }
 

@@ -214,24 +214,24 @@ export class RbdDriver {
    *
    * @example
    * ```ts
-   * await driver.resize('uuid_disk', 20 * 2 ** 30);
+   * await driver.resize('uuid_disk', 20n * 2n ** 30n);
    * await driver.resize('uuid_disk', 2 ** 30, { allowShrink: true }); // a deliberate shrink
    * ```
    */
-  async resize(name: string, size: number, options: RbdResizeOptions & { pool?: string } = {}): Promise<void> {
+  async resize(name: string, size: number | bigint, options: RbdResizeOptions & { pool?: string } = {}): Promise<void> {
     const { pool = this.pool, allowShrink = false } = options;
     await (await this.#image(name, pool)).resize(size, { allowShrink });
   }
 
   /**
-   * Size of a volume in bytes.
+   * Size of a volume in bytes: a bigint, as every RBD size (64-bit in librbd).
    *
    * @example
    * ```ts
-   * await driver.size('uuid_disk') // 10737418240
+   * await driver.size('uuid_disk') // 10737418240n
    * ```
    */
-  async size(name: string, pool = this.pool): Promise<number> {
+  async size(name: string, pool = this.pool): Promise<bigint> {
     return (await this.#image(name, pool)).size();
   }
 
@@ -466,7 +466,8 @@ export class RbdDriver {
    * Capacity of the driver's pool (or `pool`) as nova's `get_pool_info` reports
    * it, from `ceph df`: `total` is the cluster's raw capacity, `free` the
    * pool's `max_avail` (replication accounted for), `used` the pool's
-   * `bytes_used`. A missing pool is an {@link RbdNotFoundError}.
+   * `bytes_used`, as bigints read exactly from the JSON (a cluster past 8 PiB
+   * has counts above 2^53). A missing pool is an {@link RbdNotFoundError}.
    *
    * @example
    * ```ts
@@ -475,11 +476,11 @@ export class RbdDriver {
    */
   async getPoolInfo(pool = this.pool): Promise<{
     /** Raw capacity of the cluster, bytes (`ceph df` `stats.total_bytes`). */
-    total: number;
+    total: bigint;
     /** Bytes clients can still write into the pool (`max_avail`). */
-    free: number;
+    free: bigint;
     /** Raw bytes the pool occupies (`bytes_used`). */
-    used: number;
+    used: bigint;
   }> {
     const usage = await (await this.cluster()).pool(pool).usage();
     return { total: usage.clusterTotal, free: usage.maxAvail, used: usage.bytesUsed };

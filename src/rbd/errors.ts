@@ -32,10 +32,21 @@ export const DEADLINE_MARGIN_MS = 1000;
  * complete later; its outcome is dropped). A failure that arrives after the
  * bound with another errno (librbd turns some timeouts into ENOENT or EIO) is
  * reported as the timeout it was, with the original as `cause`.
+ *
+ * With `enter` (a `SnapshotOpenGate` entry), the call starts only once
+ * `enter` resolves, and the function it resolved to is called when the call
+ * settles (or is abandoned at the bound). The bound counts from the start of
+ * the call: time spent waiting at the gate is not the cluster's.
  */
-export async function rbdCall<T>(operation: string, call: () => Promise<T>, boundMs?: number): Promise<T> {
+export async function rbdCall<T>(
+  operation: string,
+  call: () => Promise<T>,
+  boundMs?: number,
+  enter?: () => Promise<() => void>,
+): Promise<T> {
   const site: { stack?: string } = {};
   Error.captureStackTrace(site, rbdCall);
+  const leave = enter ? await enter() : undefined;
   const started = performance.now();
   let timer: NodeJS.Timeout | undefined;
   try {
@@ -72,6 +83,7 @@ export async function rbdCall<T>(operation: string, call: () => Promise<T>, boun
     throw typed;
   } finally {
     clearTimeout(timer);
+    leave?.();
   }
 }
 

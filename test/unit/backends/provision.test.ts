@@ -333,7 +333,7 @@ describe('rbd clones: the lookup and the size query paid once per image and conn
         if (snapshotGone) throw new RbdNotFoundError('no snapshot');
         sizes.set(name, 16 * MiB);
       },
-      size: async (name: string) => (calls.push(`size ${name}`), sizes.get(name) ?? 0),
+      size: async (name: string) => (calls.push(`size ${name}`), BigInt(sizes.get(name) ?? 0)),
       resize: async (name: string, size: number) => void (calls.push(`resize ${name}`), sizes.set(name, size)),
       exists: async (name: string) => sizes.has(name),
     } as unknown as RbdStoreDriver;

@@ -47,6 +47,7 @@ export type {
   PreallocateImages,
   ProvisionReport,
   ProvisionTimings,
+  Qcow2BackendOptions,
   QemuRunner,
   RbdBackendOptions,
   RbdStoreDriver,

@@ -62,6 +62,30 @@ describe('provision(): nothing lost, nothing left', () => {
     });
   }
 
+  for (const type of ['raw', 'qcow2'] as const) {
+    it(`${type}: a fetched base the inspector calls raw and qemu-img probes as another format is refused and removed`, async () => {
+      // Every format qemu-img writes is known to the inspector; what qemu
+      // still reads differently is dmg, which it probes by the file name
+      // alone. The base is plain bytes the inspector calls raw and safe.
+      const filename = `${FILENAME}.dmg`;
+      const backend = new Backend({ instancesPath: instances, imagesType: type });
+      const disk = backend.image({ uuid: UUID }, 'disk');
+      expect((await inspect(source)).safety).toEqual({ safe: true, reasons: [] });
+      const refused = disk.cache({ ...copyingFetch(source), filename, imageId: IMAGE_ID });
+      await expect(refused).rejects.toMatchObject({ code: 'IMAGE_UNSAFE' });
+      await expect(refused).rejects.toThrow(/qemu-img/);
+      expect(await readdir(join(instances, '_base'))).toEqual([]);
+      await expect(stat(join(instances, UUID))).rejects.toMatchObject({ code: 'ENOENT' });
+
+      // A base the caller vouches for (nova's safe=True) is not probed: the same bytes are used.
+      const report = await disk.cache({ ...copyingFetch(source), filename, imageId: IMAGE_ID, safe: true });
+      expect(report).toMatchObject({ created: true, fetched: true });
+      // Under an ordinary name the same bytes pass the probe too.
+      const other = backend.image({ uuid: '9a7b6c5d-0000-4000-8000-000000000006' }, 'disk');
+      expect(await other.cache({ ...copyingFetch(source), filename: FILENAME, imageId: IMAGE_ID })).toMatchObject({ created: true, fetched: true });
+    });
+  }
+
   it('raw: a copy that fails half-way leaves no disk, no temporary file and no disk.info entry', async () => {
     const backend = new Backend({
       instancesPath: instances,

@@ -1,10 +1,12 @@
 // A clone given up at its deadline must not create the disk later (issue 13:
-// "an abandoned clone may create the image later"). The OSD of a throwaway
-// cluster is paused and resumed in turns (SIGSTOP/SIGCONT), so each of the
-// clone's requests is answered before librados' own op timeout but the whole
-// clone outlasts the library's deadline: the call rejects with RBD_TIMEOUT
-// while librbd goes on. Whatever librbd does after that, the disk's name
-// never appears, and nothing of the clone is left once the cluster answers.
+// "an abandoned clone may create the image later"). The driver's op timeout
+// is 1 ms: librados gives each request 1 s (it counts in whole seconds), the
+// library gives the whole call 1 ms + its 1 s margin. The OSD of a throwaway
+// cluster is paused and resumed in turns (0.8 s SIGSTOP, then SIGCONT), so no
+// single request reaches librados' timeout but each clone outlasts the
+// library's deadline: the calls reject with RBD_TIMEOUT while librbd goes on
+// and completes them. The disks' names never appear, and nothing of the
+// clones is left once librbd has answered.
 import { execFile } from 'node:child_process';
 import { mkdtemp, readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -19,7 +21,7 @@ import { STAGING_INFIX } from '../../src/rbd/staging.js';
 import { cephEnv } from '../helpers/ceph.js';
 
 const run = promisify(execFile);
-const OP_TIMEOUT = 2000;
+const OP_TIMEOUT = 1;
 
 describe('a clone abandoned at its deadline', () => {
   const { script } = cephEnv();
@@ -60,44 +62,48 @@ describe('a clone abandoned at its deadline', () => {
       await driver.clone(location, 'quick');
       expect((await observer.pool(pool).list()).sort()).toEqual(['parent', 'quick']);
 
-      // Pause the OSD in turns: 1.2 s stopped, 0.2 s running, until told to stop.
+      // The OSD answers in bursts: every request gets through within librados' 1 s, no clone within 1 s.
       let pausing = true;
       const pauses = (async () => {
         while (pausing) {
           process.kill(osd, 'SIGSTOP');
-          await sleep(1200);
+          await sleep(800);
           process.kill(osd, 'SIGCONT');
-          await sleep(200);
+          await sleep(60);
         }
       })();
+      const names = Array.from({ length: 6 }, (_, i) => `late-${i}`);
       const started = performance.now();
-      const error = await driver.clone(location, 'late').catch((e: unknown) => e);
+      const errors = await Promise.all(names.map((n) => driver.clone(location, n).then(() => undefined, (e: unknown) => e)));
       const elapsed = performance.now() - started;
-      expect(error).toMatchObject({ code: 'RBD_TIMEOUT' });
+      const abandoned = errors.filter((e) => (e as { syscall?: string } | undefined)?.syscall === 'deadline').length;
+      for (const error of errors) expect(error).toMatchObject({ code: 'RBD_TIMEOUT' });
       expect(elapsed).toBeLessThan(OP_TIMEOUT + 1000 + 2500);
 
-      // Keep pausing a while (librbd goes on), then let the cluster answer; watch the pool meanwhile.
+      // librbd goes on with the abandoned clones for a while; then the OSD runs freely. Watch the pool.
       const seen = new Set<string>();
-      const watchUntil = performance.now() + 6000;
-      while (performance.now() < watchUntil) {
-        await sleep(1400);
-        for (const name of await observer.pool(pool).list().catch(() => [])) seen.add(name);
+      const until = performance.now() + 4000;
+      while (performance.now() < until) {
+        await sleep(300);
+        (await observer.pool(pool).list().catch(() => [] as string[])).forEach((n) => seen.add(n));
       }
       pausing = false;
       await pauses;
-      // Once librbd answers (success or failure), nothing of 'late' is left: poll up to 30 s.
       let left: string[] = [];
       for (let i = 0; i < 60; i++) {
-        const names = await observer.pool(pool).list();
-        names.forEach((n) => seen.add(n));
-        left = names.filter((n) => n.startsWith('late'));
-        if (left.length === 0 && i >= 4) break;
+        const now = await observer.pool(pool).list();
+        now.forEach((n) => seen.add(n));
+        left = now.filter((n) => n.startsWith('late-'));
+        if (left.length === 0 && i >= 6) break;
         await sleep(500);
       }
-      console.log(`abandoned clone: names seen in the pool meanwhile: ${[...seen].sort().join(', ')}`);
-      expect(seen.has('late')).toBe(false);
+      const staged = [...seen].filter((n) => n.includes(STAGING_INFIX)).length;
+      console.log(`abandoned clones: ${abandoned} of ${names.length} given up at the deadline; ${staged} staging images seen after the cluster came back`);
+      // The path under test was taken: at least one clone was given up at the deadline.
+      expect(abandoned).toBeGreaterThan(0);
+      for (const n of names) expect(seen.has(n)).toBe(false);
       expect(left).toEqual([]);
-      expect([...seen].filter((n) => n.startsWith('late') && !n.startsWith(`late${STAGING_INFIX}`))).toEqual([]);
+      expect((await observer.pool(pool).list()).sort()).toEqual(['parent', 'quick']);
     } finally {
       await driver.close();
       await observer.close();

@@ -11,6 +11,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { closeSync } from 'node:fs';
+import { Buffer } from 'node:buffer';
 
 const [root, scratch, count = '48000'] = process.argv.slice(2);
 const addon = createRequire(import.meta.url)('node-gyp-build')(root);

@@ -1,5 +1,5 @@
 import { close, fstat } from 'node:fs';
-import { mkdir, rmdir, stat, unlink } from 'node:fs/promises';
+import { rmdir, stat, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
@@ -9,6 +9,7 @@ import { errnoName, messageOf, systemErrorDetails } from '../fsutil/errno.js';
 import { native } from '../native.js';
 import { abortError } from '../abort.js';
 import { KeyedMutex } from './KeyedMutex.js';
+import { makeFolders } from '../fsutil/makeFolders.js';
 
 const closeFd = promisify(close);
 const fstatFd = promisify(fstat);
@@ -377,7 +378,7 @@ export class Locks implements LockService {
   // Polls the file lock until it is ours, the wait is over, or it fails.
   async #acquire(file: string, shared: boolean, waiting: AbortSignal, waitError: () => Error): Promise<Held> {
     try {
-      await mkdir(this.lockPath, { recursive: true });
+      await makeFolders(this.lockPath);
     } catch (error) {
       throw new LockError(`cannot create the lock folder: ${messageOf(error)}`, systemErrorDetails(error, 'lock', this.lockPath));
     }

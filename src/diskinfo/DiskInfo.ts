@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
-import { mkdir, open, readdir, rm } from 'node:fs/promises';
+import { open, readdir, rm } from 'node:fs/promises';
 import { constants as osConstants } from 'node:os';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { DiskInfoReadError, DiskInfoWriteError, ImageBackendError, InvalidDiskInfoError, UnsupportedFileTypeError, invalidArgument } from '../errors.js';
@@ -8,6 +8,7 @@ import { writeFileAtomic } from '../fsutil/atomic.js';
 import { errnoName, messageOf, systemErrorDetails } from '../fsutil/errno.js';
 import { Locks, type LockService } from '../cache/Locks.js';
 import { DISK_FORMATS, isDiskFormat, type DiskFormat } from './formats.js';
+import { makeFolders } from '../fsutil/makeFolders.js';
 
 /** How a {@link DiskInfo} locks. */
 export interface DiskInfoOptions {
@@ -127,7 +128,7 @@ export class DiskInfo {
     checkDiskKey(diskPath);
     if (!isDiskFormat(format)) throw invalidArgument(`one of ${DISK_FORMATS.join(', ')}`, 'format', format);
     try {
-      await mkdir(dirname(this.path), { recursive: true });
+      await makeFolders(dirname(this.path));
     } catch (error) {
       throw this.#ioError('DISK_INFO_WRITE_FAILED', error);
     }

@@ -53,7 +53,11 @@ export async function rbdCall<T>(
     const pending = call();
     if (boundMs === undefined || boundMs <= 0) return await pending;
     return await new Promise<T>((resolve, reject) => {
-      timer = setTimeout(() => reject(deadlineError(operation, boundMs)), boundMs + DEADLINE_MARGIN_MS);
+      timer = setTimeout(() => {
+        const error = deadlineError(operation, boundMs);
+        abandoned.set(error, pending);
+        reject(error);
+      }, boundMs + DEADLINE_MARGIN_MS);
       pending.then(resolve, reject);
     });
   } catch (error) {
@@ -85,6 +89,19 @@ export async function rbdCall<T>(
     clearTimeout(timer);
     leave?.();
   }
+}
+
+// The native call behind each deadline error: librbd may still finish it after the caller was told it timed out.
+const abandoned = new WeakMap<Error, Promise<unknown>>();
+
+/**
+ * The call an {@link rbdCall} deadline gave up on, when `error` is that
+ * deadline's RBD_TIMEOUT: it settles if and when librbd answers after all
+ * (a clone that completes once the cluster is back), so the caller can undo
+ * what it did. Undefined for any other error.
+ */
+export function abandonedCall(error: unknown): Promise<unknown> | undefined {
+  return error instanceof Error ? abandoned.get(error) : undefined;
 }
 
 function deadlineError(operation: string, boundMs: number): RbdTimeoutError {

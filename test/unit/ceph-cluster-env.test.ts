@@ -1,18 +1,15 @@
-// The one reader of scripts/ceph-cluster.sh's output agrees with the script's
-// own quoting (its kv function, run by bash) and with a shell sourcing it.
+// The one reader of scripts/ceph-cluster.sh's output agrees with the scripts'
+// own quoting (kv in scripts/lib/kv.sh, run by bash) and with a shell sourcing it.
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
 import { CEPH_CLUSTER_SCRIPT, describeCluster, parseClusterOutput } from '../../scripts/ceph-cluster-env.mjs';
 
-/** The script's kv() function, cut out of it so the test runs the real quoting. */
+/** Sources the scripts' kv() (what ceph-cluster.sh and glance-fixture.sh print with), so the test runs the real quoting. */
 function kvFunction(): string {
-  const text = readFileSync(CEPH_CLUSTER_SCRIPT, 'utf8');
-  const match = /^kv\(\) \{\n[\s\S]*?^\}\n/m.exec(text);
-  if (!match) throw new Error('kv() not found in scripts/ceph-cluster.sh');
-  return match[0];
+  return `source ${JSON.stringify(join(CEPH_CLUSTER_SCRIPT, '..', 'lib', 'kv.sh'))}`;
 }
 
 const VALUES: Record<string, string> = {

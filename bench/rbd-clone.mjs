@@ -1,18 +1,18 @@
 // RBD clone from a protected snapshot, one at a time and 100 at once:
 // RbdImage.clone() over the shared connection against the `rbd clone` CLI and
-// Python rbd with nova's per-call connections (two per clone: source pool and
-// destination pool). 100 concurrent: 100 promises at once (the addon queues
-// them on libuv's pool); 100 CLI processes at once; Python in a pool of 20
-// threads, eventlet tpool's default size (see bench/python/nova_rbd.py).
+// nova's own RBDDriver.clone (python3-nova: two new connections per clone,
+// source pool and destination pool). 100 concurrent: 100 promises at once
+// (the addon's own worker threads); 100 CLI processes at once; nova as
+// greenthreads, max_concurrent_builds at once, eventlet as in nova-compute
+// (see bench/python/nova_rbd.py).
 import { cephArgs, pools, rbdBase, removeImages } from './lib/ceph.mjs';
 import { compareRow, measure, repsFor, run } from './lib/harness.mjs';
-
-const PYTHON_THREADS = 20;
+import { NOVA_MAX_CONCURRENT_BUILDS } from './lib/nova.mjs';
 
 export default {
   name: 'rbd-clone',
   order: 40,
-  needs: ['ceph', 'python'],
+  needs: ['ceph', 'python', 'nova'],
   async run(ctx) {
     const { vms } = pools(ctx);
     const base = await rbdBase(ctx);
@@ -24,10 +24,10 @@ export default {
     const labels = {
       ours: 'image.clone()',
       rbd: 'rbd clone CLI',
-      python: 'Python rbd, new connections per call (nova)',
+      nova: "nova's RBDDriver.clone (two new connections per call)",
       'python-persistent': 'Python rbd, persistent connections (not nova; for scale)',
     };
-    const targets = { rbd: { speedup: 10 }, python: { speedup: 10 } };
+    const targets = { rbd: { speedup: 10 }, nova: { speedup: 10 } };
     const rows = [];
 
     // One at a time.
@@ -42,10 +42,10 @@ export default {
         },
         { key: 'rbd', fn: (i) => cliClone(name('rbd', i)), teardown: drop('rbd') },
         {
-          key: 'python',
+          key: 'nova',
           selfTimed: true,
-          fn: (i) => py.timed({ ...pyClone, dest: name('python', i) }),
-          teardown: drop('python'),
+          fn: (i) => py.timed({ ...pyClone, dest: name('nova', i) }),
+          teardown: drop('nova'),
         },
         {
           key: 'python-persistent',
@@ -71,10 +71,10 @@ export default {
         },
         { key: 'rbd', fn: (i) => Promise.all(names('rbd', i).map(cliClone)), teardown: dropAll('rbd') },
         {
-          key: 'python',
+          key: 'nova',
           selfTimed: true,
-          fn: (i) => py.timed({ ...pyClone, op: 'clone_many', names: names('python', i), workers: PYTHON_THREADS }),
-          teardown: dropAll('python'),
+          fn: (i) => py.timed({ ...pyClone, op: 'clone_many', names: names('nova', i), workers: NOVA_MAX_CONCURRENT_BUILDS }),
+          teardown: dropAll('nova'),
         },
       ],
       { reps: repsFor(ctx, { full: 3, quick: 1 }), warmup: repsFor(ctx, { full: 1, quick: 0 }) },
@@ -87,7 +87,7 @@ export default {
         labels: {
           ours: `${COUNT} × image.clone() at once`,
           rbd: `${COUNT} rbd clone processes at once`,
-          python: `Python rbd, ${PYTHON_THREADS} threads (tpool), new connections per call`,
+          nova: `nova's RBDDriver.clone, ${NOVA_MAX_CONCURRENT_BUILDS} greenthreads (max_concurrent_builds)`,
         },
         targets,
       }),

@@ -49,7 +49,7 @@ export default {
           {
             key: 'ours',
             fn: async (i) => {
-              written = (await ctx.ceph.compute.pool(vms).image(name('ours', i)).import(file)).bytesWritten;
+              written = Number((await ctx.ceph.compute.pool(vms).image(name('ours', i)).import(file)).bytesWritten);
             },
             teardown: drop('ours'),
           },

@@ -18,7 +18,7 @@
 //   work       a scratch folder, removed at the end
 //   ceph       { env (KEY=VALUE of scripts/ceph-cluster.sh), admin, compute } (RbdCluster
 //              connections as client.admin and as the restricted compute user)   needs 'ceph'
-//   python()   the nova-style Python rbd harness (bench/python/nova_rbd.py)      needs 'python'
+//   python()   nova's RBDDriver in a Python process (bench/python/nova_rbd.py)   needs 'python'
 //   loop       { device, backing } a 1 GiB loop device (root)                    needs 'loop'
 //   (needs 'nova': Debian's python3-nova, checked up front; see bench/lib/nova.mjs)
 //   glance     { url, fileStore } a real Glance (scripts/glance-fixture.sh, file store) needs 'glance'

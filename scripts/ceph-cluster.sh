@@ -336,16 +336,9 @@ mgr tick period = 1
 EOF
 }
 
-# KEY=VALUE, single-quoted only when the value needs it, so both a shell and
-# a simple "strip the quotes" parser read it back.
-kv() {
-  local v=$2 q="'\\''"
-  if [[ $v =~ ^[A-Za-z0-9_./:@%+,=-]*$ ]]; then
-    printf '%s=%s\n' "$1" "$v"
-  else
-    printf "%s='%s'\n" "$1" "${v//\'/$q}"
-  fi
-}
+# KEY=VALUE output, shared with the other fixture script.
+# shellcheck source=lib/kv.sh
+source "$(dirname -- "${BASH_SOURCE[0]}")/lib/kv.sh"
 
 write_env() {
   local fsid=$1 port=$2

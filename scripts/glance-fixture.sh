@@ -74,15 +74,9 @@ check_binaries() {
   [[ $missing == 0 ]] || exit 1
 }
 
-# KEY=VALUE, single-quoted only when needed (as ceph-cluster.sh prints them).
-kv() {
-  local v=$2 q="'\\''"
-  if [[ $v =~ ^[A-Za-z0-9_./:@%+,=-]*$ ]]; then
-    printf '%s=%s\n' "$1" "$v"
-  else
-    printf "%s='%s'\n" "$1" "${v//\'/$q}"
-  fi
-}
+# KEY=VALUE output, shared with the other fixture script.
+# shellcheck source=lib/kv.sh
+source "$(dirname -- "${BASH_SOURCE[0]}")/lib/kv.sh"
 
 # --- database ---------------------------------------------------------------
 

@@ -42,7 +42,7 @@ try {
   t = performance.now();
   const imported = await glance.importImage(base, 'base-image');
   await glance.createSnap('base-image', 'snap', { protect: true });
-  console.log(`imported 256 MiB base (${imported.bytesWritten / MiB} MiB of data written) and protected a snapshot in ${ms(t)}`);
+  console.log(`imported 256 MiB base (${Number(imported.bytesWritten) / MiB} MiB of data written) and protected a snapshot in ${ms(t)}`);
   await glance.close();
 
   // The compute side: restricted user, one shared connection.
@@ -61,7 +61,7 @@ try {
 
   const [first] = names;
   const parent = await driver.parentInfo(first);
-  console.log(`${first}: ${(await driver.size(first)) / MiB} MiB, parent ${parent.pool}/${parent.image}@${parent.snapshot}`);
+  console.log(`${first}: ${Number(await driver.size(first)) / MiB} MiB, parent ${parent.pool}/${parent.image}@${parent.snapshot}`);
   console.log(`monitors: ${(await driver.getMonAddrs()).map((m) => `${m.host}:${m.port}`).join(', ')}`);
 
   t = performance.now();

@@ -23,9 +23,6 @@ packages=(
   # scripts/lvm-vm-test.sh: Debian's kernel (fetched with apt-get download)
   # booted under qemu with a busybox initramfs, for the device-mapper path
   qemu-system-x86 busybox-static cpio
-  # nova itself, as the reference some tests compare with (the image cache
-  # manager's get_disk_usage, in test/unit/cache-manager.test.ts)
-  python3-nova
   # scripts/libvirt-boot-test.sh: a libvirtd of its own (started by hand in a
   # private mount namespace, never the system service) boots guests from the
   # library's disks under qemu; virsh comes with libvirt-clients
@@ -35,7 +32,8 @@ packages=(
   xorriso
   # nova itself (Debian's 26.2.2, Zed): the lock interoperability tests take
   # nova.utils.synchronized locks against the library's, the nova parity test
-  # and the benchmark's nova rows run nova.virt.libvirt.imagebackend
+  # and the benchmark's nova rows run nova.virt.libvirt.imagebackend (and
+  # the image cache manager's get_disk_usage, test/unit/cache-manager.test.ts)
   python3-nova
   # scripts/glance-fixture.sh: a real Glance v2 API (file and rbd stores) for
   # the image pipeline's integration tests and benchmarks

@@ -7,7 +7,7 @@ import { native, type NativeAbortHandle } from './native.js';
 
 /** The error every aborted operation rejects with (code `ABORTED`). */
 export function abortError(operation: string, details: { path?: string; cause?: unknown } = {}): AbortError {
-  return new AbortError(`${operation} was aborted`, { operation, ...details });
+  return new AbortError(`${operation}${details.path ? ` ${details.path}` : ''} was aborted`, { operation, ...details });
 }
 
 /**

@@ -176,7 +176,7 @@ export abstract class ImageBackendError extends Error {
  *
  * @example
  * ```ts
- * const size = await driver.size(name).catch((e) => (e instanceof RbdNotFoundError ? 0 : Promise.reject(e)));
+ * const size = await driver.size(name).catch((e) => (e instanceof RbdNotFoundError ? 0n : Promise.reject(e)));
  * ```
  */
 export class RbdNotFoundError extends ImageBackendError {

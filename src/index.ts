@@ -86,7 +86,7 @@ export {
 } from './errors.js';
 
 // Ceph RBD, one vocabulary: cluster, pool, image and what their calls return.
-export { RbdCluster, type RbdConnectOptions, type RbdClusterStats } from './rbd/RbdCluster.js';
+export { RbdCluster, type RbdConnectOptions, type RbdClusterStats, type LibrbdVersion } from './rbd/RbdCluster.js';
 export { RbdPool, type RbdPoolStats, type RbdPoolUsage } from './rbd/RbdPool.js';
 export type { RbdStreamImportOptions, RbdStreamImportResult } from './rbd/importStream.js';
 export {

@@ -47,9 +47,10 @@ export interface NativeTransferOptions {
 
 
 
+// bigints always (native/common/args.h BigIntFromUint64): RBD sizes are uint64.
 export interface NativeTransferResult {
-  size: number;
-  bytesWritten: number;
+  size: bigint;
+  bytesWritten: bigint;
 }
 
 // The RBD calls' plain objects are defined once, under their public names.
@@ -59,6 +60,7 @@ export type {
   RbdParentInfo as NativeParentInfo,
   RbdSnapshotInfo as NativeSnapInfo,
 } from './rbd/types.js';
+import type { LibrbdVersion } from './rbd/types.js';
 import type {
   RbdLayout as NativeLayout,
   RbdImageStat as NativeImageStat,
@@ -75,6 +77,8 @@ export interface NativeRbd {
   /** Stops running transfers, waits for operations, shuts every connection down; sync, for process 'exit'. */
   rbdShutdownAll(): void;
   rbdFsid(h: H): string;
+  /** rbd_version of the librbd this process loaded, read at connect. */
+  rbdLibrbdVersion(h: H): LibrbdVersion;
   /** rados_conf_get: the value of a configuration option this connection runs with. */
   rbdConfGet(h: H, option: string): string;
   rbdMonCommand(h: H, command: string): Promise<{ output: string; status: string }>;
@@ -83,12 +87,13 @@ export interface NativeRbd {
   rbdPoolStat(h: H, pool: string): Promise<{ bytes: number | bigint; objects: number | bigint }>;
   rbdList(h: H, pool: string): Promise<string[]>;
   rbdExists(h: H, pool: string, image: string, snapshot?: string): Promise<boolean>;
-  rbdCreate(h: H, pool: string, image: string, size: number, layout?: NativeLayout): Promise<void>;
+  // Sizes in: a safe-integer number or a bigint below 2^64 (native/common/args.h ToUint64); out: always a bigint.
+  rbdCreate(h: H, pool: string, image: string, size: number | bigint, layout?: NativeLayout): Promise<void>;
   rbdRemove(h: H, pool: string, image: string): Promise<void>;
-  rbdResize(h: H, pool: string, image: string, size: number, options?: { allowShrink?: boolean }): Promise<void>;
+  rbdResize(h: H, pool: string, image: string, size: number | bigint, options?: { allowShrink?: boolean }): Promise<void>;
   rbdStat(h: H, pool: string, image: string, snapshot?: string): Promise<NativeImageStat>;
   /** Size of the image head (two OSD round trips; no open). */
-  rbdSize(h: H, pool: string, image: string, snapshot?: string): Promise<number>;
+  rbdSize(h: H, pool: string, image: string, snapshot?: string): Promise<bigint>;
   rbdClone(
     h: H,
     parentPool: string,

@@ -1,11 +1,11 @@
-// Drives bench/python/nova_rbd.py: one long-running Debian python3 process,
-// JSON lines both ways. Every answer carries the op's own timing (ms).
+// Drives bench/python/nova_rbd.py (nova's own RBDDriver): one long-running
+// Debian python3 process, JSON lines both ways. Every answer carries the op's own timing (ms).
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
 const SCRIPT = join(import.meta.dirname, '..', 'python', 'nova_rbd.py');
-// python3-rbd is a Debian package: the python3 on PATH may be another build.
+// python3-rbd and python3-nova are Debian packages: the python3 on PATH may be another build.
 export const PYTHON = process.env.BENCH_PYTHON ?? '/usr/bin/python3';
 
 export class NovaPython {
@@ -37,6 +37,10 @@ export class NovaPython {
   /** Sends one command; resolves with { ms, result }. */
   request(command) {
     const id = this.#nextId++;
+    if (this.#child.exitCode !== null || this.#child.signalCode !== null) {
+      // A dead child answers nothing: fail now rather than leave the run waiting on an empty event loop.
+      return Promise.reject(new Error(`nova_rbd.py is not running (it exited): ${this.#stderr}`));
+    }
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
       this.#child.stdin.write(`${JSON.stringify({ ...command, id })}\n`);

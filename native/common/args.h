@@ -72,4 +72,8 @@ inline Napi::Value FromUint64(Napi::Env env, uint64_t v) {
   return Napi::BigInt::New(env, v);
 }
 
+// Always a bigint: for values that are bigints in the TypeScript types
+// whatever their size (RBD image and transfer sizes), so callers see one type.
+inline Napi::Value BigIntFromUint64(Napi::Env env, uint64_t v) { return Napi::BigInt::New(env, v); }
+
 }  // namespace ib

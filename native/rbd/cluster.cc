@@ -3,6 +3,7 @@
 // librados calls bound here (one to one):
 //   rados_create2, rados_conf_read_file, rados_conf_set, rados_connect,
 //   rados_cluster_fsid, rados_shutdown          -> rbdConnect / rbdClose
+//   rbd_version (read at connect)              -> rbdLibrbdVersion
 //   rados_mon_command(cmd, inbuf="")            -> rbdMonCommand
 //   rados_conf_get                              -> rbdConfGet
 //   rados_cluster_stat                          -> rbdClusterStat
@@ -10,6 +11,8 @@
 // Not exposed: rados_conf_parse_argv/env (configuration comes from options),
 // rados_pool_create/delete (pools are the operator's business).
 #include "rbd/cluster.h"
+
+#include <rbd/librbd.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -196,7 +199,11 @@ class ConnectWorker : public PoolWorker {
       Fail(r, "rados_cluster_fsid");
       return;
     }
-    state_ = std::make_shared<ClusterState>(cluster, fsid, op_timeout_ms_);
+    // The library this process loaded, for the TypeScript layer's
+    // per-release decisions (the snapshot-open/clone gate: README, Known issues).
+    LibrbdVersion librbd;
+    rbd_version(&librbd.major, &librbd.minor, &librbd.extra);
+    state_ = std::make_shared<ClusterState>(cluster, fsid, librbd, op_timeout_ms_);
     ClusterState::Register(state_, env_);
   }
 
@@ -256,6 +263,17 @@ static Napi::Value Close(const Napi::CallbackInfo& info) {
 
 static Napi::Value Fsid(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), ClusterHandle::From(info, 0)->fsid());
+}
+
+// ---- rbdLibrbdVersion(handle) -> { major, minor, extra } (read once at connect)
+
+static Napi::Value LibrbdVersionOf(const Napi::CallbackInfo& info) {
+  const LibrbdVersion& v = ClusterHandle::From(info, 0)->librbd();
+  Napi::Object out = Napi::Object::New(info.Env());
+  out.Set("major", v.major);
+  out.Set("minor", v.minor);
+  out.Set("extra", v.extra);
+  return out;
 }
 
 // ---- rbdMonCommand(handle, json) -> Promise<{ output, status }>
@@ -382,6 +400,7 @@ void InitCluster(Napi::Env env, Napi::Object exports) {
   exports.Set("rbdConnect", Napi::Function::New(env, Connect, "rbdConnect"));
   exports.Set("rbdClose", Napi::Function::New(env, Close, "rbdClose"));
   exports.Set("rbdFsid", Napi::Function::New(env, Fsid, "rbdFsid"));
+  exports.Set("rbdLibrbdVersion", Napi::Function::New(env, LibrbdVersionOf, "rbdLibrbdVersion"));
   exports.Set("rbdConfGet", Napi::Function::New(env, ConfGet, "rbdConfGet"));
   exports.Set("rbdMonCommand", Napi::Function::New(env, MonCommand, "rbdMonCommand"));
   exports.Set("rbdClusterStat", Napi::Function::New(env, ClusterStat, "rbdClusterStat"));

@@ -23,6 +23,12 @@
 
 namespace ib {
 
+// librbd's API version (rbd_version): major 1, minor the Ceph release
+// (16 Pacific, 17 Quincy, 18 Reef, 19 Squid), extra 0 in every release so far.
+struct LibrbdVersion {
+  int major = 0, minor = 0, extra = 0;
+};
+
 class ClusterState {
  public:
   using Clock = std::chrono::steady_clock;
@@ -34,8 +40,8 @@ class ClusterState {
   static void Register(const std::shared_ptr<ClusterState>& state, void* env);
 
   // `op_timeout_ms` 0: librados waits forever; teardown then waits 30 s at most.
-  ClusterState(rados_t cluster, std::string fsid, uint64_t op_timeout_ms)
-      : cluster_(cluster), fsid_(std::move(fsid)), op_timeout_ms_(op_timeout_ms) {}
+  ClusterState(rados_t cluster, std::string fsid, LibrbdVersion librbd, uint64_t op_timeout_ms)
+      : cluster_(cluster), fsid_(std::move(fsid)), librbd_(librbd), op_timeout_ms_(op_timeout_ms) {}
   ~ClusterState() { Shutdown(true, std::chrono::milliseconds(0)); }
   ClusterState(const ClusterState&) = delete;
   ClusterState& operator=(const ClusterState&) = delete;
@@ -109,6 +115,7 @@ class ClusterState {
 
   rados_t cluster() const { return cluster_; }
   const std::string& fsid() const { return fsid_; }
+  const LibrbdVersion& librbd() const { return librbd_; }
   // Set on shutdown (and by the env cleanup hook) so long transfers stop early.
   bool aborting() const { return aborting_.load(); }
 
@@ -144,6 +151,7 @@ class ClusterState {
 
   rados_t cluster_;
   std::string fsid_;
+  LibrbdVersion librbd_;
   uint64_t op_timeout_ms_;
   std::mutex mutex_;
   std::condition_variable changed_;

@@ -289,7 +289,7 @@ class StatWorker : public ImageWorker {
   }
   Napi::Value Resolve(Napi::Env env) override {
     Napi::Object out = Napi::Object::New(env);
-    out.Set("size", FromUint64(env, stat_.size));
+    out.Set("size", BigIntFromUint64(env, stat_.size));
     out.Set("objectSize", FromUint64(env, stat_.obj_size));
     out.Set("objects", FromUint64(env, stat_.num_objs));
     out.Set("order", Napi::Number::New(env, stat_.order));
@@ -325,7 +325,7 @@ class SizeWorker : public ImageWorker {
     if (r < 0) Fail(r, "rbd_get_size");
   }
 
-  Napi::Value Resolve(Napi::Env env) override { return FromUint64(env, size_); }
+  Napi::Value Resolve(Napi::Env env) override { return BigIntFromUint64(env, size_); }
   uint64_t size_ = 0;
 };
 

@@ -58,7 +58,8 @@
   X(rbd_snap_rollback)             \
   X(rbd_snap_spec_cleanup)         \
   X(rbd_snap_unprotect)            \
-  X(rbd_stat)
+  X(rbd_stat)                      \
+  X(rbd_version)
 
 IB_DYNLIB_DEFINE(IB_LIBRBD_FUNCTIONS, kLibrbdSlots)
 

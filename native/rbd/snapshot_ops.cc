@@ -103,7 +103,7 @@ class SnapListWorker : public ImageWorker {
       Napi::Object snap = Napi::Object::New(env);
       snap.Set("id", FromUint64(env, snaps_[i].id));
       snap.Set("name", snaps_[i].name);
-      snap.Set("size", FromUint64(env, snaps_[i].size));
+      snap.Set("size", BigIntFromUint64(env, snaps_[i].size));
       out.Set(i, snap);
     }
     return out;

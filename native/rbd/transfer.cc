@@ -109,8 +109,8 @@ class TransferWorker : public ImageWorker {
 
   Napi::Value Resolve(Napi::Env env) override {
     Napi::Object out = Napi::Object::New(env);
-    out.Set("size", FromUint64(env, size_));
-    out.Set("bytesWritten", FromUint64(env, written_));
+    out.Set("size", BigIntFromUint64(env, size_));
+    out.Set("bytesWritten", BigIntFromUint64(env, written_));
     return out;
   }
 

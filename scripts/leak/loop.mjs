@@ -91,7 +91,7 @@ for (let i = 0; i < n; i++) {
     const pool = cluster.pool(ceph.pool);
     const image = pool.image(`leak-${process.pid}-${i}`);
     await image.create(8 * MiB);
-    if ((await image.size()) !== 8 * MiB) throw new Error('rbd size');
+    if ((await image.size()) !== BigInt(8 * MiB)) throw new Error('rbd size');
     await image.stat();
     await expectError(pool.image('no-such-image').size(), 'size of a missing image');
     await image.remove();

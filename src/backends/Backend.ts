@@ -29,6 +29,7 @@ import type {
   InstanceRef,
   LvmBackendOptions,
   PreallocateImages,
+  Qcow2BackendOptions,
   QemuRunner,
   RbdBackendOptions,
   RbdStoreDriver,
@@ -88,6 +89,8 @@ export interface BackendOptions<T extends ImagesType = ImagesType> {
   rbd?: RbdBackendOptions;
   /** LVM settings for images type `lvm` (nova's `images_volume_group`, `sparse_logical_volumes`, `volume_clear`, `volume_clear_size`). */
   lvm?: LvmBackendOptions;
+  /** Overlay settings for images type `qcow2` (and `default` with `useCowImages`), e.g. `{ extendedL2: true }`. */
+  qcow2?: Qcow2BackendOptions;
   /**
    * The image service (e.g. a `GlanceImageService`): where rbd's clone
    * and direct snapshot find images' locations, and, when it can `download`,
@@ -109,6 +112,15 @@ export interface BackendOptions<T extends ImagesType = ImagesType> {
   locks?: LockService;
   /** Replaces some of the native file operations (inspect, copy, fallocate, overlay, writability); the rest stay the defaults. */
   tools?: Partial<ImageTools>;
+}
+
+function checkQcow2Options(options: Qcow2BackendOptions | undefined): Qcow2BackendOptions | undefined {
+  if (options === undefined) return undefined;
+  if (typeof options !== 'object' || options === null) throw invalidArgument('qcow2 options', 'qcow2', options);
+  if (options.extendedL2 !== undefined && typeof options.extendedL2 !== 'boolean') {
+    throw invalidArgument('a boolean', 'qcow2.extendedL2', options.extendedL2);
+  }
+  return Object.freeze({ ...options });
 }
 
 // Store types every Backend knows; more join with Backend.register.
@@ -205,6 +217,7 @@ export class Backend<T extends ImagesType = ImagesType> {
       discardMode: options.discardMode,
       rbd: options.rbd,
       lvm: options.lvm,
+      qcow2: checkQcow2Options(options.qcow2),
       imageService: options.imageService,
       diskOps: new DiskOpsLimiter(maxConcurrentDiskOps(options.maxConcurrentDiskOps)),
       rbdDriver: () => this.#openRbdDriver(),

@@ -1,6 +1,7 @@
 import { stat, truncate } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
+import { growFilesystem } from '../blockdev/grow-filesystem.js';
 import { isDiskFormat, type DiskFormat } from '../diskinfo/formats.js';
 import { DiskNotFoundError, ImageIoError } from '../errors.js';
 import { messageOf, systemErrorDetails } from '../fsutil/errno.js';
@@ -70,7 +71,7 @@ export class FlatStore extends FileStore {
         () =>
           createFileSafely(this.path, async (target) => {
             await this.context.tools.copyRawData(base.path, target, { signal });
-            if (size > base.virtualSize) await growFile(this.context.qemu, target, format, size);
+            if (size > base.virtualSize) await growFile(this.context.qemu, target, format, size, signal);
           }),
         { signal, name: 'copy' },
       ),
@@ -80,7 +81,10 @@ export class FlatStore extends FileStore {
 
   /**
    * Grows the disk to `size` bytes: a raw file by extending it (sparse), any
-   * other format with `qemu-img resize`. Never shrinks.
+   * other format with `qemu-img resize`. Never shrinks. A raw disk holding a
+   * whole-disk ext2/3/4 file system gets it grown too, as nova's
+   * `disk.extend` does (`e2fsck -fp`, then `resize2fs` if the check passed);
+   * a resize2fs that fails rejects with `FILESYSTEM_RESIZE_FAILED`.
    *
    * @example
    * ```ts
@@ -117,8 +121,16 @@ export class FlatStore extends FileStore {
   }
 }
 
-/** Grows a file disk: truncate(2) for raw (sparse), `qemu-img resize` for other formats. */
-async function growFile(qemu: QemuRunner, path: string, format: DiskFormat, size: number): Promise<void> {
+/**
+ * Grows a file disk: `qemu-img resize` for formats other than raw; a raw file
+ * with truncate(2) (sparse), then its file system as nova master's
+ * `disk.extend` does for a local raw image: only an ext2/3/4 file system
+ * starting at byte 0 (nova's `e2label` test), checked with `e2fsck -fp` and
+ * left alone when the check finds errors it cannot fix; a partitioned disk,
+ * XFS or swap is never touched (nova grows those only through libguestfs,
+ * and only for non-raw images with `resize_fs_using_block_device`).
+ */
+async function growFile(qemu: QemuRunner, path: string, format: DiskFormat, size: number, signal?: AbortSignal): Promise<void> {
   if (format !== 'raw') {
     await qemu.resize(path, size, { format });
     return;
@@ -128,4 +140,7 @@ async function growFile(qemu: QemuRunner, path: string, format: DiskFormat, size
   } catch (error) {
     throw new ImageIoError(`cannot extend ${path} to ${size} bytes: ${messageOf(error)}`, systemErrorDetails(error, 'grow', path));
   }
+  // nova logs a failed resize2fs and hands out the disk; here it is an error, as for lvm, since a
+  // resize2fs stopped half-way can leave the guest a damaged file system.
+  await growFilesystem(path, signal ? { signal } : {});
 }

@@ -65,6 +65,7 @@ export class Qcow2Store extends FileStore {
           backingFile: base.path,
           backingFormat: base.format,
           ...(size ? { size } : {}),
+          ...(this.context.qcow2?.extendedL2 ? { extendedL2: true } : {}),
         });
         virtualSize = overlay.size;
       },

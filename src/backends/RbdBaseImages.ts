@@ -22,6 +22,7 @@ import { tempSibling } from '../fsutil/atomic.js';
 import { checkFileName } from '../names.js';
 import { fetchToRbd } from '../images/fetchToRbd.js';
 import type { ImageRecord, ImageService as DownloadingImageService } from '../images/ImageService.js';
+import { toDiskSize } from '../rbd/sizes.js';
 import { STAGING_INFIX } from '../rbd/staging.js';
 import type { ImageServiceImage, RbdStoreDriver, StoreContext } from './types.js';
 
@@ -141,7 +142,7 @@ export class RbdBaseImages {
   async find(filename: string): Promise<RbdBase | undefined> {
     const name = this.nameOf(filename);
     if (!(await this.#driver.exists(name, this.pool, RBD_BASE_SNAPSHOT))) return undefined;
-    const virtualSize = await this.#driver.size(name, this.pool);
+    const virtualSize = toDiskSize(await this.#driver.size(name, this.pool), { operation: 'find', pool: this.pool, image: name });
     return { filename, name, pool: this.pool, snapshot: RBD_BASE_SNAPSHOT, virtualSize };
   }
 

@@ -15,6 +15,7 @@ import type {
 } from './DiskStore.js';
 import { RbdBaseImages, type RbdBase, type RbdBaseMade, type RbdBaseSource } from './RbdBaseImages.js';
 import { targetFormat } from './FileStore.js';
+import { toDiskSize } from '../rbd/sizes.js';
 import type { DiskLocation, ImageServiceImage, InstanceRef, RbdStoreDriver, StoreContext } from './types.js';
 
 const RBD_NAME = /^[A-Za-z0-9_.+-]+$/;
@@ -118,9 +119,16 @@ export class RbdStore implements DiskStore, CloneCapable, HeldBaseCapable, Snaps
     const fresh = this.#freshClone;
     this.#freshClone = undefined;
     if (fresh?.size !== undefined) return fresh.size;
-    const size = await this.#driver.size(this.rbdName);
+    const size = await this.#imageSize();
     if (fresh) fresh.size = size;
     return size;
+  }
+
+  // The driver's size (a bigint, as every RBD size) as a disk size (a number,
+  // as every store's): NOT_SUPPORTED past 2^53 - 1 bytes, never rounded.
+  async #imageSize(): Promise<number> {
+    const bytes = await this.#driver.size(this.rbdName);
+    return toDiskSize(bytes, { operation: 'size', pool: this.pool, image: this.rbdName });
   }
 
   /**
@@ -190,7 +198,7 @@ export class RbdStore implements DiskStore, CloneCapable, HeldBaseCapable, Snaps
    */
   async grow(size: number, options: GrowOptions = {}): Promise<boolean> {
     this.#freshClone = undefined;
-    if (size <= (options.currentSize ?? (await this.#driver.size(this.rbdName)))) return false;
+    if (size <= (options.currentSize ?? (await this.#imageSize()))) return false;
     await this.#driver.resize(this.rbdName, size);
     return true;
   }

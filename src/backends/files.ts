@@ -7,13 +7,14 @@
  * sweeps once its writer is dead.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { chmod, link, lstat, mkdir, readdir, rm } from 'node:fs/promises';
+import { chmod, link, lstat, readdir, rm } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 
 import { ImageBackendError, invalidArgument, ImageIoError } from '../errors.js';
 import { fsyncDir, fsyncFile } from '../fsutil/atomic.js';
 import { errnoName, messageOf, systemErrorDetails } from '../fsutil/errno.js';
 import type { DiskLocation, InstanceRef } from './types.js';
+import { makeFolders } from '../fsutil/makeFolders.js';
 
 const NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
 /** NAME_MAX of Linux filesystems: a longer instance or disk name could never be created. */
@@ -72,7 +73,7 @@ export async function pathExists(path: string): Promise<boolean> {
  */
 export async function ensureFolder(dir: string): Promise<void> {
   try {
-    const first = await mkdir(dir, { recursive: true, mode: FOLDER_MODE });
+    const first = await makeFolders(dir, FOLDER_MODE);
     if (first === undefined) return;
     // mkdir's mode passes through the umask: set it on each folder made here.
     const made = relative(first, dir);

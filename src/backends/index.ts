@@ -50,6 +50,7 @@ export type {
   PreallocateImages,
   ProvisionReport,
   ProvisionTimings,
+  Qcow2BackendOptions,
   QemuRunner,
   RbdBackendOptions,
   RbdStoreDriver,

@@ -386,10 +386,14 @@ class Run {
    * removed from the cache.
    */
   async #checkedBase(path: string): Promise<CachedBase> {
+    const { safe, signal } = this.#options;
+    // A base the caller fetched or adopted is untrusted: a raw verdict is confirmed by qemu-img probing the
+    // file, so a format qemu would read (and the inspector does not know) never passes for raw.
+    const options = safe ? undefined : { qemuProbe: signal ? { signal } : true };
     let info: ImageInfo;
     try {
-      info = await this.#timed('inspect', () => this.#context.tools.inspect(path));
-      if (!this.#options.safe) checkSafety(path, info);
+      info = await this.#timed('inspect', () => this.#context.tools.inspect(path, options));
+      if (!safe) checkSafety(path, info);
     } catch (error) {
       if (this.#fetched && error instanceof ImageBackendError && (error.code === 'IMAGE_UNSAFE' || error.code === 'IMAGE_INVALID')) {
         throw await this.#dropBase(path, error);

@@ -161,6 +161,18 @@ export interface LvmBackendOptions extends LvmOptions {
   driver?: LvmDriver;
 }
 
+/** Settings of the qcow2 store's overlays (images type `qcow2`, and `default` with `useCowImages`). */
+export interface Qcow2BackendOptions {
+  /**
+   * qcow2's `extended_l2` (subcluster allocation: 32 subclusters per
+   * cluster, so a guest's small writes allocate less) on every overlay the
+   * store makes; default false, as `qemu-img create`. Needs clusters of
+   * 16 KiB or more: an overlay of a qcow2 base with smaller clusters (whose
+   * cluster size overlays inherit, as nova's) fails with INVALID_ARGUMENT.
+   */
+  extendedL2?: boolean;
+}
+
 /** nova's `preallocate_images`. */
 export type PreallocateImages = 'none' | 'space';
 
@@ -188,6 +200,8 @@ export interface StoreContext {
   readonly rbd: RbdBackendOptions | undefined;
   /** The rbd store's driver, opened on first use. */
   rbdDriver(): RbdStoreDriver;
+  /** Overlay settings of the qcow2 store, as given in {@link BackendOptions.qcow2}; undefined when not set. */
+  readonly qcow2?: Qcow2BackendOptions | undefined;
   /** LVM settings of the lvm store, as given in {@link BackendOptions.lvm}; undefined when not set. */
   readonly lvm: LvmBackendOptions | undefined;
   /** The lvm store's driver, made on first use. */

@@ -1,4 +1,4 @@
-import { link, lstat, mkdir, readdir, rename, rm, utimes } from 'node:fs/promises';
+import { link, lstat, readdir, rename, rm, utimes } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { AbortError, CacheError, FetchFailedError, ImageBackendError, invalidArgument } from '../errors.js';
 import { checkFileName } from '../names.js';
@@ -6,6 +6,7 @@ import { fsyncDir, fsyncFile, tempSibling } from '../fsutil/atomic.js';
 import { errnoName, messageOf, systemErrorDetails } from '../fsutil/errno.js';
 import { Locks, type LockService } from './Locks.js';
 import type { ImageServiceImage } from '../backends/types.js';
+import { makeFolders } from '../fsutil/makeFolders.js';
 
 /** What a fetch function is asked to do. */
 export interface FetchRequest {
@@ -169,7 +170,7 @@ export class BaseImageCache {
   /** Creates the cache folder and sweeps partial files of earlier, dead fetches of `filename`. */
   async #prepare(filename: string): Promise<void> {
     try {
-      await mkdir(this.baseDir, { recursive: true });
+      await makeFolders(this.baseDir);
       // Holding the lock, no live fetch of this name exists: every partial
       // file of it belongs to a process that died.
       for (const entry of await readdir(this.baseDir)) {
@@ -232,7 +233,14 @@ function fetchFailure(error: unknown, signal: AbortSignal, filename: string, tar
     if (reason instanceof ImageBackendError) return reason;
     return new AbortError(`fetching ${filename} was aborted`, { operation: 'fetchOnce', path: target, cause: reason });
   }
-  return new FetchFailedError(`fetching ${filename} failed: ${messageOf(error)}`, { operation: 'fetchOnce', path: target, cause: error });
+  // The errno name of a system error (ENOSPC on a full cache folder) is kept, so the caller sees why.
+  const name = errnoName(error);
+  return new FetchFailedError(`fetching ${filename} failed: ${messageOf(error)}`, {
+    operation: 'fetchOnce',
+    path: target,
+    cause: error,
+    ...(name === undefined ? {} : { errnoName: name }),
+  });
 }
 
 function checkBaseFileName(filename: unknown): asserts filename is string {

@@ -1,5 +1,5 @@
 import { close, fstat } from 'node:fs';
-import { mkdir, rmdir, stat, unlink } from 'node:fs/promises';
+import { rmdir, stat, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
@@ -7,7 +7,9 @@ import { AbortError, LockCompromisedError, LockError, LockTimeoutError, invalidA
 import { checkFileName } from '../names.js';
 import { errnoName, messageOf, systemErrorDetails } from '../fsutil/errno.js';
 import { native } from '../native.js';
+import { abortError } from '../abort.js';
 import { KeyedMutex } from './KeyedMutex.js';
+import { makeFolders } from '../fsutil/makeFolders.js';
 
 const closeFd = promisify(close);
 const fstatFd = promisify(fstat);
@@ -97,6 +99,18 @@ export interface LocksOptions {
 // process exclude each other) but it makes waiters in one process first come
 // first served, and lets shared callers in one process run together.
 const processMutex = new KeyedMutex();
+
+/** This process's one fcntl read lock on a lock file, held while any of its shared callers runs. */
+interface SharedLease {
+  /** Settles when the lock is taken (or could not be). */
+  ready: Promise<void>;
+  held?: Held;
+  holders: number;
+  /** Fires when the lock file is removed or replaced while held. */
+  lost: AbortController;
+  watchdog?: ReturnType<typeof setInterval>;
+}
+const sharedLeases = new Map<string, SharedLease>();
 
 // fasteners (nova's lock) polls at 10 ms, growing to 100 ms.
 const FIRST_DELAY_MS = 10;
@@ -221,17 +235,21 @@ export class Locks implements LockService {
     const waitError = (): LockError | AbortError =>
       timedOut
         ? new LockTimeoutError(`the lock ${file} stayed busy for ${this.timeoutMs} ms`, { operation: 'lock', path: file })
-        : abortError(file, options.signal?.reason);
+        : abortError('lock', { path: file, cause: options.signal?.reason });
 
     let acquired = false;
     try {
       return await processMutex.run(
         file,
         async () => {
-          const held = await this.#acquire(file, shared, waiting.signal, waitError);
-          acquired = true;
-          stopWaiting();
-          return this.#hold(file, held, shared, fn);
+          const onAcquired = () => {
+            acquired = true;
+            stopWaiting();
+          };
+          if (shared) return this.#holdShared(file, fn, waiting.signal, waitError, onAcquired);
+          const held = await this.#acquire(file, false, waiting.signal, waitError);
+          onAcquired();
+          return this.#hold(file, held, false, fn);
         },
         { signal: waiting.signal, shared },
       );
@@ -244,18 +262,78 @@ export class Locks implements LockService {
     }
   }
 
+  /**
+   * Runs fn under this process's one shared lease on `file`. The shared
+   * callers of a file run together inside the process mutex's shared phase;
+   * the first takes the fcntl read lock, the others join it, and the last to
+   * leave releases it: 100 disks made from one base cost one lock, not 100.
+   * Each holder still checks on leaving that the lock file stayed in place.
+   */
+  async #holdShared<T>(
+    file: string,
+    fn: (context: LockContext) => Promise<T>,
+    waiting: AbortSignal,
+    waitError: () => Error,
+    onAcquired: () => void,
+  ): Promise<T> {
+    let lease: SharedLease;
+    for (;;) {
+      lease = sharedLeases.get(file) ?? this.#newLease(file, waiting, waitError);
+      lease.holders++;
+      try {
+        await lease.ready;
+        break;
+      } catch (error) {
+        lease.holders--;
+        if (sharedLeases.get(file) === lease) sharedLeases.delete(file);
+        // The wait that ended was the caller's who started the lease (its signal or its time limit): wait on our own.
+        if (!waiting.aborted && (error instanceof AbortError || error instanceof LockTimeoutError)) continue;
+        throw error;
+      }
+    }
+    onAcquired();
+    const held = lease.held!;
+    let outcome: { ok: true; value: T } | { ok: false; error: unknown };
+    try {
+      outcome = { ok: true, value: await fn({ signal: lease.lost.signal }) };
+    } catch (error) {
+      outcome = { ok: false, error };
+    }
+    if (!lease.lost.signal.aborted && !(await this.#stillInPlace(file, held))) lease.lost.abort(compromised(file));
+    if (--lease.holders === 0) {
+      if (sharedLeases.get(file) === lease) sharedLeases.delete(file);
+      clearInterval(lease.watchdog);
+      await this.#release(file, held, true);
+    }
+    if (lease.lost.signal.aborted) throw lease.lost.signal.reason as LockError;
+    if (!outcome.ok) throw outcome.error;
+    return outcome.value;
+  }
+
+  #newLease(file: string, waiting: AbortSignal, waitError: () => Error): SharedLease {
+    const lease: SharedLease = { holders: 0, lost: new AbortController(), ready: Promise.resolve() };
+    lease.ready = this.#acquire(file, true, waiting, waitError).then((held) => {
+      lease.held = held;
+      lease.watchdog = setInterval(() => {
+        void this.#stillInPlace(file, held).then((inPlace) => {
+          if (!inPlace && !lease.lost.signal.aborted) lease.lost.abort(compromised(file));
+        });
+      }, this.updateMs);
+      lease.watchdog.unref();
+    });
+    // Joiners await it; a failure is handled by each of them.
+    lease.ready.catch(() => undefined);
+    sharedLeases.set(file, lease);
+    return lease;
+  }
+
   // Runs fn with the lock held, watching that the lock file stays in place.
   async #hold<T>(file: string, held: Held, shared: boolean, fn: (context: LockContext) => Promise<T>): Promise<T> {
     const lost = new AbortController();
     const watchdog = setInterval(() => {
       void this.#stillInPlace(file, held).then((inPlace) => {
         if (inPlace || lost.signal.aborted) return;
-        lost.abort(
-          new LockCompromisedError(`the lock file ${file} was removed or replaced while the lock was held`, {
-            operation: 'lock',
-            path: file,
-          }),
-        );
+        lost.abort(compromised(file));
       });
     }, this.updateMs);
     watchdog.unref();
@@ -267,12 +345,7 @@ export class Locks implements LockService {
     }
     clearInterval(watchdog);
     if (!lost.signal.aborted && !(await this.#stillInPlace(file, held))) {
-      lost.abort(
-        new LockCompromisedError(`the lock file ${file} was removed or replaced while the lock was held`, {
-          operation: 'lock',
-          path: file,
-        }),
-      );
+      lost.abort(compromised(file));
     }
     // Never remove a file that is no longer ours.
     await this.#release(file, held, shared || lost.signal.aborted);
@@ -305,7 +378,7 @@ export class Locks implements LockService {
   // Polls the file lock until it is ours, the wait is over, or it fails.
   async #acquire(file: string, shared: boolean, waiting: AbortSignal, waitError: () => Error): Promise<Held> {
     try {
-      await mkdir(this.lockPath, { recursive: true });
+      await makeFolders(this.lockPath);
     } catch (error) {
       throw new LockError(`cannot create the lock folder: ${messageOf(error)}`, systemErrorDetails(error, 'lock', this.lockPath));
     }
@@ -375,13 +448,16 @@ export class Locks implements LockService {
   }
 }
 
+function compromised(file: string): LockCompromisedError {
+  return new LockCompromisedError(`the lock file ${file} was removed or replaced while the lock was held`, {
+    operation: 'lock',
+    path: file,
+  });
+}
+
 function positive(name: string, value: unknown, min: number): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value < min) {
     throw invalidArgument(`a number of milliseconds of at least ${min}`, name, value);
   }
   return value;
-}
-
-function abortError(file: string, cause: unknown): AbortError {
-  return new AbortError(`waiting for the lock ${file} was aborted`, { operation: 'lock', path: file, cause });
 }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
-import { mkdir, open, readdir, rm } from 'node:fs/promises';
+import { open, readdir, rm } from 'node:fs/promises';
 import { constants as osConstants } from 'node:os';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { DiskInfoReadError, DiskInfoWriteError, ImageBackendError, InvalidDiskInfoError, UnsupportedFileTypeError, invalidArgument } from '../errors.js';
@@ -8,6 +8,7 @@ import { writeFileAtomic } from '../fsutil/atomic.js';
 import { errnoName, messageOf, systemErrorDetails } from '../fsutil/errno.js';
 import { Locks, type LockService } from '../cache/Locks.js';
 import { DISK_FORMATS, isDiskFormat, type DiskFormat } from './formats.js';
+import { makeFolders } from '../fsutil/makeFolders.js';
 
 /** How a {@link DiskInfo} locks. */
 export interface DiskInfoOptions {
@@ -58,6 +59,15 @@ export class DiskInfo {
     checkPath('path', path);
     this.path = resolve(path);
     this.#locks = options.locks ?? new Locks({ lockPath: dirname(this.path), prefix: '.', removeOnRelease: true });
+    // A name of our own, not nova's: nova's resolve_driver_format writes
+    // disk.info under utils.synchronized(disk_info_path, external=False,
+    // lock_path=...), and with external=False oslo.concurrency takes only an
+    // in-process semaphore and never a file in lock_path (checked in Debian's
+    // python3-nova 26.2.2 and oslo.concurrency: lockutils.lock opens the
+    // external lock only when external is true). So no nova process holds a
+    // lock file for disk.info: this name cannot collide with one, and there is
+    // none to share (across processes nova relies on writing disk.info.tmp and
+    // renaming it, so a reader sees one writer's whole file, as with ours).
     this.#lockName = `${basename(this.path)}-${createHash('sha1').update(this.path).digest('hex').slice(0, 16)}`;
   }
 
@@ -118,7 +128,7 @@ export class DiskInfo {
     checkDiskKey(diskPath);
     if (!isDiskFormat(format)) throw invalidArgument(`one of ${DISK_FORMATS.join(', ')}`, 'format', format);
     try {
-      await mkdir(dirname(this.path), { recursive: true });
+      await makeFolders(dirname(this.path));
     } catch (error) {
       throw this.#ioError('DISK_INFO_WRITE_FAILED', error);
     }

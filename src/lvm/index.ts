@@ -17,7 +17,6 @@ export { LvmLibRunner } from './LvmLibRunner.js';
 export { hasDeviceMapper } from './config.js';
 export { checkLogicalVolumeName, checkVolumeGroupName, checkVolumeNames, escapeDiskName, parseVolumePath, volumeName, volumePath } from './names.js';
 export { createLvmDriver, resolveLvmOptions, type LvmOptions, type ResolvedLvmOptions } from './options.js';
-export { growFilesystem, type GrowFilesystemOptions, type GrowFilesystemResult } from './grow-filesystem.js';
 export {
   baseImageSize,
   deleteVolumes,

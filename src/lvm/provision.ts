@@ -9,7 +9,7 @@ import { blockDeviceSize, copyRawData } from '../blockdev/index.js';
 import { invalidArgument } from '../errors.js';
 import { verifyBaseSize } from '../verify.js';
 import { QemuImg, type ConvertOptions } from '../qemu/QemuImg.js';
-import { growFilesystem, type GrowFilesystemResult } from './grow-filesystem.js';
+import { growFilesystem, type GrowFilesystemResult } from '../blockdev/grow-filesystem.js';
 import type { ClearVolumeOptions, CreatedVolume, LvmDriver } from './LvmDriver.js';
 
 /** A cached base image and its known format, as the provisioning functions take it. */

@@ -101,8 +101,17 @@ export async function runQemuImg(argv: readonly string[], options: RunQemuImgOpt
     },
   );
   if (outcome.exitCode === 0 && !outcome.timedOut) return { stdout: outcome.stdout, stderr: outcome.stderr, command: outcome.command };
+  const errno = outcome.timedOut ? undefined : STRERRORS.find(([text]) => outcome.stderr.includes(text))?.[1];
   throw new (outcome.timedOut ? QemuImgTimeoutError : QemuImgError)(describeOutcome(operation, outcome, timeoutMs, limits), {
     operation,
     process: processFailure(outcome),
+    ...(errno === undefined ? {} : { errnoName: errno }),
   });
 }
+
+// qemu-img reports a failed write with strerror's text only; the errno names a caller acts on
+// (a full or over-quota filesystem) are read back from it.
+const STRERRORS: ReadonlyArray<readonly [string, string]> = [
+  ['No space left on device', 'ENOSPC'],
+  ['Disk quota exceeded', 'EDQUOT'],
+];

@@ -3,6 +3,10 @@ import { native, type NativeAddon, type NativeClusterHandle } from '../native.js
 import { rbdCall, toRbdError } from './errors.js';
 import { parseMonMap, type MonitorAddress } from './monmap.js';
 import { RbdPool } from './RbdPool.js';
+import { SnapshotOpenGate } from './SnapshotOpenGate.js';
+import type { LibrbdVersion } from './types.js';
+
+export type { LibrbdVersion } from './types.js';
 
 /** How to reach a Ceph cluster. */
 export interface RbdConnectOptions {
@@ -56,6 +60,8 @@ export class RbdCluster {
   readonly #addon: NativeAddon;
   readonly #handle: NativeClusterHandle;
   readonly #fsid: string;
+  readonly #librbdVersion: Readonly<LibrbdVersion>;
+  readonly #snapshotOpenGate: SnapshotOpenGate | undefined;
   readonly #opTimeoutMs: number;
   #closing: Promise<void> | undefined;
 
@@ -63,6 +69,8 @@ export class RbdCluster {
     this.#addon = addon;
     this.#handle = handle;
     this.#fsid = addon.rbdFsid(handle);
+    this.#librbdVersion = Object.freeze(addon.rbdLibrbdVersion(handle));
+    this.#snapshotOpenGate = hasSnapshotOpenRace(this.#librbdVersion) ? new SnapshotOpenGate() : undefined;
     this.#opTimeoutMs = opTimeoutMs;
   }
 
@@ -115,6 +123,28 @@ export class RbdCluster {
    */
   get fsid(): string {
     return this.#fsid;
+  }
+
+  /**
+   * The API version of the librbd this process runs with, read at connect
+   * (`rbd_version`): `minor` is the Ceph release (16 Pacific, 18 Reef).
+   *
+   * @example
+   * ```ts
+   * cluster.librbdVersion // { major: 1, minor: 16, extra: 0 } with Debian 12's librbd1 16.2.15
+   * ```
+   */
+  get librbdVersion(): Readonly<LibrbdVersion> {
+    return this.#librbdVersion;
+  }
+
+  /**
+   * @internal Set on the librbd releases with the snapshot-open/clone race
+   * ({@link hasSnapshotOpenRace}): snapshot opens and clones made through
+   * this connection then never overlap. Undefined elsewhere.
+   */
+  get snapshotOpenGate(): SnapshotOpenGate | undefined {
+    return this.#snapshotOpenGate;
   }
 
   /**
@@ -241,6 +271,26 @@ export class RbdCluster {
     return this.close();
   }
 }
+
+/**
+ * @internal Whether a librbd release needs the snapshot-open/clone workaround: opening
+ * an image at a snapshot while `rbd_clone3` runs on the same client has
+ * aborted the process with librbd 16.2 (Pacific; README, "Known issues").
+ * Every release before Reef (API 1.18) is taken to have it: the race was seen
+ * on 16.2 only, and no release before 18 was checked. Reef is taken to be
+ * free of it on the runs measured (README), not on a fix we can point to.
+ *
+ * @example
+ * ```ts
+ * hasSnapshotOpenRace(cluster.librbdVersion) // true with librbd 1.16 (Ceph 16.2)
+ * ```
+ */
+export function hasSnapshotOpenRace(version: LibrbdVersion): boolean {
+  return version.major < 1 || (version.major === 1 && version.minor < FIRST_RELEASE_WITHOUT_RACE);
+}
+
+/** The librbd API minor version (= Ceph release) from which the workaround is off: 18, Reef. */
+const FIRST_RELEASE_WITHOUT_RACE = 18;
 
 let exitHookInstalled = false;
 

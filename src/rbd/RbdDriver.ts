@@ -11,7 +11,8 @@ import type {
   RbdTransferOptions,
   RbdTransferResult,
 } from './RbdImage.js';
-import { isStagingOf, STAGING_INFIX, sweepStaging } from './staging.js';
+import { abandonedCall } from './errors.js';
+import { commitStaged, discardStaged, isStagingOf, stagingName, STAGING_INFIX, sweepStaging } from './staging.js';
 import type { RbdStreamImportOptions, RbdStreamImportResult } from './importStream.js';
 import { parseRbdUrl, type RbdLocation } from './url.js';
 
@@ -194,10 +195,19 @@ export class RbdDriver {
    */
   async clone(location: ImageLocation, name: string, pool = this.pool): Promise<void> {
     const { pool: parentPool, image, snapshot } = parseRbdUrl(location.url);
+    checkRbdName(name, 'name');
     const cluster = await this.cluster();
+    const target = cluster.pool(pool);
+    // Cloned under a staging name and renamed once complete. A clone given up at its deadline
+    // (RBD_TIMEOUT) that librbd still finishes once the cluster answers again lands on a name that is
+    // never taken for the disk, and is removed then; a process that dies first leaves only a staging
+    // image (removed with the instance's volumes, or by the next import of the name).
+    const staging = stagingName(name);
     try {
-      await cluster.pool(parentPool).image(image).clone(snapshot, cluster.pool(pool), name);
+      await cluster.pool(parentPool).image(image).clone(snapshot, target, staging);
     } catch (error) {
+      const late = abandonedCall(error);
+      if (late) void late.then(() => discardStaged(target, staging), () => undefined);
       if (error instanceof RbdPermissionError) {
         throw new RbdPermissionError(`no permission to clone ${parentPool}/${image}@${snapshot} into ${pool}/${name}`,
           { ...error, operation: 'clone', cause: error },
@@ -205,6 +215,8 @@ export class RbdDriver {
       }
       throw error;
     }
+    // An existing image of that name is never replaced: RBD_EXISTS, and the staging clone is removed.
+    await commitStaged(target, staging, name, 'clone');
   }
 
   /**
@@ -214,24 +226,24 @@ export class RbdDriver {
    *
    * @example
    * ```ts
-   * await driver.resize('uuid_disk', 20 * 2 ** 30);
+   * await driver.resize('uuid_disk', 20n * 2n ** 30n);
    * await driver.resize('uuid_disk', 2 ** 30, { allowShrink: true }); // a deliberate shrink
    * ```
    */
-  async resize(name: string, size: number, options: RbdResizeOptions & { pool?: string } = {}): Promise<void> {
+  async resize(name: string, size: number | bigint, options: RbdResizeOptions & { pool?: string } = {}): Promise<void> {
     const { pool = this.pool, allowShrink = false } = options;
     await (await this.#image(name, pool)).resize(size, { allowShrink });
   }
 
   /**
-   * Size of a volume in bytes.
+   * Size of a volume in bytes: a bigint, as every RBD size (64-bit in librbd).
    *
    * @example
    * ```ts
-   * await driver.size('uuid_disk') // 10737418240
+   * await driver.size('uuid_disk') // 10737418240n
    * ```
    */
-  async size(name: string, pool = this.pool): Promise<number> {
+  async size(name: string, pool = this.pool): Promise<bigint> {
     return (await this.#image(name, pool)).size();
   }
 
@@ -482,7 +494,8 @@ export class RbdDriver {
    * Capacity of the driver's pool (or `pool`) as nova's `get_pool_info` reports
    * it, from `ceph df`: `total` is the cluster's raw capacity, `free` the
    * pool's `max_avail` (replication accounted for), `used` the pool's
-   * `bytes_used`. A missing pool is an {@link RbdNotFoundError}.
+   * `bytes_used`, as bigints read exactly from the JSON (a cluster past 8 PiB
+   * has counts above 2^53). A missing pool is an {@link RbdNotFoundError}.
    *
    * @example
    * ```ts
@@ -491,11 +504,11 @@ export class RbdDriver {
    */
   async getPoolInfo(pool = this.pool): Promise<{
     /** Raw capacity of the cluster, bytes (`ceph df` `stats.total_bytes`). */
-    total: number;
+    total: bigint;
     /** Bytes clients can still write into the pool (`max_avail`). */
-    free: number;
+    free: bigint;
     /** Raw bytes the pool occupies (`bytes_used`). */
-    used: number;
+    used: bigint;
   }> {
     const usage = await (await this.cluster()).pool(pool).usage();
     return { total: usage.clusterTotal, free: usage.maxAvail, used: usage.bytesUsed };

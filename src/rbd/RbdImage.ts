@@ -2,6 +2,8 @@ import { abortError, withAbortHandle } from '../abort.js';
 import { checkRbdName } from '../names.js';
 import type { RbdImageStat, RbdLayout, RbdParentInfo, RbdSnapshotInfo } from './types.js';
 import { rbdCall } from './errors.js';
+import { checkRbdSize } from './sizes.js';
+import type { GatedCall } from './SnapshotOpenGate.js';
 import { commitStaged, nameTaken, stagingName, sweepStaging } from './staging.js';
 import type { RbdPool } from './RbdPool.js';
 
@@ -25,12 +27,16 @@ export interface RbdTransferOptions {
   concurrency?: number;
 }
 
-/** What a transfer did. */
+/**
+ * What a transfer did, in bigints as every RBD size. (The `onProgress`
+ * callback gets numbers: it is for showing progress, and a count past 2^53
+ * rounds by at most a few bytes there.)
+ */
 export interface RbdTransferResult {
   /** Bytes covered: the source file's (or device's) size for an import, the image's or snapshot's size for an export. */
-  size: number;
+  size: bigint;
   /** Bytes actually written (zeros and holes are skipped). */
-  bytesWritten: number;
+  bytesWritten: bigint;
 }
 
 /**
@@ -40,8 +46,12 @@ export interface RbdTransferResult {
  * @example
  * ```ts
  * const disk = cluster.pool('vms').image('uuid_disk');
- * if (!(await disk.exists())) await disk.create(10 * 2 ** 30);
+ * if (!(await disk.exists())) await disk.create(10n * 2n ** 30n);
  * ```
+ *
+ * Sizes are bigints: librbd's are 64-bit, and an image (thin, so this costs
+ * nothing) can be far larger than 2^53 bytes, where a number rounds. Sizes
+ * given may be bigints or numbers that are safe integers.
  */
 export class RbdImage {
   /** The pool the image is in. */
@@ -68,6 +78,18 @@ export class RbdImage {
     return this.pool.cluster.operationBoundMs;
   }
 
+  // The snapshot-open/clone gate's entry for a call, on the librbd releases
+  // that need it (RbdCluster.snapshotOpenGate); undefined elsewhere.
+  #gate(kind: GatedCall): (() => Promise<() => void>) | undefined {
+    const gate = this.pool.cluster.snapshotOpenGate;
+    return gate ? () => gate.enter(kind) : undefined;
+  }
+
+  // A call that opens the image at `snapshot`, when there is one, goes through the gate.
+  #snapshotGate(snapshot: string | undefined): (() => Promise<() => void>) | undefined {
+    return snapshot === undefined ? undefined : this.#gate('snapshotOpen');
+  }
+
   /**
    * Whether the image (or its snapshot) exists and can be opened read-only.
    *
@@ -86,16 +108,22 @@ export class RbdImage {
   }
 
   /**
-   * Creates the image with `size` bytes.
+   * Creates the image with `size` bytes (a bigint up to 2^64 - 1, or a
+   * number that is a safe integer; librbd refuses a size it cannot address).
+   *
+   * @throws {@link InvalidArgumentError} (`INVALID_ARGUMENT`) for any other
+   * size, a number past `Number.MAX_SAFE_INTEGER` included (it was rounded).
    *
    * @example
    * ```ts
-   * await image.create(2 ** 30, { order: 22 });
+   * await image.create(2n ** 30n, { order: 22 });
+   * await image.create(2n ** 60n); // thin: an exabyte costs nothing until written
    * ```
    */
-  create(size: number, layout: RbdLayout = {}): Promise<void> {
+  create(size: number | bigint, layout: RbdLayout = {}): Promise<void> {
     const { addon, handle } = this.#n;
-    return rbdCall('create', () => addon.rbdCreate(handle, this.pool.name, this.name, size, layout), this.#bound);
+    const create = () => addon.rbdCreate(handle, this.pool.name, this.name, checkRbdSize(size, 'size'), layout);
+    return rbdCall('create', create, this.#bound);
   }
 
   /**
@@ -116,18 +144,19 @@ export class RbdImage {
    * (which drops the data past `size`) only with `allowShrink: true`, else the
    * call rejects with {@link InvalidArgumentError} (`INVALID_ARGUMENT`, errno
    * `EINVAL`) and the image is left as it was, as `rbd resize` and
-   * `qemu-img resize` refuse without their shrink flags.
+   * `qemu-img resize` refuse without their shrink flags. `size` is checked
+   * as {@link RbdImage.create}'s.
    *
    * @example
    * ```ts
-   * await image.resize(20 * 2 ** 30);
+   * await image.resize(20n * 2n ** 30n);
    * await image.resize(2 ** 30, { allowShrink: true }); // a deliberate shrink
    * ```
    */
-  resize(size: number, options: RbdResizeOptions = {}): Promise<void> {
+  resize(size: number | bigint, options: RbdResizeOptions = {}): Promise<void> {
     const { addon, handle } = this.#n;
     const allowShrink = options.allowShrink ?? false;
-    return rbdCall('resize', () => addon.rbdResize(handle, this.pool.name, this.name, size, { allowShrink }));
+    return rbdCall('resize', () => addon.rbdResize(handle, this.pool.name, this.name, checkRbdSize(size, 'size'), { allowShrink }));
   }
 
   /**
@@ -135,7 +164,7 @@ export class RbdImage {
    *
    * @example
    * ```ts
-   * const { size, order } = await image.stat();
+   * const { size, order } = await image.stat(); // size: 10737418240n
    * ```
    */
   stat(snapshot?: string): Promise<RbdImageStat> {
@@ -144,6 +173,7 @@ export class RbdImage {
       'stat',
       () => addon.rbdStat(handle, this.pool.name, this.name, optionalSnapshot(snapshot)),
       this.#bound,
+      this.#snapshotGate(snapshot),
     );
   }
 
@@ -153,11 +183,11 @@ export class RbdImage {
    *
    * @example
    * ```ts
-   * await image.size() // 10737418240
+   * await image.size() // 10737418240n
    * await image.size('snap') // the size when 'snap' was taken
    * ```
    */
-  async size(snapshot?: string): Promise<number> {
+  async size(snapshot?: string): Promise<bigint> {
     const { addon, handle } = this.#n;
     // From the rbd class methods, head or snapshot: no image open (see README, Known issues).
     return rbdCall(
@@ -182,7 +212,7 @@ export class RbdImage {
       await addon.rbdClone(handle, this.pool.name, this.name, checkRbdName(snapshot, 'snapshot'), pool.name, target.name, layout);
       return target;
     };
-    return rbdCall('clone', clone, this.#bound);
+    return rbdCall('clone', clone, this.#bound, this.#gate('clone'));
   }
 
   /**
@@ -212,6 +242,7 @@ export class RbdImage {
       'parentInfo',
       () => addon.rbdParentInfo(handle, this.pool.name, this.name, optionalSnapshot(snapshot)),
       this.#bound,
+      this.#snapshotGate(snapshot),
     );
   }
 
@@ -352,7 +383,12 @@ export class RbdImage {
     const { signal, ...rest } = options;
     if (rest.snapshot !== undefined) checkRbdName(rest.snapshot, 'snapshot');
     return withAbortHandle(signal, 'export', (abort) =>
-      rbdCall('export', () => addon.rbdExport(handle, this.pool.name, this.name, path, { ...rest, abort })),
+      rbdCall(
+        'export',
+        () => addon.rbdExport(handle, this.pool.name, this.name, path, { ...rest, abort }),
+        undefined,
+        this.#snapshotGate(rest.snapshot),
+      ),
     );
   }
 }

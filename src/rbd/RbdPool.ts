@@ -1,5 +1,6 @@
 import { RbdError, RbdNotFoundError, invalidArgument } from '../errors.js';
 import { checkRbdName } from '../names.js';
+import { parseJsonExact } from './cephJson.js';
 import { rbdCall } from './errors.js';
 import { importStream, type RbdStreamImportOptions, type RbdStreamImportResult } from './importStream.js';
 import { RbdImage } from './RbdImage.js';
@@ -17,24 +18,26 @@ export interface RbdPoolStats {
 /**
  * A pool's own figures as `ceph df` reports them (the mon command `df`):
  * what the scheduler should see, replication and the fullest OSD included.
+ * Counts are bigints, read exactly from the JSON: they are 64-bit in Ceph and
+ * a cluster past 8 PiB has byte counts above 2^53, where a number rounds.
  */
 export interface RbdPoolUsage {
   /** Bytes stored by clients in the pool, before replication (`stored`). */
-  stored: number;
+  stored: bigint;
   /** Raw bytes the pool occupies, replicas included (`bytes_used`). */
-  bytesUsed: number;
+  bytesUsed: bigint;
   /**
    * Bytes clients can still write into the pool (`max_avail`): the free space
    * of the fullest OSD the pool maps to, scaled, divided by the replica count
    * (or by k/(k+m) for erasure coding), and short of the full ratio.
    */
-  maxAvail: number;
+  maxAvail: bigint;
   /** RADOS objects in the pool. */
-  objects: number;
+  objects: bigint;
   /** `percent_used`: bytes used over used + available, 0–1. */
   percentUsed: number;
   /** Raw capacity of the whole cluster (`stats.total_bytes`), bytes. */
-  clusterTotal: number;
+  clusterTotal: bigint;
 }
 
 /**
@@ -179,7 +182,7 @@ export class RbdPool {
     const { output } = await this.cluster.monCommand({ prefix: 'df', format: 'json' });
     let report: DfReport;
     try {
-      report = JSON.parse(output) as DfReport;
+      report = parseJsonExact(output) as DfReport;
     } catch (error) {
       throw new RbdError(`usage: the monitors answered 'df' with no JSON`, {
         operation: 'usage',
@@ -199,27 +202,34 @@ export class RbdPool {
     }
     const s = pool.stats;
     return {
-      stored: s.stored ?? s.bytes_used ?? 0,
-      bytesUsed: s.bytes_used ?? 0,
-      maxAvail: s.max_avail ?? 0,
-      objects: s.objects ?? 0,
-      percentUsed: s.percent_used ?? 0,
-      clusterTotal: report.stats.total_bytes,
+      stored: count(s.stored ?? s.bytes_used),
+      bytesUsed: count(s.bytes_used),
+      maxAvail: count(s.max_avail),
+      objects: count(s.objects),
+      percentUsed: Number(s.percent_used ?? 0),
+      clusterTotal: count(report.stats.total_bytes),
     };
   }
 }
 
-// The parts of the mon command `df` (format json) read above.
+// A count as parseJsonExact gives it: a bigint for an integer; a whole
+// number written as a float would be a number; absent is 0.
+function count(value: bigint | number | undefined): bigint {
+  if (typeof value === 'bigint') return value;
+  return typeof value === 'number' && Number.isFinite(value) ? BigInt(Math.trunc(value)) : 0n;
+}
+
+// The parts of the mon command `df` (format json) read above, as parseJsonExact returns them.
 interface DfReport {
-  stats?: { total_bytes?: number };
+  stats?: { total_bytes?: bigint | number };
   pools?: Array<{
     name: string;
     stats?: {
-      stored?: number;
-      bytes_used?: number;
-      max_avail?: number;
-      objects?: number;
-      percent_used?: number;
+      stored?: bigint | number;
+      bytes_used?: bigint | number;
+      max_avail?: bigint | number;
+      objects?: bigint | number;
+      percent_used?: bigint | number;
     };
   }>;
 }

@@ -32,17 +32,32 @@ export const DEADLINE_MARGIN_MS = 1000;
  * complete later; its outcome is dropped). A failure that arrives after the
  * bound with another errno (librbd turns some timeouts into ENOENT or EIO) is
  * reported as the timeout it was, with the original as `cause`.
+ *
+ * With `enter` (a `SnapshotOpenGate` entry), the call starts only once
+ * `enter` resolves, and the function it resolved to is called when the call
+ * settles (or is abandoned at the bound). The bound counts from the start of
+ * the call: time spent waiting at the gate is not the cluster's.
  */
-export async function rbdCall<T>(operation: string, call: () => Promise<T>, boundMs?: number): Promise<T> {
+export async function rbdCall<T>(
+  operation: string,
+  call: () => Promise<T>,
+  boundMs?: number,
+  enter?: () => Promise<() => void>,
+): Promise<T> {
   const site: { stack?: string } = {};
   Error.captureStackTrace(site, rbdCall);
+  const leave = enter ? await enter() : undefined;
   const started = performance.now();
   let timer: NodeJS.Timeout | undefined;
   try {
     const pending = call();
     if (boundMs === undefined || boundMs <= 0) return await pending;
     return await new Promise<T>((resolve, reject) => {
-      timer = setTimeout(() => reject(deadlineError(operation, boundMs)), boundMs + DEADLINE_MARGIN_MS);
+      timer = setTimeout(() => {
+        const error = deadlineError(operation, boundMs);
+        abandoned.set(error, pending);
+        reject(error);
+      }, boundMs + DEADLINE_MARGIN_MS);
       pending.then(resolve, reject);
     });
   } catch (error) {
@@ -72,7 +87,21 @@ export async function rbdCall<T>(operation: string, call: () => Promise<T>, boun
     throw typed;
   } finally {
     clearTimeout(timer);
+    leave?.();
   }
+}
+
+// The native call behind each deadline error: librbd may still finish it after the caller was told it timed out.
+const abandoned = new WeakMap<Error, Promise<unknown>>();
+
+/**
+ * The call an {@link rbdCall} deadline gave up on, when `error` is that
+ * deadline's RBD_TIMEOUT: it settles if and when librbd answers after all
+ * (a clone that completes once the cluster is back), so the caller can undo
+ * what it did. Undefined for any other error.
+ */
+export function abandonedCall(error: unknown): Promise<unknown> | undefined {
+  return error instanceof Error ? abandoned.get(error) : undefined;
 }
 
 function deadlineError(operation: string, boundMs: number): RbdTimeoutError {

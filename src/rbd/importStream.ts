@@ -14,7 +14,11 @@ import { commitStaged, discardStaged, nameTaken, stagingName, sweepStaging } fro
 
 /** Options of {@link RbdPool.importStream} and of `RbdDriver.importStream` in `imagebackend/nova`. */
 export interface RbdStreamImportOptions extends NativeLayout {
-  /** Size of the new image in bytes: exactly what the source yields (a shorter or longer source fails). */
+  /**
+   * Size of the new image in bytes: exactly what the source yields (a shorter
+   * or longer source fails). A number, unlike the other RBD sizes: every byte
+   * passes through this process, and 2^53 of them would take weeks.
+   */
   size: number;
   /** Aborting stops the import (also while waiting for the source); the image is removed. */
   signal?: AbortSignal;

@@ -15,11 +15,11 @@ export interface RbdLayout {
 
 /** An RBD image's (or snapshot's) stat: librbd's `rbd_stat` plus its features and flags. */
 export interface RbdImageStat {
-  /** Size in bytes. */
-  size: number;
+  /** Size in bytes: a bigint, as librbd's sizes are 64-bit and an image can pass 2^53 bytes. */
+  size: bigint;
   /** Bytes per RADOS object (`2^order`). */
   objectSize: number;
-  /** Number of objects the image spans (size / object size, rounded up). */
+  /** Number of objects the image spans (size / object size, rounded up); a number, as it stays below 2^52 (2^64 bytes in objects of at least 4 KiB). */
   objects: number;
   /** log2 of the object size. */
   order: number;
@@ -53,6 +53,21 @@ export interface RbdSnapshotInfo {
   id: number;
   /** The snapshot's name. */
   name: string;
-  /** Size of the image when the snapshot was taken, bytes. */
-  size: number;
+  /** Size of the image when the snapshot was taken, bytes (a bigint, as {@link RbdImageStat.size}). */
+  size: bigint;
+}
+
+/**
+ * The API version of the librbd the process loaded (`rbd_version`). Its
+ * `minor` follows the Ceph release: 16 Pacific, 17 Quincy, 18 Reef, 19 Squid
+ * (Debian 12's librbd1 16.2.15 reports 1.16.0, Debian 13's 18.2.7 1.18.0);
+ * the Ceph point release is not part of it.
+ */
+export interface LibrbdVersion {
+  /** 1 in every release since librbd's C API was versioned. */
+  major: number;
+  /** The Ceph release the library belongs to (16 = Pacific, 18 = Reef). */
+  minor: number;
+  /** 0 in every release so far. */
+  extra: number;
 }

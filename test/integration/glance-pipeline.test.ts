@@ -99,7 +99,7 @@ describe('image pipeline against a real Glance', () => {
     expect(report).toMatchObject({ created: true, cloned: true, fetched: false, base: undefined });
     expect(counts(counting)).toEqual({ get: 1, download: 0 });
     expect(await driver.parentInfo(disk.store.rbdName)).toMatchObject({ pool: glance.ceph.pool, image: rawInCeph.id, snapshot: 'snap' });
-    expect(await driver.size(disk.store.rbdName)).toBe(32 * MiB);
+    expect(await driver.size(disk.store.rbdName)).toBe(BigInt(32 * MiB));
     expect((await volumeBytes(disk.store.rbdName, tmp.dir)).subarray(0, 16 * MiB).equals(sourceBytes)).toBe(true);
     await driver.destroyVolume(disk.store.rbdName);
     await backend.close();

@@ -95,7 +95,7 @@ describe('provisioning with no fetch: the image pipeline through Backend', () =>
       }
       for (const uuid of uuids) {
         expect(await driver.parentInfo(`${uuid}_disk`)).toMatchObject({ pool: env.pools.vms, image: baseName, snapshot: 'snap' });
-        expect(await driver.size(`${uuid}_disk`)).toBe(32 * MiB);
+        expect(await driver.size(`${uuid}_disk`)).toBe(BigInt(32 * MiB));
       }
       const bytes = await volumeBytes(`${uuids[0]}_disk`, tmp.dir);
       expect(bytes.subarray(0, 24 * MiB).equals(images.sourceBytes)).toBe(true);

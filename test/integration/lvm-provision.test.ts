@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { Lvm2Driver } from '../../src/lvm/Lvm2Driver.js';
-import { growFilesystem } from '../../src/lvm/grow-filesystem.js';
+import { growFilesystem } from '../../src/blockdev/grow-filesystem.js';
 import { deleteVolumes, provisionFromBase, provisionGenerated, writeBase } from '../../src/lvm/provision.js';
 import { sparseFile } from '../helpers/files.js';
 import { createTestVolumeGroup, requireLvmTools, type TestVolumeGroup } from '../helpers/lvm.js';

@@ -102,7 +102,7 @@ describe('Rbd image backend against a real cluster (nova RbdTestCase)', () => {
     expect(report).toMatchObject({ created: true, cloned: false, fetched: true, format: 'raw', virtualSize: 32 * MiB });
     expect(calls).toHaveLength(1);
     expect(await disk.exists()).toBe(true);
-    expect(await driver.size(disk.store.rbdName)).toBe(32 * MiB);
+    expect(await driver.size(disk.store.rbdName)).toBe(BigInt(32 * MiB));
     expect(await disk.size()).toBe(32 * MiB);
     // test_cache_image_exists: nothing fetched or imported again.
     const again = fetchSource();
@@ -114,7 +114,7 @@ describe('Rbd image backend against a real cluster (nova RbdTestCase)', () => {
     ).rejects.toMatchObject({ code: 'FLAVOR_DISK_TOO_SMALL', baseSize: 32 * MiB, requestedSize: 16 * MiB });
     // grow never shrinks (the volume keeps its 32 MiB).
     expect(await disk.grow(16 * MiB)).toBe(false);
-    expect(await driver.size(disk.store.rbdName)).toBe(32 * MiB);
+    expect(await driver.size(disk.store.rbdName)).toBe(BigInt(32 * MiB));
     await driver.destroyVolume(disk.store.rbdName);
   });
 
@@ -126,7 +126,7 @@ describe('Rbd image backend against a real cluster (nova RbdTestCase)', () => {
     expect(report).toMatchObject({ created: true, cloned: true, fetched: false, base: undefined, virtualSize: 48 * MiB });
     expect(calls).toEqual([]);
     expect(await driver.parentInfo(disk.store.rbdName)).toMatchObject({ pool: env.pools.images, image: glanceImage, snapshot: 'snap' });
-    expect(await driver.size(disk.store.rbdName)).toBe(48 * MiB);
+    expect(await driver.size(disk.store.rbdName)).toBe(BigInt(48 * MiB));
     await expect(readFile(backend.context.cache.path(filename))).rejects.toMatchObject({ code: 'ENOENT' });
     // Cached again: already there, nothing cloned or fetched.
     await disk.cache({ fetch, filename, imageId: 'raw-image', size: 48 * MiB, clone: { context: {} } });
@@ -151,7 +151,7 @@ describe('Rbd image backend against a real cluster (nova RbdTestCase)', () => {
     const { fetch, calls } = fetchSource();
     await disk.cache({ fetch, filename: cacheFileName('elsewhere'), imageId: 'elsewhere', size: 32 * MiB, clone: { context: {} } });
     expect(calls).toHaveLength(1);
-    expect(await driver.size(disk.store.rbdName)).toBe(32 * MiB);
+    expect(await driver.size(disk.store.rbdName)).toBe(BigInt(32 * MiB));
     await expect(driver.parentInfo(disk.store.rbdName)).rejects.toMatchObject({ code: 'IMAGE_UNACCEPTABLE' });
     await driver.destroyVolume(disk.store.rbdName);
   });
@@ -175,7 +175,7 @@ describe('Rbd image backend against a real cluster (nova RbdTestCase)', () => {
     const raw = fetchSource();
     await disk.cache({ fetch: raw.fetch, filename: cacheFileName('q-image'), imageId: 'q-image' });
     expect(raw.calls).toHaveLength(1);
-    expect(await driver.size(disk.store.rbdName)).toBe(16 * MiB);
+    expect(await driver.size(disk.store.rbdName)).toBe(BigInt(16 * MiB));
     await driver.destroyVolume(disk.store.rbdName);
   });
 
@@ -237,7 +237,7 @@ describe('Rbd image backend against a real cluster (nova RbdTestCase)', () => {
     await disk.store.createSnap('nova-resize');
     expect(await disk.grow(48 * MiB)).toBe(true);
     await disk.store.rollbackToSnap('nova-resize');
-    expect(await driver.size(disk.store.rbdName)).toBe(16 * MiB);
+    expect(await driver.size(disk.store.rbdName)).toBe(BigInt(16 * MiB));
     expect(await disk.store.removeSnap('nova-resize')).toBe(true);
     expect(await disk.store.removeSnap('nova-resize', { ignoreErrors: true })).toBe(false);
     await expect(disk.store.rollbackToSnap('gone')).rejects.toMatchObject({ code: 'RBD_NOT_FOUND' });
@@ -246,7 +246,7 @@ describe('Rbd image backend against a real cluster (nova RbdTestCase)', () => {
     await sparseFile(config, 2 * MiB, [[0, 4096]]);
     await disk.store.importFile({ uuid }, config, 'disk.config');
     await disk.store.importFile({ uuid }, config, 'disk.config');
-    expect(await driver.size(`${uuid}_disk.config`)).toBe(2 * MiB);
+    expect(await driver.size(`${uuid}_disk.config`)).toBe(BigInt(2 * MiB));
     await driver.destroyVolume(`${uuid}_disk.config`);
     await driver.destroyVolume(disk.store.rbdName);
   });

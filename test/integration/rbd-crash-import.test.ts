@@ -67,7 +67,7 @@ describe('an RBD import killed half-way', () => {
 
     // The next import (the dead client's watch may still hold the leftover) succeeds.
     const result = await driver.importImage(file, name);
-    expect(result.size).toBe(192 * MiB);
+    expect(result.size).toBe(BigInt(192 * MiB));
     const out = join(tmp.dir, 'back.raw');
     await driver.exportImage(out, name);
     expect(await sha256(out)).toBe(await sha256(file));

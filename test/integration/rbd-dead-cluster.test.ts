@@ -93,7 +93,7 @@ describe('a dead cluster', () => {
     await parent.create(4 << 20);
     await parent.createSnapshot('snap');
     await parent.protectSnapshot('snap');
-    expect(await parent.size()).toBe(4 << 20);
+    expect(await parent.size()).toBe(BigInt(4 << 20));
     const exiting = child('exit', 'parent');
     const terminated = child('sigterm', 'parent');
     await Promise.all([exiting.line('ready'), terminated.line('ready')]);

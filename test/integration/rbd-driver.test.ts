@@ -67,11 +67,11 @@ describe('RbdDriver against a real cluster', () => {
     expect(await driver.exists(name)).toBe(false);
     await image.create(8 * MiB, { order: 22 });
     expect(await driver.exists(name)).toBe(true);
-    expect(await driver.size(name)).toBe(8 * MiB);
+    expect(await driver.size(name)).toBe(BigInt(8 * MiB));
     await driver.resize(name, 24 * MiB);
-    expect(await driver.size(name)).toBe(24 * MiB);
+    expect(await driver.size(name)).toBe(BigInt(24 * MiB));
     const stat = await image.stat();
-    expect(stat).toMatchObject({ size: 24 * MiB, order: 22, objectSize: 4 * MiB });
+    expect(stat).toMatchObject({ size: BigInt(24 * MiB), order: 22, objectSize: 4 * MiB });
     expect(await (await driver.cluster()).pool(env.pools.vms).list()).toContain(name);
     await expect(image.create(MiB)).rejects.toBeInstanceOf(RbdExistsError);
     await driver.destroyVolume(name);
@@ -92,24 +92,24 @@ describe('RbdDriver against a real cluster', () => {
     const mine = (await driver.cluster()).pool(env.pools.vms);
     const theirs = admin.pool(env.pools.vms);
     await mine.image(name).create(2 * MiB);
-    expect(await driver.size(name)).toBe(2 * MiB);
+    expect(await driver.size(name)).toBe(BigInt(2 * MiB));
     await theirs.image(name).resize(6 * MiB);
-    expect(await driver.size(name)).toBe(6 * MiB);
+    expect(await driver.size(name)).toBe(BigInt(6 * MiB));
     await theirs.image(name).remove();
     await theirs.image(name).create(3 * MiB);
-    expect(await driver.size(name)).toBe(3 * MiB);
+    expect(await driver.size(name)).toBe(BigInt(3 * MiB));
     // Rename the image away and create a new one under the old name.
     execFileSync('rbd', ['-c', env.conf, '--id', env.admin.user, '--keyring', env.admin.keyring, 'rename', `${env.pools.vms}/${name}`, `${env.pools.vms}/${other}`]);
     await theirs.image(name).create(5 * MiB);
-    expect(await driver.size(name)).toBe(5 * MiB);
-    expect(await driver.size(other)).toBe(3 * MiB);
+    expect(await driver.size(name)).toBe(BigInt(5 * MiB));
+    expect(await driver.size(other)).toBe(BigInt(3 * MiB));
     // A snapshot's size is its own.
     await mine.image(name).createSnapshot('s');
     await mine.image(name).resize(7 * MiB);
-    expect(await mine.image(name).size('s')).toBe(5 * MiB);
-    expect((await mine.image(name).stat('s')).size).toBe(5 * MiB);
+    expect(await mine.image(name).size('s')).toBe(BigInt(5 * MiB));
+    expect((await mine.image(name).stat('s')).size).toBe(BigInt(5 * MiB));
     await expect(mine.image(name).size('nosuch')).rejects.toMatchObject({ code: 'RBD_NOT_FOUND', errnoName: 'ENOENT' });
-    expect(await mine.image(name).size()).toBe(7 * MiB);
+    expect(await mine.image(name).size()).toBe(BigInt(7 * MiB));
     await mine.image(name).removeSnapshot('s');
     for (const n of [name, other]) await driver.destroyVolume(n);
   });
@@ -194,7 +194,7 @@ describe('RbdDriver against a real cluster', () => {
   it('clones from the protected snapshot, reports the parent, flattens', async () => {
     const name = uniqueName('clone');
     await driver.clone(location, name);
-    expect(await driver.size(name)).toBe(16 * MiB);
+    expect(await driver.size(name)).toBe(BigInt(16 * MiB));
     expect(await driver.parentInfo(name)).toMatchObject({ pool: env.pools.images, image: base, snapshot: 'snap' });
     // The clone reads the parent's bytes.
     const out = join(tmp.dir, `${name}.raw`);
@@ -212,7 +212,7 @@ describe('RbdDriver against a real cluster', () => {
   it('permission errors of the restricted user are typed', async () => {
     const client = await driver.cluster();
     // Read-only access to images is enough to read sizes there.
-    expect(await driver.size(base, env.pools.images)).toBe(16 * MiB);
+    expect(await driver.size(base, env.pools.images)).toBe(BigInt(16 * MiB));
     const denied = client.pool(env.pools.images).image(uniqueName('denied'));
     const err = await denied.create(MiB).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RbdPermissionError);
@@ -238,7 +238,7 @@ describe('RbdDriver against a real cluster', () => {
     // Change the data and the size, then roll back.
     await driver.resize(name, 4 * MiB, { allowShrink: true });
     await driver.rollbackToSnap(name, 'one');
-    expect(await driver.size(name)).toBe(8 * MiB);
+    expect(await driver.size(name)).toBe(BigInt(8 * MiB));
     const back = join(tmp.dir, `${name}.back`);
     await driver.exportImage(back, name);
     expect(await sha256(back)).toBe(await sha256(file));
@@ -278,7 +278,7 @@ describe('RbdDriver against a real cluster', () => {
     const names = Array.from({ length: 50 }, (_, i) => uniqueName(`many${i}`));
     await Promise.all(names.map((n) => driver.clone(location, n)));
     const sizes = await Promise.all(names.map((n) => driver.size(n)));
-    expect(sizes).toEqual(names.map(() => 16 * MiB));
+    expect(sizes).toEqual(names.map(() => BigInt(16 * MiB)));
     const parents = await Promise.all(names.map((n) => driver.parentInfo(n)));
     for (const p of parents) expect(p).toMatchObject({ image: base, snapshot: 'snap' });
     const report = await driver.cleanupVolumes((n) => names.includes(n));

@@ -73,23 +73,26 @@ describe('RBD pool figures', () => {
     const theirs = df();
     const pool = theirs.pools.find((p) => p.name === pool2)!.stats;
     const one = theirs.pools.find((p) => p.name === pool1)!.stats;
-    expect(mine.total).toBe(theirs.stats.total_bytes);
-    expect(single.total).toBe(theirs.stats.total_bytes);
+    // bigints, exact: this cluster's figures are far below 2^53, so the CLI's JSON.parse is exact too.
+    expect(mine.total).toBe(BigInt(theirs.stats.total_bytes));
+    expect(single.total).toBe(BigInt(theirs.stats.total_bytes));
     // The figures move as the OSD reports (other test files write meanwhile); compare within 3 %.
-    expect(Math.abs(mine.free - pool.max_avail)).toBeLessThanOrEqual(pool.max_avail * 0.03);
-    expect(Math.abs(single.free - one.max_avail)).toBeLessThanOrEqual(one.max_avail * 0.03);
-    expect(Math.abs(single.used - one.bytes_used)).toBeLessThanOrEqual(Math.max(one.bytes_used / 100, MiB));
+    expect(Math.abs(Number(mine.free) - pool.max_avail)).toBeLessThanOrEqual(pool.max_avail * 0.03);
+    expect(Math.abs(Number(single.free) - one.max_avail)).toBeLessThanOrEqual(one.max_avail * 0.03);
+    expect(Math.abs(Number(single.used) - one.bytes_used)).toBeLessThanOrEqual(Math.max(one.bytes_used / 100, MiB));
     expect(single.used).toBeGreaterThanOrEqual(8 * MiB);
 
     // Replication is accounted for: half the size-1 pool's free space, far below the raw figure.
-    expect(mine.free / single.free).toBeGreaterThan(0.4);
-    expect(mine.free / single.free).toBeLessThan(0.6);
+    expect(Number(mine.free) / Number(single.free)).toBeGreaterThan(0.4);
+    expect(Number(mine.free) / Number(single.free)).toBeLessThan(0.6);
     const raw = await (await driver.cluster()).stats();
-    expect(mine.free).toBeLessThan(Number(raw.free) * 0.6);
+    expect(Number(mine.free)).toBeLessThan(Number(raw.free) * 0.6);
 
     const usage = await (await driver.cluster()).pool(pool1).usage();
     expect(usage.stored).toBeGreaterThanOrEqual(8 * MiB);
-    expect(usage.clusterTotal).toBe(theirs.stats.total_bytes);
+    expect(usage.clusterTotal).toBe(BigInt(theirs.stats.total_bytes));
+    expect(typeof usage.objects).toBe('bigint');
+    expect(typeof usage.percentUsed).toBe('number');
   });
 
   it('a missing pool is RBD_NOT_FOUND', async () => {

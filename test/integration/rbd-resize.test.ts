@@ -42,7 +42,7 @@ describe('RBD resize', () => {
   }
 
   async function expectUnchanged(name: string): Promise<void> {
-    expect(await driver.size(name)).toBe(8 * MiB);
+    expect(await driver.size(name)).toBe(BigInt(8 * MiB));
     const out = join(tmp.dir, `${name}.out`);
     await driver.exportImage(out, name);
     expect(await sha256(out)).toBe(await sha256(src));
@@ -59,9 +59,9 @@ describe('RBD resize', () => {
     await expectUnchanged(name);
     // Growing needs no option; the same size is a no-op.
     await image.resize(12 * MiB);
-    expect(await image.size()).toBe(12 * MiB);
+    expect(await image.size()).toBe(BigInt(12 * MiB));
     await image.resize(12 * MiB);
-    expect(await image.size()).toBe(12 * MiB);
+    expect(await image.size()).toBe(BigInt(12 * MiB));
     await driver.destroyVolume(name);
   });
 
@@ -69,7 +69,7 @@ describe('RBD resize', () => {
     const name = await imported();
     const image = cluster.pool(env.pools.vms).image(name);
     await image.resize(4 * MiB, { allowShrink: true });
-    expect(await image.size()).toBe(4 * MiB);
+    expect(await image.size()).toBe(BigInt(4 * MiB));
     await driver.destroyVolume(name);
   });
 
@@ -78,9 +78,9 @@ describe('RBD resize', () => {
     await expect(driver.resize(name, MiB)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', errnoName: 'EINVAL' });
     await expectUnchanged(name);
     await driver.resize(name, 16 * MiB);
-    expect(await driver.size(name)).toBe(16 * MiB);
+    expect(await driver.size(name)).toBe(BigInt(16 * MiB));
     await driver.resize(name, MiB, { allowShrink: true });
-    expect(await driver.size(name)).toBe(MiB);
+    expect(await driver.size(name)).toBe(BigInt(MiB));
     await driver.destroyVolume(name);
   });
 
@@ -94,7 +94,7 @@ describe('RBD resize', () => {
     }
     await expectUnchanged(name);
     await addon.rbdResize(handle, env.pools.vms, name, 2 * MiB, { allowShrink: true });
-    expect(await driver.size(name)).toBe(2 * MiB);
+    expect(await driver.size(name)).toBe(BigInt(2 * MiB));
     await driver.destroyVolume(name);
   });
 });

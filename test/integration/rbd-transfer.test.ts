@@ -44,18 +44,18 @@ describe('RBD import and export', () => {
     const name = uniqueName('rt');
     const progress: number[] = [];
     const result = await vms.image(name).import(src, { onProgress: (done) => progress.push(done) });
-    expect(result.size).toBe(size);
+    expect(result.size).toBe(BigInt(size));
     // Only the data went over the wire: each extent rounded out to 64 KiB granules at most.
     const data = 3 * MiB + MiB + 4096;
     expect(result.bytesWritten).toBeGreaterThanOrEqual(data);
     expect(result.bytesWritten).toBeLessThanOrEqual(data + 3 * 2 * 64 * 1024);
     expect(progress.at(-1)).toBe(size);
     expect([...progress].sort((a, b) => a - b)).toEqual(progress);
-    expect(await vms.image(name).size()).toBe(size);
+    expect(await vms.image(name).size()).toBe(BigInt(size));
 
     const out = join(tmp.dir, 'sparse.out');
     const exported = await vms.image(name).export(out);
-    expect(exported.size).toBe(size);
+    expect(exported.size).toBe(BigInt(size));
     expect(await sha256(out)).toBe(await sha256(src));
     expect(await allocated(out)).toBeLessThan(16 * MiB);
     await vms.image(name).remove();
@@ -99,7 +99,7 @@ describe('RBD import and export', () => {
     const name = uniqueName('taken');
     await vms.image(name).create(MiB);
     await expect(vms.image(name).import(dense)).rejects.toBeInstanceOf(RbdExistsError);
-    expect(await vms.image(name).size()).toBe(MiB);
+    expect(await vms.image(name).size()).toBe(BigInt(MiB));
     await vms.image(name).remove();
   });
 

@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdir, readdir, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readlink, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { KeyedMutex, Locks } from '../../src/cache/index.js';
@@ -244,6 +244,75 @@ describe('Locks', () => {
       { ex: false, sh: true },
       { ex: false, sh: true },
     ]);
+  });
+
+  it('gives the shared holders of one process one fcntl lock: the first takes it, the last releases it', async () => {
+    const locks = new Locks({ lockPath: dir });
+    const file = locks.lockFile('base');
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let inside = 0;
+    const holders = Array.from({ length: 50 }, () =>
+      locks.synchronized(
+        'base',
+        async () => {
+          inside++;
+          await gate;
+          return inside;
+        },
+        { shared: true },
+      ),
+    );
+    while (inside < 50) await tick();
+    // One descriptor of this process has the lock file open.
+    const fds = await readdir('/proc/self/fd');
+    const open = (await Promise.all(fds.map((fd) => readlink(`/proc/self/fd/${fd}`).catch(() => '')))).filter((t) => t === file);
+    expect(open).toHaveLength(1);
+    expect(otherProcessCanLock(file, 'LOCK_EX')).toBe(false);
+    expect(otherProcessCanLock(file, 'LOCK_SH')).toBe(true);
+    release();
+    expect(await Promise.all(holders)).toHaveLength(50);
+    expect(otherProcessCanLock(file, 'LOCK_EX')).toBe(true);
+  });
+
+  it('lets the shared holders that joined a wait go on waiting when the caller who started it gives up', async () => {
+    const locks = new Locks({ lockPath: dir });
+    const file = locks.lockFile('joined');
+    const holder = holdInOtherProcess(file);
+    await holder.ready;
+    const first = new AbortController();
+    const a = locks.synchronized('joined', async () => 'a', { shared: true, signal: first.signal }).catch((e: unknown) => e);
+    const b = locks.synchronized('joined', async () => 'b', { shared: true });
+    await new Promise((r) => setTimeout(r, 100));
+    first.abort();
+    expect(await a).toMatchObject({ code: 'ABORTED' });
+    await holder.release();
+    expect(await b).toBe('b');
+  });
+
+  it('reports a lock file removed while shared holders run to each of them (LOCK_COMPROMISED)', async () => {
+    const locks = new Locks({ lockPath: dir, updateMs: 100 });
+    let removed!: () => void;
+    const gone = new Promise<void>((r) => (removed = r));
+    const results = await Promise.all(
+      [0, 1, 2].map((i) =>
+        locks
+          .synchronized(
+            'lost-shared',
+            async () => {
+              if (i === 0) {
+                await rm(join(dir, 'nova-lost-shared'));
+                removed();
+              }
+              await gone;
+              return 'finished anyway';
+            },
+            { shared: true },
+          )
+          .catch((e: unknown) => e),
+      ),
+    );
+    for (const r of results) expect(r).toMatchObject({ code: 'LOCK_COMPROMISED', path: join(dir, 'nova-lost-shared') });
   });
 
   it('waits for another process holding the lock, times out with LOCK_TIMEOUT, and proceeds once it lets go', async () => {

@@ -3,10 +3,11 @@
 // oslo.config's [oslo_concurrency] lock_path on the same folder) while the
 // library waits for the same name, and the reverse. Local filesystem only:
 // this machine's kernel has no NFS client (see README "Locks shared with nova").
-import { stat, writeFile } from 'node:fs/promises';
+import { mkdir, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { BaseImageCache, Locks } from '../../src/cache/index.js';
+import { DiskInfo } from '../../src/diskinfo/DiskInfo.js';
 import { requireNova, startPython, type PythonChild } from './helpers/nova.js';
 import { tempDir } from './helpers/system.js';
 
@@ -81,6 +82,31 @@ describe('locks shared with a real nova process', () => {
       expect((await taker.done).code).toBe(0);
     });
   }
+
+  it("nova writes disk.info under an in-process lock only (external=False): no lock file the library's could collide with", async () => {
+    // imagebackend.Flat on an existing raw file runs resolve_driver_format,
+    // which writes disk.info under utils.synchronized(disk_info_path,
+    // external=False, lock_path=...); the child watches lockutils' calls.
+    const instance = join(dir, 'uuid');
+    const disk = join(instance, 'disk');
+    await mkdir(instance);
+    await writeFile(disk, '');
+    await truncate(disk, 1 << 20);
+    const child = startPython('nova_disk_info_lock.py', [dir, disk]);
+    children.push(child);
+    const { code, stdout, stderr } = await child.done;
+    expect(code, stderr).toBe(0);
+    const seen = JSON.parse(stdout.trim().split('\n').pop()!) as { disk_info: string; internal: string[]; external: string[]; lock_files: string[] };
+    expect(JSON.parse(seen.disk_info)).toEqual({ [disk]: 'raw' });
+    expect(seen.internal).toEqual([join(instance, 'disk.info')]);
+    expect(seen.external).toEqual([]);
+    expect(seen.lock_files).toEqual([]);
+    // The library reads nova's entry and adds its own beside it.
+    const info = DiskInfo.forInstance(instance);
+    expect(await info.readFormat(disk)).toBe('raw');
+    await info.recordFormat(join(instance, 'disk.local'), 'qcow2');
+    expect(await info.read()).toEqual({ [disk]: 'raw', [join(instance, 'disk.local')]: 'qcow2' });
+  });
 
   it("keeps nova's imagebackend lock and the library's base cache from fetching one base at the same time", async () => {
     // nova fetches a base under the base file's name (imagebackend.cache);

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { growFilesystem } from '../../src/lvm/grow-filesystem.js';
+import { growFilesystem } from '../../src/blockdev/grow-filesystem.js';
 import { LvmCliRunner } from '../../src/lvm/LvmCliRunner.js';
 import { runProcess } from '../../src/process/runProcess.js';
 import { runQemuImg } from '../../src/qemu/run.js';

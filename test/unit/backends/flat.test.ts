@@ -141,6 +141,59 @@ describe('Flat (nova FlatTestCase)', () => {
     expect(report).toMatchObject({ created: false, fetched: false, virtualSize: 24 * MiB });
   });
 
+  it("nova master's disk.extend: a raw base holding a whole-disk ext4 file system is copied, and the file and the file system grown", async () => {
+    const ext4 = join(dir, 'ext4.raw');
+    await writeFile(ext4, '');
+    await run('truncate', ['-s', String(16 * MiB), ext4], 'coreutils');
+    await run('mkfs.ext4', ['-q', '-F', '-b', '4096', '-L', 'cloudimg-rootfs', ext4], 'e2fsprogs');
+    const report = await disk.cache({ ...copyingFetch(ext4), filename: FILENAME, imageId: IMAGE_ID, size: 64 * MiB });
+    expect(report).toMatchObject({ created: true, format: 'raw', virtualSize: 64 * MiB });
+    expect((await stat(diskPath)).size).toBe(64 * MiB);
+    expect(await filesystemBytes(diskPath)).toBe(64 * MiB);
+    // e2fsck -fn: read-only, exit status 0 only for a clean file system.
+    await run('e2fsck', ['-fn', diskPath], 'e2fsprogs');
+    // The base in _base is untouched.
+    expect(await filesystemBytes(base)).toBe(16 * MiB);
+
+    // An existing disk grown by a later cache (nova's resize_image) gets its file system grown again.
+    expect(await disk.cache({ ...copyingFetch(ext4), filename: FILENAME, imageId: IMAGE_ID, size: 96 * MiB })).toMatchObject({ created: false });
+    expect(await filesystemBytes(diskPath)).toBe(96 * MiB);
+    await run('e2fsck', ['-fn', diskPath], 'e2fsprogs');
+  });
+
+  it('disk.extend leaves alone what nova leaves alone: a partitioned raw disk and a qcow2 Flat disk grow, their file systems do not', async () => {
+    // An MBR with one partition holding ext4 at 1 MiB: nova's e2label test fails on the whole disk.
+    const parted = join(dir, 'parted.raw');
+    const part = join(dir, 'part.ext4');
+    await writeFile(part, '');
+    await run('truncate', ['-s', String(15 * MiB), part], 'coreutils');
+    await run('mkfs.ext4', ['-q', '-F', '-b', '4096', part], 'e2fsprogs');
+    const image = Buffer.alloc(16 * MiB);
+    (await readFile(part)).copy(image, MiB);
+    image.writeUInt8(0x83, 446 + 4);
+    image.writeUInt32LE(2048, 446 + 8);
+    image.writeUInt32LE(15 * 2048, 446 + 12);
+    image.writeUInt16LE(0xaa55, 510);
+    await writeFile(parted, image);
+    await disk.cache({ ...copyingFetch(parted), filename: FILENAME, imageId: IMAGE_ID, size: 64 * MiB });
+    expect((await stat(diskPath)).size).toBe(64 * MiB);
+    expect((await readFile(diskPath)).subarray(0, 16 * MiB).equals(image)).toBe(true);
+
+    // A qcow2 base makes a qcow2 Flat disk: qemu-img resize only (nova: resize_fs_using_block_device is off).
+    const ext4 = join(dir, 'ext4.raw');
+    await writeFile(ext4, '');
+    await run('truncate', ['-s', String(16 * MiB), ext4], 'coreutils');
+    await run('mkfs.ext4', ['-q', '-F', '-b', '4096', ext4], 'e2fsprogs');
+    const qcow2 = join(dir, 'ext4.qcow2');
+    await qemuImg('convert', '-f', 'raw', '-O', 'qcow2', ext4, qcow2);
+    const other = backend.image({ uuid: '0b8e7c55-0000-4000-8000-000000000003' }, 'disk');
+    await other.cache({ ...copyingFetch(qcow2), filename: cacheFileName('ext4-qcow2'), imageId: 'ext4-qcow2', size: 64 * MiB });
+    expect((await qemuInfo(other.path))['virtual-size']).toBe(64 * MiB);
+    const back = join(dir, 'back.raw');
+    await qemuImg('convert', '-f', 'qcow2', '-O', 'raw', other.path, back);
+    expect(await filesystemBytes(back)).toBe(16 * MiB);
+  });
+
   it('removes a half-generated disk when the generating fetch fails', async () => {
     const eph = backend.image({ uuid: UUID }, 'disk.eph0');
     const fetch = async ({ target }: { target: string }) => {
@@ -255,3 +308,10 @@ describe('the format-change attack at the disk level (nova bug 1221190)', () => 
     await rm(snap);
   });
 });
+
+/** Block count × block size of the ext file system at the start of `path`, as `dumpe2fs -h` reports it. */
+async function filesystemBytes(path: string): Promise<number> {
+  const out = await run('dumpe2fs', ['-h', path], 'e2fsprogs');
+  const field = (name: string): number => Number(new RegExp(`^${name}:\\s+(\\d+)$`, 'm').exec(out)?.[1]);
+  return field('Block count') * field('Block size');
+}

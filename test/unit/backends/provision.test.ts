@@ -4,7 +4,7 @@
 // nothing real behind their back, the report, and the libvirt details of
 // issue 12 (io with cache modes, rbd auth).
 import { execFileSync } from 'node:child_process';
-import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
@@ -59,6 +59,30 @@ describe('provision(): nothing lost, nothing left', () => {
       // Then the good image is fetched under the same name and used.
       const report = await disk.cache({ ...copyingFetch(source), filename: FILENAME, imageId: IMAGE_ID });
       expect(report).toMatchObject({ created: true, fetched: true });
+    });
+  }
+
+  for (const type of ['raw', 'qcow2'] as const) {
+    it(`${type}: a fetched base the inspector calls raw and qemu-img probes as another format is refused and removed`, async () => {
+      // Every format qemu-img writes is known to the inspector; what qemu
+      // still reads differently is dmg, which it probes by the file name
+      // alone. The base is plain bytes the inspector calls raw and safe.
+      const filename = `${FILENAME}.dmg`;
+      const backend = new Backend({ instancesPath: instances, imagesType: type });
+      const disk = backend.image({ uuid: UUID }, 'disk');
+      expect((await inspect(source)).safety).toEqual({ safe: true, reasons: [] });
+      const refused = disk.cache({ ...copyingFetch(source), filename, imageId: IMAGE_ID });
+      await expect(refused).rejects.toMatchObject({ code: 'IMAGE_UNSAFE' });
+      await expect(refused).rejects.toThrow(/qemu-img/);
+      expect(await readdir(join(instances, '_base'))).toEqual([]);
+      await expect(stat(join(instances, UUID))).rejects.toMatchObject({ code: 'ENOENT' });
+
+      // A base the caller vouches for (nova's safe=True) is not probed: the same bytes are used.
+      const report = await disk.cache({ ...copyingFetch(source), filename, imageId: IMAGE_ID, safe: true });
+      expect(report).toMatchObject({ created: true, fetched: true });
+      // Under an ordinary name the same bytes pass the probe too.
+      const other = backend.image({ uuid: '9a7b6c5d-0000-4000-8000-000000000006' }, 'disk');
+      expect(await other.cache({ ...copyingFetch(source), filename: FILENAME, imageId: IMAGE_ID })).toMatchObject({ created: true, fetched: true });
     });
   }
 
@@ -277,6 +301,83 @@ describe('preallocation on a full filesystem (ENOSPC)', () => {
   }
 });
 
+describe('a full filesystem (ENOSPC) says ENOSPC and leaves nothing behind', () => {
+  let dir: string;
+  let remove: () => Promise<void>;
+  let mounted = '';
+  let source: string;
+  const mount = async (options: string): Promise<void> => {
+    await mkdir(join(dir, 'small'));
+    mounted = join(dir, 'small');
+    execFileSync('mount', ['-t', 'tmpfs', '-o', options, 'tmpfs', mounted]);
+  };
+  /** Fills the mount with one preallocated file until `free` bytes are left. */
+  const leave = async (free: number): Promise<void> => {
+    const { bavail, bsize } = await statfs(mounted);
+    execFileSync('fallocate', ['-l', String(bavail * bsize - free), join(mounted, 'filler')]);
+  };
+  beforeEach(async () => {
+    requireRoot('the full-filesystem tests (a small tmpfs)');
+    ({ dir, remove } = await tempDir('policy-full'));
+    // Dense, so every copy of it needs its 4 MiB.
+    source = join(dir, 'dense.raw');
+    await writeFile(source, Buffer.alloc(4 * MiB, 1));
+  });
+  afterEach(async () => {
+    if (mounted) execFileSync('umount', [mounted]);
+    mounted = '';
+    await remove();
+  });
+
+  for (const type of ['raw', 'qcow2'] as const) {
+    it(`${type}: no inode left for the first folder: ENOSPC (Node's recursive mkdir says ENOENT), nothing made`, async () => {
+      await mount('size=16m,nr_inodes=16');
+      for (let i = 0; ; i++) {
+        try {
+          await writeFile(join(mounted, `inode${i}`), '');
+        } catch (error) {
+          expect(error).toMatchObject({ code: 'ENOSPC' });
+          break;
+        }
+      }
+      const instances = join(mounted, 'instances');
+      const disk = new Backend({ instancesPath: instances, imagesType: type }).image({ uuid: UUID }, 'disk');
+      const error = await disk.cache({ ...copyingFetch(source), filename: FILENAME, imageId: IMAGE_ID }).catch((e: unknown) => e);
+      expect(error).toMatchObject({ errnoName: 'ENOSPC' });
+      expect(String(error)).not.toMatch(/ENOENT/);
+      await expect(stat(instances)).rejects.toMatchObject({ code: 'ENOENT' });
+    });
+
+    it(`${type}: the fetch runs out of space: FETCH_FAILED naming ENOSPC, no partial base, no instance folder`, async () => {
+      await mount('size=16m');
+      await leave(2 * MiB);
+      const instances = join(mounted, 'instances');
+      const disk = new Backend({ instancesPath: instances, imagesType: type }).image({ uuid: UUID }, 'disk');
+      const error = await disk.cache({ ...copyingFetch(source), filename: FILENAME, imageId: IMAGE_ID }).catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: 'FETCH_FAILED', errnoName: 'ENOSPC' });
+      expect(await readdir(join(instances, '_base'))).toEqual([]);
+      await expect(stat(join(instances, UUID))).rejects.toMatchObject({ code: 'ENOENT' });
+    });
+
+    it(`${type}: the base fits and the disk does not: ENOSPC, no disk, no temporary file, no disk.info entry`, async () => {
+      await mount('size=16m');
+      // Room for the base and a little: a raw copy needs 4 MiB more, a qcow2 overlay some 200 KiB.
+      await leave(4 * MiB + 64 * 1024);
+      const instances = join(mounted, 'instances');
+      const disk = new Backend({ instancesPath: instances, imagesType: type }).image({ uuid: UUID }, 'disk');
+      const error = await disk.cache({ ...copyingFetch(source), filename: FILENAME, imageId: IMAGE_ID, size: 8 * MiB }).catch((e: unknown) => e);
+      expect(error).toMatchObject({ errnoName: 'ENOSPC' });
+      expect(await disk.exists()).toBe(false);
+      expect(await readdir(join(instances, UUID))).toEqual([]);
+      // The base was good: it stays for the next try.
+      expect(await readdir(join(instances, '_base'))).toEqual([FILENAME]);
+      // With room again, the same call succeeds.
+      await rm(join(mounted, 'filler'));
+      expect(await disk.cache({ ...copyingFetch(source), filename: FILENAME, imageId: IMAGE_ID, size: 8 * MiB })).toMatchObject({ created: true, fetched: false });
+    });
+  }
+});
+
 describe('libvirtInfo: io mode by cache mode, and rbd auth', () => {
   let dir: string;
   let remove: () => Promise<void>;
@@ -333,7 +434,7 @@ describe('rbd clones: the lookup and the size query paid once per image and conn
         if (snapshotGone) throw new RbdNotFoundError('no snapshot');
         sizes.set(name, 16 * MiB);
       },
-      size: async (name: string) => (calls.push(`size ${name}`), sizes.get(name) ?? 0),
+      size: async (name: string) => (calls.push(`size ${name}`), BigInt(sizes.get(name) ?? 0)),
       resize: async (name: string, size: number) => void (calls.push(`resize ${name}`), sizes.set(name, size)),
       exists: async (name: string) => sizes.has(name),
     } as unknown as RbdStoreDriver;

@@ -67,6 +67,24 @@ describe('Qcow2 (nova Qcow2TestCase)', () => {
     expect(await readFile(join(instances, UUID, 'disk.info'), 'utf8')).toBe(`${JSON.stringify({ [diskPath]: 'qcow2' })}\n`);
   });
 
+  it('qcow2.extendedL2 from the backend options reaches the overlay (incompatible feature bit 4) and qemu-img accepts it', async () => {
+    const extended = new Backend({ instancesPath: instances, imagesType: 'qcow2', qcow2: { extendedL2: true } });
+    const report = await extended.image({ uuid: UUID }, 'disk').cache({ ...copyingFetch(source), filename: FILENAME, imageId: IMAGE_ID, size: 32 * MiB });
+    expect(report).toMatchObject({ created: true, format: 'qcow2', virtualSize: 32 * MiB });
+    // The header itself: qcow2 v3, incompatible features (be64 at 72) with bit 4, extended L2 entries.
+    const header = (await readFile(diskPath)).subarray(0, 104);
+    expect(header.readUInt32BE(4)).toBe(3);
+    expect(header.readBigUInt64BE(72) & (1n << 4n)).toBe(1n << 4n);
+    expect((await qemuInfo(diskPath))['format-specific']?.data['extended-l2']).toBe(true);
+    await qemuImg('check', '-f', 'qcow2', diskPath);
+
+    // Without the option the bit stays clear (qemu-img create's default).
+    const plain = backend.image({ uuid: '7f3c2b1a-0000-4000-8000-000000000002' }, 'disk');
+    await plain.cache({ ...copyingFetch(source), filename: FILENAME, imageId: IMAGE_ID });
+    expect((await readFile(plain.path)).readBigUInt64BE(72) & (1n << 4n)).toBe(0n);
+    expect(() => new Backend({ instancesPath: instances, qcow2: { extendedL2: 'yes' as unknown as boolean } })).toThrow(/qcow2\.extendedL2/);
+  });
+
   it('test_cache_image_exists: a disk and base that both exist are left alone, nothing fetched', async () => {
     const first = copyingFetch(source);
     await disk.cache({ fetch: first.fetch, filename: FILENAME, imageId: IMAGE_ID, size: 32 * MiB });

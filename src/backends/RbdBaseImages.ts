@@ -74,6 +74,8 @@ export interface RbdBaseRemovalReport {
   removed: string[];
   /** Base images kept because disks are cloned from them. */
   inUse: string[];
+  /** Staging images of bases that killed attempts left, removed (one still watched waits for a later pass). */
+  staging: string[];
   /** Base images that could not be removed, with the error. */
   failed: Array<{
     /** The base image's name. */
@@ -266,8 +268,10 @@ export class RbdBaseImages {
   }
 
   /**
-   * Removes every base that no disk is cloned from (see {@link RbdBaseImages.remove}),
-   * and reports what it removed, what is in use and what failed.
+   * Removes every base that no disk is cloned from (see {@link RbdBaseImages.remove})
+   * and the staging images killed attempts left (once Ceph has dropped the
+   * dead writer's watch), and reports what it removed, what is in use and
+   * what failed.
    *
    * @example
    * ```ts
@@ -275,11 +279,19 @@ export class RbdBaseImages {
    * ```
    */
   async removeUnused(): Promise<RbdBaseRemovalReport> {
-    const report: RbdBaseRemovalReport = { removed: [], inUse: [], failed: [] };
-    const names = (await this.#driver.listVolumes(this.pool)).filter((n) => n.startsWith(RBD_BASE_PREFIX) && !n.includes(STAGING_INFIX)).sort();
+    const report: RbdBaseRemovalReport = { removed: [], inUse: [], staging: [], failed: [] };
+    const all = (await this.#driver.listVolumes(this.pool)).filter((n) => n.startsWith(RBD_BASE_PREFIX));
+    // Bases, and the names of bases that only killed attempts left staging images of.
+    const names = [...new Set(all.map((n) => (n.includes(STAGING_INFIX) ? n.slice(0, n.lastIndexOf(STAGING_INFIX)) : n)))].sort();
+    const present = new Set(all);
     for (const name of names) {
       const filename = name.slice(RBD_BASE_PREFIX.length);
       try {
+        if (all.some((n) => n !== name && n.startsWith(`${name}${STAGING_INFIX}`))) {
+          // Under the base's lock: no attempt of this lock folder is writing one now.
+          report.staging.push(...(await this.#context.locks.synchronized(filename, () => this.#driver.sweepStaging(name, this.pool))));
+        }
+        if (!present.has(name)) continue;
         if (await this.remove(filename)) report.removed.push(name);
         else report.inUse.push(name);
       } catch (error) {

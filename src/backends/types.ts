@@ -95,6 +95,7 @@ export type RbdStoreDriver = Pick<
   | 'parseUrl'
   | 'importStream'
   | 'createStaged'
+  | 'sweepStaging'
   | 'listVolumes'
 > & {
   /** Grows volume `name` to `size` bytes (the store only ever grows: it checks the size first). */

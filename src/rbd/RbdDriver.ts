@@ -12,7 +12,7 @@ import type {
   RbdTransferResult,
 } from './RbdImage.js';
 import { abandonedCall } from './errors.js';
-import { commitStaged, discardStaged, isStagingOf, stagingName, STAGING_INFIX } from './staging.js';
+import { commitStaged, discardStaged, isStagingOf, stagingName, STAGING_INFIX, sweepStaging } from './staging.js';
 import type { RbdStreamImportOptions, RbdStreamImportResult } from './importStream.js';
 import { parseRbdUrl, type RbdLocation } from './url.js';
 
@@ -307,6 +307,22 @@ export class RbdDriver {
    */
   async createStaged<T>(name: string, fill: (staging: string) => Promise<T>, options: { pool?: string } = {}): Promise<T> {
     return (await this.cluster()).pool(options.pool ?? this.pool).createStaged(name, fill);
+  }
+
+  /**
+   * Removes what interrupted crash-safe creates of `name` left (its staging
+   * images), each tried once: one still watched (a live writer, or a dead
+   * one's until Ceph drops its watch, 30 s) is left for a later sweep.
+   * Resolves with the names removed.
+   *
+   * @example
+   * ```ts
+   * const removed = await driver.sweepStaging('uuid_disk');
+   * ```
+   */
+  async sweepStaging(name: string, pool = this.pool): Promise<string[]> {
+    checkRbdName(name, 'image');
+    return sweepStaging((await this.cluster()).pool(pool), name);
   }
 
   /**

@@ -25,7 +25,8 @@ import type { RbdCluster } from '../../src/rbd/RbdCluster.js';
 import type { RbdDriver } from '../../src/rbd/RbdDriver.js';
 import { cephEnv, clientDriver, connectClient, uniqueName, volumeBytes } from '../helpers/ceph.js';
 import { tempDir } from '../helpers/files.js';
-import { countingService, glanceEnv, uploadTestImages, type TestImages } from '../helpers/glance.js';
+import { countingService, glanceEnv, uploadImage, uploadTestImages, type TestImages } from '../helpers/glance.js';
+import { compileLibrary, startChild } from '../unit/helpers/compiled.js';
 
 const run = promisify(execFile);
 const MiB = 2 ** 20;
@@ -153,6 +154,78 @@ describe('provisioning with no fetch: the image pipeline through Backend', () =>
     await driver.destroyVolume(second.store.rbdName);
     expect(await new RbdBaseImages(backend.context).remove(filename)).toBe(true);
     await backend.close();
+  });
+
+  describe('across processes', () => {
+    let lib: Awaited<ReturnType<typeof compileLibrary>>;
+    beforeAll(async () => {
+      lib = await compileLibrary();
+    }, 120_000);
+    afterAll(async () => {
+      await lib?.cleanup();
+    });
+    const childEnv = () => ({ CEPH_CONF: env.conf, CEPH_CLIENT_USER: env.client.user, CEPH_CLIENT_KEYRING: env.client.keyring, CEPH_POOL: env.pools.vms, GLANCE_URL: glance.url });
+    const done = (stdout: string) => JSON.parse(stdout.split('\n').find((l) => l.startsWith('done '))!.slice(5)) as { downloads: number; reports: Array<{ fetched: boolean; cloned: boolean }> };
+
+    it('3 processes × 2 disks at once: one download in all, six clones', async () => {
+      Object.assign(process.env, childEnv());
+      const image = images.rawInFile;
+      const instancesPath = join(tmp.dir, uniqueName('procs'));
+      const prefixes = [0, 1, 2].map(() => uniqueName('proc'));
+      const results = await Promise.all(prefixes.map((prefix) => startChild(lib.dist, '../../integration/children/rbd-base-provision.mjs', [instancesPath, prefix, '2', image.id, String(32 * MiB)], 120_000).done));
+      for (const result of results) expect(result, result.stderr).toMatchObject({ code: 0 });
+      const outcomes = results.map((r) => done(r.stdout));
+      expect(outcomes.reduce((n, o) => n + o.downloads, 0)).toBe(1);
+      expect(outcomes.flatMap((o) => o.reports).filter((r) => r.fetched)).toHaveLength(1);
+      expect(outcomes.flatMap((o) => o.reports).every((r) => r.cloned)).toBe(true);
+      const filename = cacheFileName(image.id);
+      for (const prefix of prefixes) {
+        for (const i of [0, 1]) expect(await driver.parentInfo(`${prefix}-${i}_disk`)).toMatchObject({ image: `${RBD_BASE_PREFIX}${filename}` });
+      }
+      await driver.cleanupVolumes((n) => prefixes.some((p) => n.startsWith(p)));
+      const bases = new RbdBaseImages(rbdBackend(instancesPath).backend.context);
+      expect(await bases.remove(filename)).toBe(true);
+    }, 180_000);
+
+    it('a process killed while streaming the base: its staging image is no base, the next disk makes the base anew, and the leftover is swept once its watch is gone', async () => {
+      Object.assign(process.env, childEnv());
+      const image = await uploadImage(glance.url, images.source, { disk_format: 'raw', store: 'local', name: 'killed' });
+      const filename = cacheFileName(image.id);
+      const baseName = `${RBD_BASE_PREFIX}${filename}`;
+      const instancesPath = join(tmp.dir, uniqueName('killed'));
+      const child = startChild(lib.dist, '../../integration/children/rbd-base-provision.mjs', [instancesPath, uniqueName('dead'), '1', image.id, String(32 * MiB), 'hang'], 120_000);
+      await child.line((l) => l === 'streaming');
+      child.kill('SIGKILL');
+      expect((await child.done).signal).toBe('SIGKILL');
+      const leftovers = await poolEntries(filename);
+      expect(leftovers).toHaveLength(1);
+      expect(leftovers[0]).toMatch(/\.ib-staging-[0-9a-f]{8}$/);
+
+      // Not a base: the next disk streams its own and clones it.
+      const { backend, counts } = rbdBackend(instancesPath);
+      const bases = new RbdBaseImages(backend.context);
+      expect(await bases.find(filename)).toBeUndefined();
+      const disk = backend.image({ uuid: uniqueName('inst') }, 'disk', 'rbd');
+      expect(await disk.cache({ imageId: image.id, size: 32 * MiB, context: {} })).toMatchObject({ created: true, cloned: true, fetched: true });
+      expect(counts.download).toBe(1);
+      expect((await volumeBytes(disk.store.rbdName, tmp.dir)).subarray(0, 24 * MiB).equals(images.sourceBytes)).toBe(true);
+      expect((await bases.list()).map((b) => b.name)).toContain(baseName);
+
+      // The leftover goes once Ceph has dropped the dead client's watch (up to 30 s after the kill): swept by
+      // the retry above when the watch was already gone, else by the image cache manager's pass.
+      const afterRetry = (await poolEntries(filename)).includes(leftovers[0]!);
+      const deadline = Date.now() + 90_000;
+      const swept: string[] = [];
+      while ((await poolEntries(filename)).includes(leftovers[0]!) && Date.now() < deadline) {
+        swept.push(...(await bases.removeUnused()).staging);
+        await new Promise((resolve) => setTimeout(resolve, 2000));
+      }
+      expect(swept).toEqual(afterRetry ? [leftovers[0]] : []);
+      expect(await poolEntries(filename)).toEqual([baseName]); // in use by the disk: kept
+      await driver.destroyVolume(disk.store.rbdName);
+      expect(await bases.remove(filename)).toBe(true);
+      await backend.close();
+    }, 180_000);
   });
 
   it('rbd: a disk too small for the image is refused before anything is made (no base, no disk)', async () => {

@@ -15,6 +15,10 @@ packages=(
   qemu-block-extra
   # fuzzing and sanitizer builds of the native parser
   clang libclang-rt-14-dev cmake
+  # npm run format:native:check (CONTRIBUTING.md's C++ style)
+  clang-format
+  # scripts/trixie-test.sh: the Debian 13 root, built from Debian's packages
+  mmdebstrap
   # npm run test:leak (memcheck over a loop of native calls)
   valgrind
   # libvirt's schema validator for the disk XML (a shell script that runs

@@ -417,8 +417,8 @@ describe('Locks', () => {
       // One waits for the file lock, the second behind it in this process.
       const first = locks.synchronized('held', async () => 'ran', { signal: controller.signal });
       const second = locks.synchronized('held', async () => 'ran', { signal: controller.signal });
-      await expect(first).rejects.toMatchObject({ code: 'ABORTED' });
-      await expect(second).rejects.toMatchObject({ code: 'ABORTED' });
+      // Both awaited at once: either may reject first, and one left unawaited meanwhile is an unhandled rejection.
+      await Promise.all([expect(first).rejects.toMatchObject({ code: 'ABORTED' }), expect(second).rejects.toMatchObject({ code: 'ABORTED' })]);
     } finally {
       await holder.release();
     }

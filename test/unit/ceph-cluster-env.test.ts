@@ -2,16 +2,17 @@
 // own quoting (its kv function, run by bash) and with a shell sourcing it.
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
 import { CEPH_CLUSTER_SCRIPT, describeCluster, parseClusterOutput } from '../../scripts/ceph-cluster-env.mjs';
 
-/** The script's kv() function, cut out of it so the test runs the real quoting. */
+/** The scripts' kv() function (scripts/lib/kv.sh, which ceph-cluster.sh sources), so the test runs the real quoting. */
 function kvFunction(): string {
-  const text = readFileSync(CEPH_CLUSTER_SCRIPT, 'utf8');
+  const text = readFileSync(join(dirname(CEPH_CLUSTER_SCRIPT), 'lib', 'kv.sh'), 'utf8');
   const match = /^kv\(\) \{\n[\s\S]*?^\}\n/m.exec(text);
-  if (!match) throw new Error('kv() not found in scripts/ceph-cluster.sh');
+  if (!match) throw new Error('kv() not found in scripts/lib/kv.sh');
   return match[0];
 }
 

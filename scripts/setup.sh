@@ -34,6 +34,9 @@ packages=(
   # the inspector's hybrid-ISO test (test/unit/image/formats.test.ts): a
   # bootable ISO 9660 + GPT/MBR like distribution installers
   xorriso
+  # sgdisk writes the GPT disks of the nova format_inspector comparison
+  # (test/unit/image/nova-inspector.test.ts)
+  gdisk
   # nova itself (Debian's 26.2.2, Zed): the lock interoperability tests take
   # nova.utils.synchronized locks against the library's, the nova parity test
   # and the benchmark's nova rows run nova.virt.libvirt.imagebackend (and

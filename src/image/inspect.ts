@@ -120,8 +120,10 @@ export interface InspectOptions {
    * Confirm a `raw` verdict with `qemu-img info` probing the file itself (no
    * `-f`, under the qemu runner's resource limits and timeout): when qemu
    * sees another format, the disagreement is an unsafe reason. Costs one
-   * qemu-img run (about 5 ms) for raw files only; off by default, so
-   * `inspect` stays fork-free. `true` uses the defaults.
+   * qemu-img run (about 5 ms) for raw files only, once per file while it is
+   * unchanged (the answer is kept per process, keyed by the path, inode and
+   * ctime); off by default, so `inspect` stays fork-free. `true` uses the
+   * defaults.
    */
   qemuProbe?: boolean | QemuProbeOptions;
 }

@@ -4,6 +4,7 @@
  * does not know can never pass for raw. Runs through the qemu runner, under
  * its resource limits and timeout.
  */
+import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 
 import { ImageBackendError } from '../errors.js';
@@ -29,6 +30,34 @@ export interface QemuProbeOptions {
 export async function probeWithQemu(path: string, options: QemuProbeOptions): Promise<string | undefined> {
   // Absolute, so a ':' in the name can never read as a protocol prefix.
   const abs = resolve(path);
+  // A file unchanged since qemu last answered for it keeps that answer: bases are probed on every
+  // disk made from them, and a fork each time would cost more than the disk. Any write, rename or
+  // link changes the inode's ctime, which no caller can set back.
+  const key = await identity(abs, options.qemuImg);
+  const known = key === undefined ? undefined : answers.get(key);
+  if (known !== undefined) return known.reason;
+  const reason = await askQemu(abs, options);
+  if (key !== undefined && reason.answered) {
+    if (answers.size >= MAX_ANSWERS) answers.delete(answers.keys().next().value as string);
+    answers.set(key, reason);
+  }
+  return reason.reason;
+}
+
+const MAX_ANSWERS = 1024;
+const answers = new Map<string, { answered: boolean; reason: string | undefined }>();
+
+async function identity(path: string, qemuImg: string | undefined): Promise<string | undefined> {
+  try {
+    const st = await stat(path, { bigint: true });
+    return JSON.stringify([path, qemuImg ?? '', String(st.dev), String(st.ino), String(st.size), String(st.mtimeNs), String(st.ctimeNs)]);
+  } catch {
+    return undefined;
+  }
+}
+
+/** qemu-img's verdict; `answered` when qemu-img itself answered (a failed run is not remembered). */
+async function askQemu(abs: string, options: QemuProbeOptions): Promise<{ answered: boolean; reason: string | undefined }> {
   let stdout: string;
   try {
     ({ stdout } = await runQemuImg(['info', '--output=json', '--force-share', abs], {
@@ -41,14 +70,14 @@ export async function probeWithQemu(path: string, options: QemuProbeOptions): Pr
   } catch (error) {
     if (error instanceof ImageBackendError && (error.code === 'ABORTED' || error.code === 'TOOL_NOT_FOUND')) throw error;
     const why = error instanceof Error ? error.message.split('\n')[0] : String(error);
-    return `qemu-img could not probe the file the inspector calls raw: ${why}`;
+    return { answered: false, reason: `qemu-img could not probe the file the inspector calls raw: ${why}` };
   }
   let format: unknown;
   try {
     format = (JSON.parse(stdout) as { format?: unknown }).format;
   } catch {
-    return 'qemu-img info answered with something other than JSON';
+    return { answered: false, reason: 'qemu-img info answered with something other than JSON' };
   }
-  if (format === 'raw') return undefined;
-  return `qemu-img probes the file as '${String(format)}', the inspector as raw`;
+  if (format === 'raw') return { answered: true, reason: undefined };
+  return { answered: true, reason: `qemu-img probes the file as '${String(format)}', the inspector as raw` };
 }

@@ -133,6 +133,30 @@ describe('qemuProbe: a raw verdict confirmed by qemu-img probing the file', () =
   });
 });
 
+describe('qemuProbe: one qemu-img run per unchanged file', () => {
+  it('asks qemu-img again only when the file changed (or under another name)', async () => {
+    const calls = join(dir, 'probe-calls');
+    const fake = join(dir, 'counting-qemu-img');
+    await writeFile(fake, `#!/bin/sh\necho run >> '${calls}'\necho '{"format": "raw", "virtual-size": 1}'\n`);
+    await chmod(fake, 0o755);
+    const p = join(dir, 'probed.raw');
+    await writeFile(p, Buffer.alloc(M, 2));
+    const runs = async () => (await readFile(calls, 'utf8').catch(() => '')).split('\n').filter(Boolean).length;
+    const probe = { qemuProbe: { qemuImg: fake } };
+    for (let i = 0; i < 3; i++) expect((await inspect(p, probe)).safety.safe).toBe(true);
+    expect(await runs()).toBe(1);
+    // A write (same size, same second even) changes the inode's ctime: qemu-img is asked again.
+    await writeFile(p, Buffer.alloc(M, 3));
+    await inspect(p, probe);
+    expect(await runs()).toBe(2);
+    // The same bytes under another name are another question (qemu probes dmg by its name).
+    const other = join(dir, 'probed-copy.raw');
+    await writeFile(other, Buffer.alloc(M, 3));
+    await inspect(other, probe);
+    expect(await runs()).toBe(3);
+  });
+});
+
 describe('ISO 9660 with a partition table, and oslo MBR/GPT checks', () => {
   let isoDir: string;
   beforeAll(async () => {

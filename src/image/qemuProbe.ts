@@ -34,18 +34,38 @@ export async function probeWithQemu(path: string, options: QemuProbeOptions): Pr
   // disk made from them, and a fork each time would cost more than the disk. Any write, rename or
   // link changes the inode's ctime, which no caller can set back.
   const key = await identity(abs, options.qemuImg);
-  const known = key === undefined ? undefined : answers.get(key);
+  if (key === undefined) return (await askQemu(abs, options)).reason;
+  const known = answers.get(key);
   if (known !== undefined) return known.reason;
-  const reason = await askQemu(abs, options);
-  if (key !== undefined && reason.answered) {
-    if (answers.size >= MAX_ANSWERS) answers.delete(answers.keys().next().value as string);
-    answers.set(key, reason);
+  // Many disks are made from one base at once: they share the one qemu-img run in flight.
+  let pending = asking.get(key);
+  if (pending === undefined) {
+    const asked = askQemu(abs, options);
+    pending = asked;
+    asking.set(key, asked);
+    void asked.then(
+      (reason) => {
+        asking.delete(key);
+        if (!reason.answered) return;
+        if (answers.size >= MAX_ANSWERS) answers.delete(answers.keys().next().value as string);
+        answers.set(key, reason);
+      },
+      () => asking.delete(key),
+    );
+    return (await asked).reason;
   }
-  return reason.reason;
+  try {
+    return (await pending).reason;
+  } catch (error) {
+    // The run joined was stopped by its own caller's signal: ask again under ours.
+    if (options.signal?.aborted) throw error;
+    return (await askQemu(abs, options)).reason;
+  }
 }
 
 const MAX_ANSWERS = 1024;
 const answers = new Map<string, { answered: boolean; reason: string | undefined }>();
+const asking = new Map<string, Promise<{ answered: boolean; reason: string | undefined }>>();
 
 async function identity(path: string, qemuImg: string | undefined): Promise<string | undefined> {
   try {

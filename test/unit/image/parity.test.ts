@@ -155,6 +155,19 @@ describe('qemuProbe: one qemu-img run per unchanged file', () => {
     await inspect(other, probe);
     expect(await runs()).toBe(3);
   });
+
+  it('makes one qemu-img run for many probes of one file at once (100 disks from one base)', async () => {
+    const calls = join(dir, 'probe-calls-at-once');
+    const fake = join(dir, 'slow-counting-qemu-img');
+    await writeFile(fake, `#!/bin/sh\necho run >> '${calls}'\nsleep 0.2\necho '{"format": "raw", "virtual-size": 1}'\n`);
+    await chmod(fake, 0o755);
+    const p = join(dir, 'probed-at-once.raw');
+    await writeFile(p, Buffer.alloc(M, 4));
+    const probe = { qemuProbe: { qemuImg: fake } };
+    const infos = await Promise.all(Array.from({ length: 50 }, () => inspect(p, probe)));
+    expect(infos.every((i) => i.safety.safe)).toBe(true);
+    expect((await readFile(calls, 'utf8')).split('\n').filter(Boolean)).toHaveLength(1);
+  });
 });
 
 describe('ISO 9660 with a partition table, and oslo MBR/GPT checks', () => {

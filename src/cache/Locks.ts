@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { close, fstat } from 'node:fs';
 import { rmdir, stat, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -312,6 +313,8 @@ export class Locks implements LockService {
 
   #newLease(file: string, waiting: AbortSignal, waitError: () => Error): SharedLease {
     const lease: SharedLease = { holders: 0, lost: new AbortController(), ready: Promise.resolve() };
+    // Every holder (100 disks from one base) listens to this one signal.
+    setMaxListeners(0, lease.lost.signal);
     lease.ready = this.#acquire(file, true, waiting, waitError).then((held) => {
       lease.held = held;
       lease.watchdog = setInterval(() => {

@@ -17,6 +17,8 @@ const [root, scratch, count = '48000'] = process.argv.slice(2);
 const addon = createRequire(import.meta.url)('node-gyp-build')(root);
 const total = Number(count);
 await mkdir(scratch, { recursive: true });
+// Hostile calls pass relative names ('x', ''): whatever they create lands in the scratch folder, never in the caller's.
+process.chdir(scratch);
 
 // Seeds: every format qemu-img writes, then mangled copies of their first 64 KiB.
 const seeds = [];

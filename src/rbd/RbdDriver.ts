@@ -11,8 +11,7 @@ import type {
   RbdTransferOptions,
   RbdTransferResult,
 } from './RbdImage.js';
-import { abandonedCall } from './errors.js';
-import { commitStaged, discardStaged, isStagingOf, stagingName, STAGING_INFIX, sweepStaging } from './staging.js';
+import { isStagingOf, STAGING_INFIX, sweepStaging } from './staging.js';
 import type { RbdStreamImportOptions, RbdStreamImportResult } from './importStream.js';
 import { parseRbdUrl, type RbdLocation } from './url.js';
 
@@ -197,17 +196,9 @@ export class RbdDriver {
     const { pool: parentPool, image, snapshot } = parseRbdUrl(location.url);
     checkRbdName(name, 'name');
     const cluster = await this.cluster();
-    const target = cluster.pool(pool);
-    // Cloned under a staging name and renamed once complete. A clone given up at its deadline
-    // (RBD_TIMEOUT) that librbd still finishes once the cluster answers again lands on a name that is
-    // never taken for the disk, and is removed then; a process that dies first leaves only a staging
-    // image (removed with the instance's volumes, or by the next import of the name).
-    const staging = stagingName(name);
     try {
-      await cluster.pool(parentPool).image(image).clone(snapshot, target, staging);
+      await cluster.pool(parentPool).image(image).clone(snapshot, cluster.pool(pool), name);
     } catch (error) {
-      const late = abandonedCall(error);
-      if (late) void late.then(() => discardStaged(target, staging), () => undefined);
       if (error instanceof RbdPermissionError) {
         throw new RbdPermissionError(`no permission to clone ${parentPool}/${image}@${snapshot} into ${pool}/${name}`,
           { ...error, operation: 'clone', cause: error },
@@ -215,8 +206,6 @@ export class RbdDriver {
       }
       throw error;
     }
-    // An existing image of that name is never replaced: RBD_EXISTS, and the staging clone is removed.
-    await commitStaged(target, staging, name, 'clone');
   }
 
   /**

@@ -1,7 +1,8 @@
 import { abortError, withAbortHandle } from '../abort.js';
 import { checkRbdName } from '../names.js';
 import type { RbdImageStat, RbdLayout, RbdParentInfo, RbdSnapshotInfo } from './types.js';
-import { rbdCall } from './errors.js';
+import { abandonedCall, rbdCall } from './errors.js';
+import { removeWhenLanded, untilNoLateClone } from './lateClones.js';
 import { checkRbdSize } from './sizes.js';
 import type { GatedCall } from './SnapshotOpenGate.js';
 import { commitStaged, nameTaken, stagingName, sweepStaging } from './staging.js';
@@ -199,20 +200,33 @@ export class RbdImage {
 
   /**
    * Clones this image's protected `snapshot` into a new image `child` of `pool`.
+   * A clone given up at its deadline (`RBD_TIMEOUT`) that librbd finishes
+   * later is removed then; a clone into the same name waits for that first.
    *
    * @example
    * ```ts
    * await cluster.pool('images').image('base').clone('snap', cluster.pool('vms'), 'uuid_disk');
    * ```
    */
-  clone(snapshot: string, pool: RbdPool, child: string, layout: RbdLayout = {}): Promise<RbdImage> {
+  async clone(snapshot: string, pool: RbdPool, child: string, layout: RbdLayout = {}): Promise<RbdImage> {
     const { addon, handle } = this.#n;
-    const clone = async () => {
-      const target = pool.image(child);
-      await addon.rbdClone(handle, this.pool.name, this.name, checkRbdName(snapshot, 'snapshot'), pool.name, target.name, layout);
-      return target;
-    };
-    return rbdCall('clone', clone, this.#bound, this.#gate('clone'));
+    const target = pool.image(child);
+    checkRbdName(snapshot, 'snapshot');
+    // A clone of this name given up at its deadline is removed once librbd finishes it; this one waits for that.
+    await untilNoLateClone(pool, target.name);
+    try {
+      await rbdCall(
+        'clone',
+        () => addon.rbdClone(handle, this.pool.name, this.name, snapshot, pool.name, target.name, layout),
+        this.#bound,
+        this.#gate('clone'),
+      );
+    } catch (error) {
+      const late = abandonedCall(error);
+      if (late) removeWhenLanded(pool, target.name, late);
+      throw error;
+    }
+    return target;
   }
 
   /**

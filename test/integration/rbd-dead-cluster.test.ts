@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { RbdTimeoutError } from '../../src/errors.js';
 import { RbdCluster } from '../../src/rbd/RbdCluster.js';
+import { startCephCluster } from '../../scripts/ceph-cluster-env.mjs';
 import { cephEnv } from '../helpers/ceph.js';
 
 const run = promisify(execFile);
@@ -34,13 +35,7 @@ describe('a dead cluster', () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'imagebackend-dead-'));
-    const { stdout } = await run('bash', [script, 'start', dir]);
-    vars = Object.fromEntries(
-      stdout
-        .trim()
-        .split('\n')
-        .map((l) => l.split('=', 2) as [string, string]),
-    );
+    ({ vars } = await startCephCluster(dir));
   });
   afterAll(async () => {
     if (dir) await run('bash', [script, 'stop', dir]);

@@ -14,9 +14,9 @@
 import { copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
-import { cephArgs, pools, removeImages } from './lib/ceph.mjs';
+import { novaRbdConfig, pools, rbdBackend, rbdInfo, removeImages } from './lib/ceph.mjs';
 import { GiB, MiB, makeRawFile } from './lib/files.mjs';
-import { compareRow, measure, repsFor, run } from './lib/harness.mjs';
+import { compareRow, measure, repsFor } from './lib/harness.mjs';
 import { NOVA_MAX_CONCURRENT_BUILDS, novaCases, novaProvision } from './lib/nova.mjs';
 
 const COUNT = 100;
@@ -29,20 +29,13 @@ export default {
   order: 76,
   needs: ['ceph', 'nova'],
   async run(ctx) {
-    const { Backend, cacheFileName } = ctx.lib;
+    const { cacheFileName } = ctx.lib;
     const { vms, images } = pools(ctx);
-    const env = ctx.ceph.env;
     const source = await makeRawFile(join(ctx.work, 'provision-rbd-import-source.raw'), BASE_SIZE, 0.1);
     // A location in another cluster: nova's is_cloneable says no (fsid differs).
     const imageMeta = { id: IMAGE_ID, disk_format: 'raw', locations: [{ url: `rbd://not-this-cluster/${images}/${IMAGE_ID}/snap` }] };
-    const instancesPath = join(ctx.work, 'provision-rbd-import-instances');
     const filename = cacheFileName(IMAGE_ID);
-    const backend = new Backend({
-      instancesPath,
-      imagesType: 'rbd',
-      imageService: { get: async () => imageMeta },
-      rbd: { pool: vms, cephConf: env.CEPH_CONF, user: env.CEPH_CLIENT_USER, keyring: env.CEPH_CLIENT_KEYRING },
-    });
+    const backend = rbdBackend(ctx, join(ctx.work, 'provision-rbd-import-instances'), imageMeta);
     let fetches = 0;
     const fetch = async ({ target }) => {
       fetches++;
@@ -50,17 +43,13 @@ export default {
     };
     const uuids = (key, i) => Array.from({ length: COUNT }, (_, j) => `${key}-${i}-${j}`);
     const cacheOne = (uuid) => backend.image({ uuid }, 'disk').cache({ fetch, filename, imageId: IMAGE_ID, size: DISK_SIZE, clone: { context: {} } });
-    const novaConfig = (key, i, workers, count = COUNT) => ({
-      instances_path: join(ctx.work, 'provision-rbd-import-nova-instances'),
-      images_type: 'rbd',
-      image_id: IMAGE_ID,
+    const novaConfig = novaRbdConfig(ctx, {
+      instancesPath: join(ctx.work, 'provision-rbd-import-nova-instances'),
+      imageId: IMAGE_ID,
       size: DISK_SIZE,
-      count,
-      prefix: `${key}-${i}`,
-      workers,
-      source,
-      image_meta: imageMeta,
-      rbd: { pool: vms, conf: env.CEPH_CONF, user: env.CEPH_CLIENT_USER },
+      imageMeta,
+      count: COUNT,
+      extra: { source },
     });
 
     try {
@@ -68,7 +57,7 @@ export default {
       await cacheOne('check-ours');
       await novaProvision(novaConfig('check', 'nova', 1, 1));
       for (const volume of ['check-ours_disk', 'check-nova-0_disk']) {
-        const info = JSON.parse((await run('rbd', ['info', '--format', 'json', `${vms}/${volume}`, ...cephArgs(ctx)])).stdout);
+        const info = await rbdInfo(ctx, volume);
         if (info.size !== DISK_SIZE || info.parent) {
           throw new Error(`provision-rbd-import bench: ${volume} is not a ${DISK_SIZE}-byte imported image: ${JSON.stringify(info)}`);
         }

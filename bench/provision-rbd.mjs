@@ -27,9 +27,9 @@
 // stand-in answering the image's location on both sides.
 import { join } from 'node:path';
 
-import { cephArgs, pools, rbdBase, removeImages } from './lib/ceph.mjs';
+import { novaRbdConfig, pools, rbdBackend, rbdBase, rbdInfo, removeImages } from './lib/ceph.mjs';
 import { GiB } from './lib/files.mjs';
-import { compareRow, measure, repsFor, run } from './lib/harness.mjs';
+import { compareRow, measure, repsFor } from './lib/harness.mjs';
 import { NOVA_MAX_CONCURRENT_BUILDS, novaCases, novaProvision } from './lib/nova.mjs';
 
 const COUNT = 100;
@@ -43,40 +43,27 @@ export default {
   order: 75,
   needs: ['ceph', 'nova'],
   async run(ctx) {
-    const { Backend, cacheFileName } = ctx.lib;
+    const { cacheFileName } = ctx.lib;
     const { vms } = pools(ctx);
     const base = await rbdBase(ctx);
-    const env = ctx.ceph.env;
     const imageMeta = {
       id: IMAGE_ID,
       disk_format: 'raw',
-      locations: [{ url: `rbd://${env.CEPH_FSID}/${base.pool}/${base.image}/${base.snapshot}` }],
+      locations: [{ url: `rbd://${ctx.ceph.env.CEPH_FSID}/${base.pool}/${base.image}/${base.snapshot}` }],
     };
-    const instancesPath = join(ctx.work, 'provision-rbd-instances');
     const filename = cacheFileName(IMAGE_ID);
-    const backend = new Backend({
-      instancesPath,
-      imagesType: 'rbd',
-      imageService: { get: async () => imageMeta },
-      rbd: { pool: vms, cephConf: env.CEPH_CONF, user: env.CEPH_CLIENT_USER, keyring: env.CEPH_CLIENT_KEYRING },
-    });
+    const backend = rbdBackend(ctx, join(ctx.work, 'provision-rbd-instances'), imageMeta);
     const fetch = async () => {
       throw new Error('provision-rbd bench: the base was fetched; every disk should be a clone');
     };
-    const name = (key, i, j) => `${key}-${i}-${j}`;
-    const uuids = (key, i) => Array.from({ length: COUNT }, (_, j) => name(key, i, j));
+    const uuids = (key, i) => Array.from({ length: COUNT }, (_, j) => `${key}-${i}-${j}`);
     const cacheOne = (uuid, size = DISK_SIZE) => backend.image({ uuid }, 'disk').cache({ fetch, filename, imageId: IMAGE_ID, size, clone: { context: {} } });
-    const novaInstances = join(ctx.work, 'provision-rbd-nova-instances');
-    const novaConfig = (key, i, workers, count = COUNT) => ({
-      instances_path: novaInstances,
-      images_type: 'rbd',
-      image_id: IMAGE_ID,
+    const novaConfig = novaRbdConfig(ctx, {
+      instancesPath: join(ctx.work, 'provision-rbd-nova-instances'),
+      imageId: IMAGE_ID,
       size: DISK_SIZE,
-      count,
-      prefix: `${key}-${i}`,
-      workers,
-      image_meta: imageMeta,
-      rbd: { pool: vms, conf: env.CEPH_CONF, user: env.CEPH_CLIENT_USER },
+      imageMeta,
+      count: COUNT,
     });
 
     try {
@@ -86,7 +73,7 @@ export default {
       await novaProvision(novaConfig('check', 'nova', 1, 1));
       const checks = { 'check-ours_disk': DISK_SIZE, 'check-same_disk': IMAGE_SIZE, 'check-nova-0_disk': DISK_SIZE };
       for (const [volume, size] of Object.entries(checks)) {
-        const info = JSON.parse((await run('rbd', ['info', '--format', 'json', `${vms}/${volume}`, ...cephArgs(ctx)])).stdout);
+        const info = await rbdInfo(ctx, volume);
         if (info.size !== size || info.parent?.image !== base.image || info.parent?.snapshot !== base.snapshot) {
           throw new Error(`provision-rbd bench: ${volume} is not a ${size}-byte clone of the base: ${JSON.stringify(info)}`);
         }

@@ -63,6 +63,20 @@ export function checkFileName(value: unknown, argument: string, what = 'a file n
 }
 
 /**
+ * Throws unless `value` is a folder path to work in (`instancesPath`,
+ * `lockPath`): a non-empty string; relative paths are resolved by the caller.
+ *
+ * @example
+ * ```ts
+ * checkFolderPath('/var/lib/nova/instances', 'instancesPath'); // ok
+ * checkFolderPath('', 'instancesPath'); // InvalidArgumentError: Expected a folder path for instancesPath but received ''
+ * ```
+ */
+export function checkFolderPath(value: unknown, argument: string): asserts value is string {
+  if (typeof value !== 'string' || value === '') throw invalidArgument('a folder path', argument, value);
+}
+
+/**
  * Why `value` is not an RBD name Ceph and its tools take, or undefined when
  * it is (what {@link checkRbdName} refuses, as words).
  *

@@ -9,6 +9,7 @@ import { DiskInfo } from '../diskinfo/DiskInfo.js';
 import { UnknownImageTypeError, invalidArgument } from '../errors.js';
 import { inspect } from '../image/inspect.js';
 import { createQcow2Overlay } from '../image/overlay.js';
+import { checkFolderPath } from '../names.js';
 import type { DiskDiscardMode } from '../libvirt/LibvirtDiskConfig.js';
 import { DiskOpsLimiter } from '../images/DiskOpsLimiter.js';
 import { QemuImg } from '../qemu/QemuImg.js';
@@ -187,9 +188,7 @@ export class Backend<T extends ImagesType = ImagesType> {
 
   constructor(options: BackendOptions<T>) {
     if (typeof options !== 'object' || options === null) throw invalidArgument('backend options', 'options', options);
-    if (typeof options.instancesPath !== 'string' || options.instancesPath === '') {
-      throw invalidArgument('a folder path', 'instancesPath', options.instancesPath);
-    }
+    checkFolderPath(options.instancesPath, 'instancesPath');
     this.instancesPath = resolve(options.instancesPath);
     this.imagesType = options.imagesType ?? 'default';
     this.useCowImages = options.useCowImages ?? true;

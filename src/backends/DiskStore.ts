@@ -196,6 +196,11 @@ export interface FileImportCapable {
   importFile(instance: InstanceRef, localFile: string, remoteName: string): Promise<void>;
 }
 
+// A capability is a set of methods: present only on the stores that have them (never stubs).
+function hasMethods(store: object, ...names: string[]): boolean {
+  return names.every((name) => typeof (store as Record<string, unknown>)[name] === 'function');
+}
+
 /**
  * Whether `store` can clone (rbd).
  *
@@ -205,7 +210,7 @@ export interface FileImportCapable {
  * ```
  */
 export function canClone<S extends DiskStore>(store: S): store is S & CloneCapable {
-  return 'clone' in store && typeof store.clone === 'function' && 'flatten' in store && typeof store.flatten === 'function';
+  return hasMethods(store, 'clone', 'flatten');
 }
 
 /**
@@ -217,14 +222,7 @@ export function canClone<S extends DiskStore>(store: S): store is S & CloneCapab
  * ```
  */
 export function canHoldBases<S extends DiskStore>(store: S): store is S & HeldBaseCapable {
-  return (
-    'findBase' in store &&
-    typeof store.findBase === 'function' &&
-    'createBase' in store &&
-    typeof store.createBase === 'function' &&
-    'cloneBase' in store &&
-    typeof store.cloneBase === 'function'
-  );
+  return hasMethods(store, 'findBase', 'createBase', 'cloneBase');
 }
 
 /**
@@ -236,14 +234,7 @@ export function canHoldBases<S extends DiskStore>(store: S): store is S & HeldBa
  * ```
  */
 export function canSnapshot<S extends DiskStore>(store: S): store is S & SnapshotCapable {
-  return (
-    'createSnap' in store &&
-    typeof store.createSnap === 'function' &&
-    'removeSnap' in store &&
-    typeof store.removeSnap === 'function' &&
-    'rollbackToSnap' in store &&
-    typeof store.rollbackToSnap === 'function'
-  );
+  return hasMethods(store, 'createSnap', 'removeSnap', 'rollbackToSnap');
 }
 
 /**
@@ -255,12 +246,7 @@ export function canSnapshot<S extends DiskStore>(store: S): store is S & Snapsho
  * ```
  */
 export function canDirectSnapshot<S extends DiskStore>(store: S): store is S & DirectSnapshotCapable {
-  return (
-    'directSnapshot' in store &&
-    typeof store.directSnapshot === 'function' &&
-    'cleanupDirectSnapshot' in store &&
-    typeof store.cleanupDirectSnapshot === 'function'
-  );
+  return hasMethods(store, 'directSnapshot', 'cleanupDirectSnapshot');
 }
 
 /**
@@ -272,5 +258,5 @@ export function canDirectSnapshot<S extends DiskStore>(store: S): store is S & D
  * ```
  */
 export function canImportFile<S extends DiskStore>(store: S): store is S & FileImportCapable {
-  return 'importFile' in store && typeof store.importFile === 'function';
+  return hasMethods(store, 'importFile');
 }

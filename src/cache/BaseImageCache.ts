@@ -1,7 +1,7 @@
 import { link, lstat, readdir, rename, rm, utimes } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { AbortError, CacheError, FetchFailedError, ImageBackendError, invalidArgument } from '../errors.js';
-import { checkFileName } from '../names.js';
+import { checkFileName, checkFolderPath } from '../names.js';
 import { fsyncDir, fsyncFile, tempSibling } from '../fsutil/atomic.js';
 import { errnoName, messageOf, systemErrorDetails } from '../fsutil/errno.js';
 import { Locks, type LockService } from './Locks.js';
@@ -83,9 +83,7 @@ export class BaseImageCache {
   readonly locks: LockService;
 
   constructor(options: BaseImageCacheOptions) {
-    if (typeof options?.instancesPath !== 'string' || options.instancesPath === '') {
-      throw invalidArgument('a folder path', 'instancesPath', options?.instancesPath);
-    }
+    checkFolderPath(options?.instancesPath, 'instancesPath');
     const sub = options.imageCacheSubdirectoryName ?? '_base';
     checkFileName(sub, 'imageCacheSubdirectoryName', 'a folder name');
     this.instancesPath = resolve(options.instancesPath);

@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { AbortError, LockCompromisedError, LockError, LockTimeoutError, invalidArgument } from '../errors.js';
-import { checkFileName } from '../names.js';
+import { checkFileName, checkFolderPath } from '../names.js';
 import { errnoName, messageOf, systemErrorDetails } from '../fsutil/errno.js';
 import { native } from '../native.js';
 import { abortError } from '../abort.js';
@@ -161,9 +161,7 @@ export class Locks implements LockService {
   readonly removeOnRelease: boolean;
 
   constructor(options: LocksOptions) {
-    if (typeof options?.lockPath !== 'string' || options.lockPath === '') {
-      throw invalidArgument('a folder path', 'lockPath', options?.lockPath);
-    }
+    checkFolderPath(options?.lockPath, 'lockPath');
     const prefix = options.prefix ?? 'nova-';
     if (typeof prefix !== 'string' || !/^[A-Za-z0-9_.-]*$/.test(prefix)) {
       throw invalidArgument('a file name prefix', 'prefix', prefix);

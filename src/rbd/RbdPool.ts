@@ -58,7 +58,7 @@ export class RbdPool {
 
   /**
    * @throws {@link InvalidArgumentError} (`INVALID_ARGUMENT`) when `name` is not
-   * an acceptable pool name (`checkRbdName` in src/rbd/names.ts).
+   * an acceptable pool name (see `checkRbdName`).
    */
   constructor(cluster: RbdCluster, name: string) {
     this.cluster = cluster;

@@ -74,18 +74,29 @@ export interface TestImages {
   rawInCeph?: GlanceImage;
 }
 
+/** The fixture content unless a test asks for another: 24 MiB, random data in its first MiB and at 9–12 MiB. */
+const DEFAULT_LAYOUT: { size: number; extents: Array<[number, number]> } = {
+  size: 24 * 2 ** 20,
+  extents: [
+    [0, 2 ** 20],
+    [9 * 2 ** 20, 3 * 2 ** 20],
+  ],
+};
+
 /**
  * The fixture images the Glance tests share: a sparse raw file of `size`
- * bytes with random data in `extents`, its qcow2 conversion, both uploaded
- * to the file store (and the raw one to the rbd store with `ceph: true`).
+ * bytes with random data in `extents` (default: 24 MiB with 4 MiB of data),
+ * its qcow2 conversion, both uploaded to the file store (and the raw one to
+ * the rbd store with `ceph: true`).
  */
 export async function uploadTestImages(
   endpoint: string,
   dir: string,
-  options: { size: number; extents: Array<[number, number]>; ceph?: boolean },
+  options: { size?: number; extents?: Array<[number, number]>; ceph?: boolean } = {},
 ): Promise<TestImages> {
   const source = join(dir, 'source.raw');
-  await sparseFile(source, options.size, options.extents);
+  const { size, extents } = options.size === undefined ? DEFAULT_LAYOUT : { size: options.size, extents: options.extents ?? [] };
+  await sparseFile(source, size, extents);
   const qcow2 = join(dir, 'source.qcow2');
   await run('qemu-img', ['convert', '-q', '-f', 'raw', '-O', 'qcow2', source, qcow2]);
   const [rawInFile, qcow2InFile, rawInCeph] = await Promise.all([

@@ -45,13 +45,7 @@ describe('provisioning with no fetch: the image pipeline through Backend', () =>
     tmp = await tempDir('glance-provision-');
     driver = clientDriver(env);
     client = await connectClient(env);
-    images = await uploadTestImages(glance.url, tmp.dir, {
-      size: 24 * MiB,
-      extents: [
-        [0, MiB],
-        [9 * MiB, 3 * MiB],
-      ],
-    });
+    images = await uploadTestImages(glance.url, tmp.dir);
   });
 
   afterAll(async () => {

@@ -34,13 +34,7 @@ describe('fetchToRbd against a real Glance', () => {
     workDir = join(tmp.dir, '_base');
     await mkdir(workDir);
     driver = clientDriver(env);
-    images = await uploadTestImages(glance.url, tmp.dir, {
-      size: 24 * MiB,
-      extents: [
-        [0, MiB],
-        [9 * MiB, 3 * MiB],
-      ],
-    });
+    images = await uploadTestImages(glance.url, tmp.dir);
   });
 
   afterAll(async () => {

@@ -2,7 +2,7 @@ import { abortError, withAbortHandle } from '../abort.js';
 import { checkRbdName } from '../names.js';
 import type { RbdImageStat, RbdLayout, RbdParentInfo, RbdSnapshotInfo } from './types.js';
 import { abandonedCall, rbdCall } from './errors.js';
-import { removeWhenLanded, untilNoLateClone } from './lateClones.js';
+import { lateClone, removeWhenLanded } from './lateClones.js';
 import { checkRbdSize } from './sizes.js';
 import type { GatedCall } from './SnapshotOpenGate.js';
 import { commitStaged, nameTaken, stagingName, sweepStaging } from './staging.js';
@@ -212,15 +212,14 @@ export class RbdImage {
     const { addon, handle } = this.#n;
     const target = pool.image(child);
     checkRbdName(snapshot, 'snapshot');
-    // A clone of this name given up at its deadline is removed once librbd finishes it; this one waits for that.
-    await untilNoLateClone(pool, target.name);
+    const clone = async () => {
+      // A clone of this name given up at its deadline is removed once librbd finishes it; this one waits for
+      // that first, within the same bound as the clone itself.
+      await lateClone(pool, target.name);
+      await addon.rbdClone(handle, this.pool.name, this.name, snapshot, pool.name, target.name, layout);
+    };
     try {
-      await rbdCall(
-        'clone',
-        () => addon.rbdClone(handle, this.pool.name, this.name, snapshot, pool.name, target.name, layout),
-        this.#bound,
-        this.#gate('clone'),
-      );
+      await rbdCall('clone', clone, this.#bound, this.#gate('clone'));
     } catch (error) {
       const late = abandonedCall(error);
       if (late) removeWhenLanded(pool, target.name, late);

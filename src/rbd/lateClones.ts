@@ -4,7 +4,7 @@
  * again; its caller was told it failed (and may retry, or clean up and move
  * on), so the image it makes is removed as soon as librbd reports it made.
  * A clone into the same name through the same connection first waits for
- * that (at most the connection's bound), so a retry never takes the
+ * that (within its own bound), so a retry never takes the
  * abandoned clone, finished or half-made, for its disk: it makes its own.
  *
  * Clones are made under their final name, as librbd and nova make them:
@@ -12,8 +12,6 @@
  * each one (and its parent) once more in librbd, the largest part of a
  * clone's cost (see the README's provisioning figures).
  */
-import { RbdTimeoutError } from '../errors.js';
-import { DEADLINE_MARGIN_MS } from './errors.js';
 import type { RbdCluster } from './RbdCluster.js';
 import type { RbdPool } from './RbdPool.js';
 
@@ -44,35 +42,10 @@ export function removeWhenLanded(pool: RbdPool, name: string, late: Promise<unkn
 }
 
 /**
- * Resolves once no abandoned clone into `pool`/`name` is pending on this
- * connection; rejects with `RBD_TIMEOUT` when one is still in librbd after
- * the connection's bound (the cluster is not answering).
+ * The removal still pending for an abandoned clone into `pool`/`name` on
+ * this connection, if any. A clone into that name awaits it inside its own
+ * bounded call, so the wait and the clone share one deadline.
  */
-export async function untilNoLateClone(pool: RbdPool, name: string): Promise<void> {
-  const late = pending.get(pool.cluster)?.get(`${pool.name}/${name}`);
-  if (!late) return;
-  const bound = pool.cluster.operationBoundMs;
-  if (bound === undefined) return late;
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () =>
-        reject(
-          new RbdTimeoutError(`clone into ${pool.name}/${name} timed out: an earlier clone of that name, given up at its deadline, is still in librbd`, {
-            operation: 'clone',
-            pool: pool.name,
-            image: name,
-            errno: -110,
-            errnoName: 'ETIMEDOUT',
-            syscall: 'deadline',
-          }),
-        ),
-      bound + DEADLINE_MARGIN_MS,
-    );
-  });
-  try {
-    await Promise.race([late, expired]);
-  } finally {
-    clearTimeout(timer);
-  }
+export function lateClone(pool: RbdPool, name: string): Promise<void> | undefined {
+  return pending.get(pool.cluster)?.get(`${pool.name}/${name}`);
 }
